@@ -1,0 +1,278 @@
+"""One conversation turn (DESIGN.md, "One engine turn").
+
+load state (fresh history after SESSION_TTL_SECONDS idle) -> global commands
+-> registration flow when active or intended -> otherwise Q&A -> save state
+with a version check, append history (pruned to SESSION_MAX_STORED_TURNS).
+
+Every entry point (/chat, both shapes of /whatsapp, the pipeline, the terminal
+chat) runs this same function.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chatbot.models import ConversationState, Event, RegistrationStep
+from congress.errors import CongressError
+from congress.locks import conversation_lock
+
+logger = logging.getLogger(__name__)
+
+IN_FLOW_STEPS = frozenset(
+    {
+        RegistrationStep.ASKING_CONSENT,
+        RegistrationStep.ASKING_NAME,
+        RegistrationStep.ASKING_EMAIL,
+        RegistrationStep.ASKING_CPF,
+        RegistrationStep.ASKING_PHONE,
+        RegistrationStep.ASKING_CITY,
+        RegistrationStep.ASKING_STATE,
+        RegistrationStep.ASKING_PROFILE,
+        RegistrationStep.CONFIRMING,
+    }
+)
+
+
+class StaleConversation(CongressError):
+    """The conversation changed under us (version check failed): retry the turn."""
+
+    transient = True
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    conversation_id: str
+    replies: list[str] = field(default_factory=list)
+    step: str = RegistrationStep.IDLE
+    turns: int = 0
+
+    @property
+    def reply(self) -> str:
+        return "\n\n".join(self.replies)
+
+
+def fold(text: str) -> str:
+    from registrations.validators import fold as _fold
+
+    return _fold(text)
+
+
+_GREETINGS = re.compile(
+    r"^(oi+|ola|ol[aá]|opa|e ai|eai|hey|hello|hi|bom dia|boa tarde|boa noite|inicio|comecar|start)\b[\s!.,?]*"
+    r"(tudo bem|tudo bom|td bem)?[\s!.,?]*$"
+)
+_MENU = re.compile(r"^(menu|opcoes|voltar|inicio)[\s!.?]*$")
+_HELP = re.compile(r"^(ajuda|help|socorro|como funciona)[\s!.?]*$")
+_CANCEL = re.compile(r"^(cancelar|cancela|sair|parar|pare)[\s!.?]*$")
+_HUMAN = re.compile(r"(falar com (a |o )?(organizacao|organizador|organizadores|atendente|humano|alguem|pessoa))|^(atendente|humano)$")
+_MY_REGISTRATION = re.compile(r"^(minha inscricao|meu cadastro|minha inscrição)[\s!.?]*$")
+
+
+def menu_text(event: Event | None) -> str:
+    return _(
+        "Como posso ajudar? Responda com o número:\n"
+        "1️⃣ Fazer minha inscrição\n"
+        "2️⃣ Informações sobre o evento\n"
+        "3️⃣ Minha inscrição\n"
+        "4️⃣ Falar com a organização\n\n"
+        "Ou escreva sua pergunta (ex.: *onde vai ser o evento?*)."
+    )
+
+
+def welcome_text(event: Event | None, push_name: str = "") -> str:
+    name = push_name.split()[0] if push_name.strip() else ""
+    hello = _("Olá, %(name)s! 👋") % {"name": name} if name else _("Olá! 👋")
+    if event is None:
+        intro = _("Sou o assistente virtual do congresso.")
+    else:
+        intro = _("Sou o assistente virtual do *%(event)s*.") % {"event": str(event)}
+    return f"{hello} {intro}\n\n{menu_text(event)}"
+
+
+def contact_text(event: Event | None) -> str:
+    if event is None or not (event.contact_email or event.contact_whatsapp):
+        return _("Vou avisar a organização. Em breve alguém entra em contato por aqui.")
+    parts = []
+    if event.contact_whatsapp:
+        parts.append(_("WhatsApp: %(phone)s") % {"phone": event.contact_whatsapp})
+    if event.contact_email:
+        parts.append(_("E-mail: %(email)s") % {"email": event.contact_email})
+    return _("Para falar com a organização:\n%(contacts)s") % {"contacts": "\n".join(parts)}
+
+
+def info_text(event: Event | None) -> str:
+    if event is None:
+        return _("As informações do evento ainda não foram publicadas. Tente novamente mais tarde.")
+    lines = [f"*{event}*"]
+    if event.theme:
+        lines.append(event.theme)
+    lines.append(
+        _("📅 %(start)s a %(end)s") % {"start": event.starts_on.strftime("%d/%m/%Y"), "end": event.ends_on.strftime("%d/%m/%Y")}
+        + (f" · {event.hours}" if event.hours else "")
+    )
+    lines.append(_("📍 %(venue)s — %(address)s, %(city)s/%(uf)s") % {
+        "venue": event.venue, "address": event.address, "city": event.city, "uf": event.uf
+    })
+    if event.website:
+        lines.append(f"🌐 {event.website}")
+    lines.append("")
+    lines.append(_("Pergunte o que quiser: programação, preços, local, estacionamento, certificado..."))
+    return "\n".join(lines)
+
+
+def active_event() -> Event | None:
+    return Event.objects.filter(is_active=True).first()
+
+
+def _load_state(conversation_id: str, push_name: str) -> ConversationState:
+    try:
+        with transaction.atomic():
+            state, _created = ConversationState.objects.get_or_create(conversation_id=conversation_id)
+    except IntegrityError:  # created concurrently by another entry point
+        state = ConversationState.objects.get(conversation_id=conversation_id)
+    if push_name and state.push_name != push_name[:120]:
+        state.push_name = push_name[:120]
+    return state
+
+
+def _expire_if_idle(state: ConversationState, now) -> None:
+    """Start fresh after SESSION_TTL_SECONDS idle. A completed registration is a
+    Participant row and is never touched; only an unfinished flow is dropped."""
+    if state.turns == 0 and not state.history:
+        return
+    if now - state.last_activity_at < timedelta(seconds=settings.SESSION_TTL_SECONDS):
+        return
+    logger.info("Conversation %s idle past its TTL: starting fresh", state.pk)
+    state.history = []
+    if state.registration_step in IN_FLOW_STEPS:
+        state.registration_step = RegistrationStep.IDLE
+        state.data = {k: v for k, v in (state.data or {}).items() if k == "participant_id"}
+
+
+def participant_status(state: ConversationState) -> str:
+    """The participant's own status, for the LLM. Never holds a CPF or contact data."""
+    from registrations.models import Participant
+
+    participant = Participant.objects.filter(conversation=state).select_related("profile").first()
+    if participant is not None:
+        return _("Participante inscrito (situação: %(status)s; perfil: %(profile)s).") % {
+            "status": participant.get_status_display(),
+            "profile": participant.profile.name,
+        }
+    if state.registration_step in IN_FLOW_STEPS:
+        return _("Inscrição em andamento (etapa: %(step)s).") % {"step": state.get_registration_step_display()}
+    return _("Ainda não inscrito.")
+
+
+def _answer_fn(state: ConversationState) -> Callable[[str], str]:
+    from chatbot.answer import answer_question
+
+    def answer(question: str) -> str:
+        return answer_question(
+            question=question,
+            conversation_id=state.conversation_id,
+            history=state.history[-6:],
+            participant_status=participant_status(state),
+        ).text
+
+    return answer
+
+
+def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[str]:
+    from registrations.conversation import registration_turn
+
+    folded = fold(text)
+    in_flow = state.registration_step in IN_FLOW_STEPS
+    answer = _answer_fn(state)
+
+    if not folded:
+        return [_("Não entendi sua mensagem. 🤔"), menu_text(event)]
+    if _MENU.match(folded) or _HELP.match(folded):
+        replies = [menu_text(event)]
+        if in_flow:
+            replies.append(_("Sua inscrição está em andamento: responda à última pergunta para continuar, ou diga *cancelar*."))
+        return replies
+    if _HUMAN.search(folded):
+        return [contact_text(event)]
+
+    intent: str | None = None
+    if not in_flow:
+        if _GREETINGS.match(folded):
+            return [welcome_text(event, state.push_name)]
+        option = folded.strip(" .!)º°")
+        if option == "1":
+            intent = "register"
+        elif option == "2":
+            return [info_text(event)]
+        elif option == "3" or _MY_REGISTRATION.match(folded):
+            intent = "my_registration"
+        elif option == "4":
+            return [contact_text(event)]
+
+    replies = registration_turn(conversation=state, text=text, intent=intent, answer=answer)
+    if replies is not None:
+        return replies
+    if _CANCEL.match(folded):
+        return [_("Não há nada em andamento para cancelar."), menu_text(event)]
+    return [answer(text)]
+
+
+def _save(state: ConversationState, text: str, replies: list[str], now) -> None:
+    history = list(state.history or [])
+    stamp = now.isoformat()
+    history.append({"role": "user", "text": text, "at": stamp})
+    history.append({"role": "assistant", "text": "\n\n".join(replies), "at": stamp})
+    # One turn = the participant's message and our reply.
+    history = history[-2 * settings.SESSION_MAX_STORED_TURNS :]
+    updated = ConversationState.objects.filter(pk=state.pk, version=state.version).update(
+        registration_step=state.registration_step,
+        data=state.data,
+        history=history,
+        turns=F("turns") + 1,
+        version=F("version") + 1,
+        push_name=state.push_name,
+        last_activity_at=now,
+    )
+    if updated != 1:
+        raise StaleConversation(f"conversation {state.pk} changed during the turn")
+    state.history = history
+    state.turns += 1
+    state.version += 1
+    state.last_activity_at = now
+
+
+def _turn(conversation_id: str, text: str, push_name: str) -> TurnResult:
+    now = timezone.now()
+    text = (text or "").strip()[: settings.MAX_MESSAGE_CHARS]
+    with transaction.atomic():
+        state = _load_state(conversation_id, push_name)
+        _expire_if_idle(state, now)
+        event = active_event()
+        replies = [r for r in _dispatch(state, text, event) if r]
+        _save(state, text, replies, now)
+    return TurnResult(conversation_id=conversation_id, replies=replies, step=state.registration_step, turns=state.turns)
+
+
+def conversation_turn(*, conversation_id: str, text: str, push_name: str = "", lock: bool = True) -> TurnResult:
+    """Run one turn of ``conversation_id`` and return the bot's replies.
+
+    With ``lock=False`` the caller already holds the conversation's lock and
+    may wrap this in its own ``transaction.atomic()`` so the state save and
+    its own writes commit together. Raises ``StaleConversation`` when the
+    state changed during the turn (a stale lock holder), ``LockTimeout`` when
+    the conversation stays busy past the lock's wait.
+    """
+    if not lock:
+        return _turn(conversation_id, text, push_name)
+    with conversation_lock(conversation_id):
+        return _turn(conversation_id, text, push_name)

@@ -1,0 +1,184 @@
+"""Conversation state and the event knowledge organizers edit in the admin."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class RegistrationStep(models.TextChoices):
+    """Where a conversation stands in the registration (CONTRACT §3 values)."""
+
+    IDLE = "idle", _("Sem inscrição em andamento")
+    ASKING_CONSENT = "asking_consent", _("Pedindo consentimento")
+    ASKING_NAME = "asking_name", _("Pedindo nome")
+    ASKING_EMAIL = "asking_email", _("Pedindo e-mail")
+    ASKING_CPF = "asking_cpf", _("Pedindo CPF")
+    ASKING_PHONE = "asking_phone", _("Pedindo telefone")
+    ASKING_CITY = "asking_city", _("Pedindo cidade")
+    ASKING_STATE = "asking_state", _("Pedindo UF")
+    ASKING_PROFILE = "asking_profile", _("Pedindo perfil")
+    CONFIRMING = "confirming", _("Confirmando")
+    COMPLETED = "completed", _("Concluída")
+
+
+class ConversationState(models.Model):
+    """One conversation, keyed by the user id of /chat or the number of /whatsapp."""
+
+    conversation_id = models.CharField(_("conversa"), max_length=128, unique=True)
+    registration_step = models.CharField(
+        _("etapa da inscrição"), max_length=32, choices=RegistrationStep.choices, default=RegistrationStep.IDLE
+    )
+    data = models.JSONField(_("dados coletados"), default=dict, blank=True)
+    history = models.JSONField(_("histórico"), default=list, blank=True)
+    turns = models.PositiveIntegerField(_("turnos"), default=0)
+    version = models.PositiveIntegerField(_("versão"), default=0)
+    push_name = models.CharField(_("nome no WhatsApp"), max_length=120, blank=True)
+    last_activity_at = models.DateTimeField(_("última atividade"), default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(_("criada em"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("conversa")
+        verbose_name_plural = _("conversas")
+        ordering = ["-last_activity_at"]
+
+    def __str__(self) -> str:
+        return self.conversation_id
+
+
+class Event(models.Model):
+    """The congress. The bot uses the one marked active."""
+
+    name = models.CharField(_("nome"), max_length=200)
+    edition = models.CharField(_("edição"), max_length=80, blank=True)
+    theme = models.CharField(_("tema"), max_length=300, blank=True)
+    starts_on = models.DateField(_("início"))
+    ends_on = models.DateField(_("término"))
+    hours = models.CharField(_("horário"), max_length=200, blank=True, help_text=_("Ex.: das 8h às 18h"))
+    venue = models.CharField(_("local"), max_length=200)
+    address = models.CharField(_("endereço"), max_length=300)
+    city = models.CharField(_("cidade"), max_length=80)
+    uf = models.CharField(_("UF"), max_length=2)
+    website = models.URLField(_("site"), blank=True)
+    contact_email = models.EmailField(_("e-mail de contato"), blank=True)
+    contact_whatsapp = models.CharField(_("WhatsApp de contato"), max_length=30, blank=True)
+    description = models.TextField(_("descrição"), blank=True)
+    registration_open = models.BooleanField(_("inscrições abertas"), default=True)
+    privacy_notice = models.TextField(
+        _("aviso de privacidade (resumo)"),
+        blank=True,
+        help_text=_("Texto curto mostrado antes de pedir dados pessoais. Vazio = texto padrão."),
+    )
+    privacy_notice_url = models.URLField(_("link do aviso de privacidade"), blank=True)
+    privacy_notice_version = models.CharField(_("versão do aviso de privacidade"), max_length=32, default="2026-11")
+    is_active = models.BooleanField(_("ativo"), default=True)
+    updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("evento")
+        verbose_name_plural = _("evento")
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="one_active_event"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.edition}".strip()
+
+
+class TicketCategory(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="tickets")
+    name = models.CharField(_("categoria"), max_length=120)
+    price = models.DecimalField(_("preço (R$)"), max_digits=9, decimal_places=2)
+    description = models.CharField(_("descrição"), max_length=300, blank=True)
+    order = models.PositiveSmallIntegerField(_("ordem"), default=0)
+
+    class Meta:
+        verbose_name = _("categoria de ingresso")
+        verbose_name_plural = _("categorias de ingresso")
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Profile(models.Model):
+    """A participant profile offered at registration (Produtor rural, Estudante, ...)."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="profiles")
+    name = models.CharField(_("perfil"), max_length=80)
+    keywords = models.CharField(
+        _("palavras-chave"), max_length=300, blank=True, help_text=_("Sinônimos separados por vírgula, ex.: agricultor, pecuarista")
+    )
+    order = models.PositiveSmallIntegerField(_("ordem"), default=0)
+    active = models.BooleanField(_("ativo"), default=True)
+
+    class Meta:
+        verbose_name = _("perfil de participante")
+        verbose_name_plural = _("perfis de participante")
+        ordering = ["order", "id"]
+        constraints = [models.UniqueConstraint(fields=["event", "name"], name="profile_unique_per_event")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FAQEntry(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="faqs")
+    question = models.CharField(_("pergunta"), max_length=300)
+    answer = models.TextField(_("resposta"))
+    keywords = models.CharField(_("palavras-chave"), max_length=300, blank=True)
+    active = models.BooleanField(_("ativa"), default=True)
+    order = models.PositiveSmallIntegerField(_("ordem"), default=0)
+    updated_at = models.DateTimeField(_("atualizada em"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("pergunta frequente")
+        verbose_name_plural = _("perguntas frequentes")
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return self.question
+
+
+class ProgrammeSession(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="sessions")
+    day = models.DateField(_("dia"))
+    start_time = models.TimeField(_("início"))
+    end_time = models.TimeField(_("término"), null=True, blank=True)
+    room = models.CharField(_("sala"), max_length=120, blank=True)
+    title = models.CharField(_("título"), max_length=300)
+    speakers = models.CharField(_("palestrantes"), max_length=300, blank=True)
+    description = models.TextField(_("descrição"), blank=True)
+
+    class Meta:
+        verbose_name = _("atividade da programação")
+        verbose_name_plural = _("programação")
+        ordering = ["day", "start_time", "room"]
+
+    def __str__(self) -> str:
+        return f"{self.day:%d/%m} {self.start_time:%H:%M} {self.title}"
+
+
+class UnansweredQuestion(models.Model):
+    """A question the bot could not answer confidently, for organizers to answer."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Aberta")
+        ANSWERED = "answered", _("Respondida")
+        DISMISSED = "dismissed", _("Descartada")
+
+    conversation_id = models.CharField(_("conversa"), max_length=128, db_index=True)
+    question = models.TextField(_("pergunta"))
+    status = models.CharField(_("situação"), max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
+    answer = models.TextField(_("resposta"), blank=True)
+    faq = models.ForeignKey(FAQEntry, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("FAQ criada"))
+    created_at = models.DateTimeField(_("recebida em"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pergunta sem resposta")
+        verbose_name_plural = _("perguntas sem resposta")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.question[:80]

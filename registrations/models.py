@@ -1,0 +1,133 @@
+"""Participants and their audit trail."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+
+class Participant(models.Model):
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", _("Confirmada")
+        CANCELLED = "cancelled", _("Cancelada")
+
+    class EmailStatus(models.TextChoices):
+        PENDING = "pending", _("Pendente")
+        SENT = "sent", _("Enviado")
+        FAILED = "failed", _("Falhou")
+
+    full_name = models.CharField(_("nome completo"), max_length=120)
+    # Stored lower-cased by the services; the unique index on Lower(email)
+    # makes the database refuse another case of the same address anyway.
+    email = models.EmailField(_("e-mail"), max_length=254)
+    cpf = models.CharField(_("CPF"), max_length=11, unique=True, help_text=_("11 dígitos, sem pontuação."))
+    phone = models.CharField(_("telefone"), max_length=16, help_text=_("Formato E.164, por exemplo +5561999990000."))
+    city = models.CharField(_("cidade"), max_length=80)
+    city_ibge_code = models.PositiveIntegerField(_("código IBGE da cidade"), null=True, blank=True)
+    uf = models.CharField(_("UF"), max_length=2, db_index=True)
+    profile = models.ForeignKey(
+        "chatbot.Profile", verbose_name=_("perfil"), on_delete=models.PROTECT, related_name="participants"
+    )
+    status = models.CharField(_("situação"), max_length=16, choices=Status.choices, default=Status.CONFIRMED, db_index=True)
+    consent_at = models.DateTimeField(_("consentimento em"))
+    consent_version = models.CharField(_("versão do aviso de privacidade"), max_length=32)
+    conversation = models.ForeignKey(
+        "chatbot.ConversationState",
+        verbose_name=_("conversa"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="participants",
+    )
+    confirmation_email_status = models.CharField(
+        _("e-mail de confirmação"), max_length=16, choices=EmailStatus.choices, default=EmailStatus.PENDING
+    )
+    confirmation_email_sent_at = models.DateTimeField(_("e-mail enviado em"), null=True, blank=True)
+    anonymized_at = models.DateTimeField(_("anonimizado em"), null=True, blank=True)
+    created_at = models.DateTimeField(_("criado em"), auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("participante")
+        verbose_name_plural = _("participantes")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="participant_email_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(cpf__regex=r"^[0-9]{11}$"), name="participant_cpf_11_digits"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def cpf_formatted(self) -> str:
+        c = self.cpf
+        return f"{c[:3]}.{c[3:6]}.{c[6:9]}-{c[9:]}" if len(c) == 11 else c
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.CONFIRMED
+
+
+class RegistrationEvent(models.Model):
+    """What happened to a registration and why: one small row per transition.
+
+    Never holds a CPF in clear (the services mask it before writing).
+    """
+
+    class Kind(models.TextChoices):
+        STEP = "step", _("Etapa da conversa")
+        CONSENT_GIVEN = "consent_given", _("Consentimento dado")
+        CONSENT_REFUSED = "consent_refused", _("Consentimento recusado")
+        ABANDONED = "abandoned", _("Inscrição abandonada")
+        CREATED = "created", _("Inscrição criada")
+        REACTIVATED = "reactivated", _("Inscrição reativada")
+        UPDATED = "updated", _("Dados corrigidos")
+        CANCELLED = "cancelled", _("Inscrição cancelada")
+        DUPLICATE_REFUSED = "duplicate_refused", _("Duplicidade recusada")
+        EMAIL_SENT = "email_sent", _("E-mail enviado")
+        EMAIL_FAILED = "email_failed", _("Falha no e-mail")
+        EXPORTED = "exported", _("Exportada")
+        ANONYMIZED = "anonymized", _("Dados anonimizados")
+        ADMIN_EDIT = "admin_edit", _("Editada no admin")
+
+    participant = models.ForeignKey(
+        Participant, verbose_name=_("participante"), on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    conversation_id = models.CharField(_("conversa"), max_length=128, blank=True, db_index=True)
+    kind = models.CharField(_("tipo"), max_length=32, choices=Kind.choices)
+    step = models.CharField(_("etapa"), max_length=32, blank=True)
+    detail = models.CharField(_("detalhe"), max_length=500, blank=True)
+    actor = models.CharField(_("quem"), max_length=150, blank=True, help_text=_("participante, sistema ou usuário do admin"))
+    created_at = models.DateTimeField(_("quando"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("evento da inscrição")
+        verbose_name_plural = _("histórico das inscrições")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.created_at:%d/%m/%Y %H:%M})"
+
+
+class ExportRecord(models.Model):
+    """Who exported or bulk-changed participants, when, how many rows, which filters."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    actor = models.CharField(_("quem"), max_length=150)
+    action = models.CharField(_("ação"), max_length=64)
+    row_count = models.PositiveIntegerField(_("linhas"))
+    filters = models.CharField(_("filtros"), max_length=1000, blank=True)
+    created_at = models.DateTimeField(_("quando"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("registro de exportação")
+        verbose_name_plural = _("registros de exportação e ações em lote")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} · {self.actor} · {self.row_count}"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class WhatsappConfig(AppConfig):
+    name = "whatsapp"
+    verbose_name = _("Mensagens do WhatsApp")
