@@ -187,14 +187,14 @@ def _event_docs(event: Event, tickets: list[TicketCategory], profiles: list[Prof
         )
     )
 
-    place = f"{event.venue}\n{event.address}"
-    if event.city and event.city.lower() not in event.address.lower():
-        place += f" — {event.city}/{event.uf}"
+    address = event.address
+    if event.city and event.city.lower() not in address.lower():
+        address += f" — {event.city}/{event.uf}"
     docs.append(
         KnowledgeDoc(
             id="event:venue",
             title=_("Local e endereço"),
-            text=_("📍 O evento será no *%(place)s*") % {"place": place.replace("\n", "*\n", 1)},
+            text=_("📍 Local: *%(venue)s*\nEndereço: %(address)s") % {"venue": event.venue, "address": address},
             kind=DocKind.EVENT,
             keywords=f"onde, local, lugar, endereco, fica, localizacao, chegar, mapa, cidade, {event.city}, "
             f"{event.venue}, rua, avenida, realizado",
