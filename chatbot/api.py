@@ -42,7 +42,7 @@ def clean_conversation_id(value: str) -> str:
 
 
 class ChatView(APIView):
-    class InputSerializer(serializers.Serializer):
+    class ChatInputSerializer(serializers.Serializer):
         user_id = serializers.CharField(max_length=128, trim_whitespace=True)
         message = serializers.CharField(trim_whitespace=False, allow_blank=False)
 
@@ -56,19 +56,19 @@ class ChatView(APIView):
                 raise serializers.ValidationError("Message must not be empty.")
             return value
 
-    class OutputSerializer(serializers.Serializer):
+    class ChatOutputSerializer(serializers.Serializer):
         user_id = serializers.CharField()
         reply = serializers.CharField()
         turns = serializers.IntegerField()
         registration_step = serializers.CharField()
 
     @extend_schema(
-        request=InputSerializer,
-        responses={200: OutputSerializer, 400: ERROR_BODY, 401: ERROR_BODY, 503: ERROR_BODY},
+        request=ChatInputSerializer,
+        responses={200: ChatOutputSerializer, 400: ERROR_BODY, 401: ERROR_BODY, 503: ERROR_BODY},
         summary="One synchronous conversation turn",
     )
     def post(self, request: Request) -> Response:
-        serializer = self.InputSerializer(data=request.data)
+        serializer = self.ChatInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         result = run_turn(conversation_id=serializer.validated_data["user_id"], text=serializer.validated_data["message"])
         body = {
@@ -77,7 +77,7 @@ class ChatView(APIView):
             "turns": result.turns,
             "registration_step": str(result.step),
         }
-        return Response(self.OutputSerializer(body).data)
+        return Response(self.ChatOutputSerializer(body).data)
 
 
 def run_turn(*, conversation_id: str, text: str, push_name: str = ""):
@@ -94,17 +94,17 @@ def run_turn(*, conversation_id: str, text: str, push_name: str = ""):
 
 
 class TranscribeAudioView(APIView):
-    class InputSerializer(serializers.Serializer):
+    class TranscribeInputSerializer(serializers.Serializer):
         audio_base64 = serializers.CharField(required=False, trim_whitespace=False)
         mimetype = serializers.CharField(required=False, max_length=100)
         file = serializers.FileField(required=False)
 
-    class OutputSerializer(serializers.Serializer):
+    class TranscribeOutputSerializer(serializers.Serializer):
         text = serializers.CharField(allow_blank=True)
 
     @extend_schema(
-        request=InputSerializer,
-        responses={200: OutputSerializer, 400: ERROR_BODY, 401: ERROR_BODY, 413: ERROR_BODY, 503: ERROR_BODY},
+        request=TranscribeInputSerializer,
+        responses={200: TranscribeOutputSerializer, 400: ERROR_BODY, 401: ERROR_BODY, 413: ERROR_BODY, 503: ERROR_BODY},
         summary="Transcribe a voice note (Whisper)",
     )
     def post(self, request: Request) -> Response:

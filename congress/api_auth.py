@@ -12,6 +12,7 @@ import hmac
 import logging
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
@@ -75,3 +76,13 @@ class HasApiKey(permissions.BasePermission):
         if not api_key_required():
             return True
         return isinstance(request.user, ApiClient)
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """Describe the API key in the OpenAPI schema."""
+
+    target_class = "congress.api_auth.ApiKeyAuthentication"
+    name = "ApiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "X-API-Key"}

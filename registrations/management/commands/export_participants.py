@@ -6,8 +6,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from registrations.export import iter_csv, write_csv
@@ -22,6 +20,16 @@ def _date(value: str) -> dt.date:
         except ValueError:
             continue
     raise CommandError(f"invalid date {value!r}: use YYYY-MM-DD or DD/MM/YYYY")
+
+
+class _Raw:
+    """Write through Django's OutputWrapper without it adding line endings."""
+
+    def __init__(self, wrapper) -> None:
+        self.wrapper = wrapper
+
+    def write(self, text: str) -> None:
+        self.wrapper.write(text, ending="")
 
 
 class Command(BaseCommand):
@@ -45,8 +53,7 @@ class Command(BaseCommand):
             with open(output, "w", encoding="utf-8", newline="") as stream:
                 count = write_csv(rows, stream)
         else:
-            count = write_csv(rows, sys.stdout)
-            sys.stdout.flush()
+            count = write_csv(rows, _Raw(self.stdout))
         ExportRecord.objects.create(
             actor="export_participants",
             action="export_command",

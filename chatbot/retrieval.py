@@ -1,0 +1,224 @@
+"""Ranked retrieval over the event knowledge (BM25, pt-BR aware).
+
+Text is folded (lower case, no accents), pt-BR stop words are dropped, words
+are lightly stemmed (plural endings, then cut to ``STEM_LENGTH`` characters)
+and a query word also matches document words that share a long prefix
+("inscrever" finds "inscrições"). Keyword phrases that organizers give an FAQ
+entry (and the synonyms built into event facts) boost a document when the
+question contains them.
+
+Besides the BM25 score every hit carries a ``confidence`` in [0, 1]: the
+share of the question's information (IDF-weighted words) the document
+covers. A question about something the event knowledge never mentions gets a
+low confidence even when some document shares a common word with it, which
+is what the offline answerer's threshold relies on.
+
+BM25 is implemented here rather than with ``rank_bm25`` because we need the
+per-term IDF for the confidence and prefix expansion, and an inverted index
+scores only the documents that share a term with the question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from chatbot.knowledge import KnowledgeDoc, get_knowledge_index
+
+try:
+    from registrations.validators import fold
+except ImportError:  # pragma: no cover - the validators module is always there in the project
+    import unicodedata
+
+    def fold(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text)
+        return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower().split())
+
+
+# Folded pt-BR stop words, plus the few English ones participants mix in.
+# Question words that carry meaning here ("onde", "quando", "quanto") are kept.
+STOPWORDS: frozenset[str] = frozenset(
+    """
+    a o as os um uma uns umas de do da dos das d em no na nos nas num numa nuns numas ao aos a as
+    por pelo pela pelos pelas para pra pro pras pros per com sem sob sobre ate apos entre contra desde
+    e ou mas nem que se ja so tambem mais menos muito muita muitos muitas pouco bem mal
+    eu tu ele ela nos vos eles elas voce voces vc vcs me te lhe lhes meu minha meus minhas teu tua seu sua
+    seus suas nosso nossa nossos nossas dele dela deles delas isso isto aquilo esse essa esses essas este
+    esta estes estas aquele aquela aqueles aquelas aqui ai la ali cade
+    ser sou es e somos sao era eram foi foram sera serao seria estar estou esta estamos estao estava
+    ter tenho tem temos tinha tinham teve havera ha haver houve ir vou vai vamos vao fazer faco faz
+    posso pode podem poderia podemos devo deve devem preciso precisa precisamos quero queria gostaria
+    saber sei sabe dizer diga diz informar informa informe falar fala
+    qual quais que quem como porque porquê pq oi ola ok sim nao obrigado obrigada favor por
+    the of and or to in on at for is are do does what which who how can i you my your it be
+    """.split()
+)
+
+STEM_LENGTH = 7
+# A query word and a document word sharing this many leading characters match
+# with weight PREFIX_WEIGHT (the exact stem matches with weight 1).
+PREFIX_MIN = 5
+PREFIX_WEIGHT = 0.7
+TITLE_WEIGHT = 2
+KEYWORD_BOOST = 1.5
+MAX_KEYWORD_BOOSTS = 2
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+_TIME_RE = re.compile(r"\b(\d{1,2})\s*(?:h|:)\s*(\d{2})?\b(?:min)?")
+_WORD_RE = re.compile(r"[a-z0-9]+")
+_SUFFIXES: tuple[tuple[str, str], ...] = (
+    ("coes", "cao"),
+    ("soes", "sao"),
+    ("oes", "ao"),
+    ("aes", "ao"),
+    ("ais", "al"),
+    ("eis", "el"),
+    ("ois", "ol"),
+    ("ns", "m"),
+    ("res", "r"),
+    ("zes", "z"),
+)
+
+
+@dataclass(frozen=True)
+class ScoredDoc:
+    doc: KnowledgeDoc
+    score: float
+    confidence: float
+
+
+def _normalize_times(folded: str) -> str:
+    def repl(match: re.Match[str]) -> str:
+        hour, minutes = match.group(1), match.group(2)
+        return f" {int(hour)}h{minutes} " if minutes and minutes != "00" else f" {int(hour)}h "
+
+    return _TIME_RE.sub(repl, folded)
+
+
+def stem(word: str) -> str:
+    """Light pt-BR stemming on a folded word: plural endings, then a prefix cut."""
+    if word.isdigit() or len(word) <= 3:
+        return word
+    for suffix, replacement in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)] + replacement
+            break
+    else:
+        if word.endswith("s") and len(word) > 4 and word[-2] in "aeiou":
+            word = word[:-1]
+    return word[:STEM_LENGTH]
+
+
+def tokenize(text: str) -> list[str]:
+    """Folded, stop-word-free, stemmed tokens of ``text``."""
+    folded = _normalize_times(fold(text).replace("wi-fi", "wifi").replace("wi fi", "wifi"))
+    return [stem(word) for word in _WORD_RE.findall(folded) if word not in STOPWORDS and (len(word) > 1 or word.isdigit())]
+
+
+def _keyword_phrases(keywords: str) -> list[tuple[str, ...]]:
+    phrases = []
+    for raw in re.split(r"[,;\n]", keywords):
+        tokens = tuple(tokenize(raw))
+        if tokens:
+            phrases.append(tokens)
+    return phrases
+
+
+class Retriever:
+    """BM25 over a fixed list of documents (build once per knowledge version)."""
+
+    def __init__(self, docs: Sequence[KnowledgeDoc]) -> None:
+        self.docs = list(docs)
+        self._postings: dict[str, dict[int, int]] = {}
+        self._lengths: list[int] = []
+        self._phrases: list[list[tuple[str, ...]]] = []
+        for position, doc in enumerate(self.docs):
+            tokens = tokenize(doc.title) * TITLE_WEIGHT + tokenize(doc.text) + tokenize(doc.keywords.replace(",", " "))
+            self._lengths.append(len(tokens))
+            for term, count in Counter(tokens).items():
+                self._postings.setdefault(term, {})[position] = count
+            self._phrases.append(_keyword_phrases(doc.keywords) if doc.kind == "faq" else [])
+        self._count = len(self.docs)
+        self._avg_length = (sum(self._lengths) / self._count) if self._count else 0.0
+        self._by_prefix: dict[str, list[str]] = {}
+        for term in self._postings:
+            if len(term) >= PREFIX_MIN and not term.isdigit():
+                self._by_prefix.setdefault(term[:PREFIX_MIN], []).append(term)
+        self._expansions: dict[str, list[tuple[str, float]]] = {}
+
+    def idf(self, term: str) -> float:
+        n = len(self._postings.get(term, ()))
+        return math.log((self._count - n + 0.5) / (n + 0.5) + 1.0)
+
+    def _expand(self, term: str) -> list[tuple[str, float]]:
+        """Vocabulary terms ``term`` matches, with weights (exact 1, shared prefix less)."""
+        cached = self._expansions.get(term)
+        if cached is not None:
+            return cached
+        matches: list[tuple[str, float]] = []
+        if term in self._postings:
+            matches.append((term, 1.0))
+        if len(term) >= PREFIX_MIN and not term.isdigit():
+            matches += [(other, PREFIX_WEIGHT) for other in self._by_prefix.get(term[:PREFIX_MIN], ()) if other != term]
+        self._expansions[term] = matches
+        return matches
+
+    def search(self, question: str, *, k: int = 4) -> list[ScoredDoc]:
+        if not self.docs:
+            return []
+        terms = list(dict.fromkeys(tokenize(question)))
+        if not terms:
+            return []
+        scores: dict[int, float] = {}
+        covered: dict[int, float] = {}
+        total_information = 0.0
+        for term in terms:
+            expansions = self._expand(term)
+            # A word the knowledge never mentions is as informative as the
+            # rarest word: it pulls the confidence down.
+            information = max((self.idf(v) for v, _ in expansions), default=self.idf(term))
+            total_information += information
+            # Per document, the best of the term's expansions counts once.
+            best_per_doc: dict[int, tuple[float, float]] = {}
+            for vocab_term, weight in expansions:
+                idf = self.idf(vocab_term)
+                for position, frequency in self._postings[vocab_term].items():
+                    length_norm = 1 - BM25_B + BM25_B * self._lengths[position] / self._avg_length
+                    part = weight * idf * frequency * (BM25_K1 + 1) / (frequency + BM25_K1 * length_norm)
+                    if part > best_per_doc.get(position, (0.0, 0.0))[0]:
+                        best_per_doc[position] = (part, weight)
+            for position, (part, weight) in best_per_doc.items():
+                scores[position] = scores.get(position, 0.0) + part
+                covered[position] = covered.get(position, 0.0) + information * weight
+        query = set(terms)
+        for position in list(scores):
+            boosts = sum(1 for phrase in self._phrases[position] if self._phrase_in(phrase, query))
+            if boosts:
+                scores[position] += KEYWORD_BOOST * min(boosts, MAX_KEYWORD_BOOSTS)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
+        return [
+            ScoredDoc(
+                doc=self.docs[position],
+                score=round(score, 4),
+                confidence=round(min(1.0, covered[position] / total_information) if total_information else 0.0, 4),
+            )
+            for position, score in ranked
+        ]
+
+    @staticmethod
+    def _phrase_in(phrase: Iterable[str], query: set[str]) -> bool:
+        """Every word of the keyword phrase is in the question (same stem or long shared prefix)."""
+        return all(word in query or any(_share_prefix(word, term) for term in query) for word in phrase)
+
+
+def _share_prefix(a: str, b: str) -> bool:
+    return len(a) >= PREFIX_MIN and len(b) >= PREFIX_MIN and a[:PREFIX_MIN] == b[:PREFIX_MIN] and not a.isdigit()
+
+
+def retrieve(question: str, *, k: int = 4) -> list[ScoredDoc]:
+    """The ``k`` documents of the active event that best answer ``question``."""
+    return get_knowledge_index().retriever.search(question, k=k)
