@@ -10,12 +10,17 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 
-from congress.redis import get_redis
+from congress.redis import get_redis, reset_breaker
 
 
 @pytest.fixture(autouse=True)
 def _clean_redis_and_cache(settings):
+    # Scripted conversations send faster than any person; throttling tests
+    # set their own rates.
+    settings.THROTTLE_CONVERSATION_RATE = "100000/min"
+    settings.THROTTLE_ANON_IP_RATE = "100000/min"
     get_redis.cache_clear()
+    reset_breaker()
     client = get_redis()
     if client is not None:
         client.flushdb()

@@ -61,7 +61,9 @@ class KnowledgeDoc:
     ``id`` is stable ("faq:12", "event:venue", "session:40", "ticket:3",
     "day:2027-05-11"); ``text`` is ready to send on WhatsApp (pt-BR, *bold*
     WhatsApp style, no markdown headings); ``keywords`` are extra search
-    terms that are never shown.
+    terms that are never shown; ``search_text``, when set, is indexed instead
+    of ``text`` (a day's summary repeats every session title, and a session's
+    date line would make weekday names too common to tell days apart).
     """
 
     id: str
@@ -69,6 +71,7 @@ class KnowledgeDoc:
     text: str
     kind: str
     keywords: str = ""
+    search_text: str | None = None
 
 
 @dataclass
@@ -283,7 +286,6 @@ def _event_docs(event: Event, tickets: list[TicketCategory], profiles: list[Prof
                     title=ticket.name,
                     text=text,
                     kind=DocKind.TICKET,
-                    keywords="preco, valor, quanto, custa, ingresso",
                 )
             )
 
@@ -344,7 +346,10 @@ def _programme_docs(sessions: list[ProgrammeSession]) -> list[KnowledgeDoc]:
                 title=session.title,
                 text="\n".join(lines),
                 kind=DocKind.SESSION,
-                keywords=f"{session.speakers} {session.room} palestra programacao horario",
+                keywords="palestra",
+                search_text=" ".join(
+                    filter(None, [session.title, session.speakers, session.room, session.description])
+                ),
             )
         )
     for number, (day, day_sessions) in enumerate(sorted(by_day.items()), start=1):
@@ -357,8 +362,9 @@ def _programme_docs(sessions: list[ProgrammeSession]) -> list[KnowledgeDoc]:
                 title=_("Programação de %(day)s") % {"day": format_day(day)},
                 text="\n".join(lines),
                 kind=DocKind.DAY,
-                keywords=f"programacao, agenda, cronograma, grade, dia {day.day}, {ordinal} dia, "
-                f"{str(WEEKDAYS[day.weekday()]).lower()}, {day:%d/%m}",
+                keywords=f"programacao, agenda, cronograma, grade, atividades, manha, tarde, dia {day.day}, "
+                f"{ordinal} dia, {str(WEEKDAYS[day.weekday()]).lower()}, {day:%d/%m}",
+                search_text="",
             )
         )
     return docs
@@ -407,7 +413,7 @@ def get_knowledge_index() -> KnowledgeIndex:
         event = _load_active_event()
         index = KnowledgeIndex(event=event, docs=knowledge_documents(event), version=version or "")
         _local_index = index
-        logger.info("Knowledge index built: %d documents (version %s)", len(index.docs), version or "none")
+        logger.info("Knowledge index built: %d documents", len(index.docs))
         return index
 
 

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from chatbot.knowledge import KnowledgeDoc, get_knowledge_index
+from chatbot.knowledge import DocKind, KnowledgeDoc, get_knowledge_index
 
 try:
     from registrations.validators import fold
@@ -108,7 +108,7 @@ def stem(word: str) -> str:
             word = word[: -len(suffix)] + replacement
             break
     else:
-        if word.endswith("s") and len(word) > 4 and word[-2] in "aeiou":
+        if word.endswith("s") and word[-2] in "aeiou":
             word = word[:-1]
     return word[:STEM_LENGTH]
 
@@ -137,11 +137,13 @@ class Retriever:
         self._lengths: list[int] = []
         self._phrases: list[list[tuple[str, ...]]] = []
         for position, doc in enumerate(self.docs):
-            tokens = tokenize(doc.title) * TITLE_WEIGHT + tokenize(doc.text) + tokenize(doc.keywords.replace(",", " "))
+            body = doc.text if doc.search_text is None else doc.search_text
+            tokens = tokenize(doc.title) * TITLE_WEIGHT + tokenize(doc.keywords.replace(",", " ")) + tokenize(body)
             self._lengths.append(len(tokens))
             for term, count in Counter(tokens).items():
                 self._postings.setdefault(term, {})[position] = count
-            self._phrases.append(_keyword_phrases(doc.keywords) if doc.kind == "faq" else [])
+            boosted = doc.kind in (DocKind.FAQ, DocKind.EVENT)
+            self._phrases.append(_keyword_phrases(doc.keywords) if boosted else [])
         self._count = len(self.docs)
         self._avg_length = (sum(self._lengths) / self._count) if self._count else 0.0
         self._by_prefix: dict[str, list[str]] = {}

@@ -45,6 +45,7 @@ def check_redis() -> str:
 class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
+    throttle_classes: list = []
 
     @extend_schema(
         responses={

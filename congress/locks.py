@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connection
 
 from congress.errors import CongressError
-from congress.redis import get_redis
+from congress.redis import get_redis, mark_redis_down, redis_usable
 
 logger = logging.getLogger(__name__)
 
@@ -152,10 +152,11 @@ def conversation_lock(name: str, *, wait: float | None = None) -> Iterator[Lock]
     wait = settings.LOCK_TTL_SECONDS if wait is None else wait
     key = _lock_key(name)
     lock = Lock(key=key)
-    if get_redis() is not None:
+    if redis_usable() is not None:
         try:
             acquired = redis_acquire(key, lock.token, wait=wait)
         except redis.RedisError:
+            mark_redis_down()
             logger.warning("Redis unreachable: falling back to a database lock for %s", key)
         else:
             if not acquired:
@@ -179,9 +180,16 @@ def try_conversation_lock(name: str) -> Lock | None:
     """Take the Redis lock without waiting; None when another holder has it.
 
     For the pipeline's drain task, which must return at once when busy. The
-    caller releases with ``release_lock``.
+    caller releases with ``release_lock``. Raises ``redis.RedisError`` when
+    Redis is configured but unreachable (the task retries later).
     """
     key = _lock_key(name)
+    if get_redis() is None:
+        # Embedded default (eager Celery, no Redis): an in-process lock, the
+        # same one conversation_lock() takes there.
+        with _local_guard:
+            local = _local_locks.setdefault(key, threading.Lock())
+        return Lock(key=key, backend="memory") if local.acquire(blocking=False) else None
     lock = Lock(key=key, backend="redis")
     if redis_acquire(key, lock.token, wait=0):
         return lock
@@ -190,6 +198,9 @@ def try_conversation_lock(name: str) -> Lock | None:
 
 def release_lock(lock: Lock) -> bool:
     """Release only if still the owner; False when the lock had expired or been taken."""
+    if lock.backend == "memory":
+        _local_locks[lock.key].release()
+        return True
     if lock.backend != "redis":
         return True
     return redis_release(lock.key, lock.token)

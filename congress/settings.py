@@ -228,7 +228,15 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "congress.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "congress.throttles.AnonymousIPRateThrottle",
+        "congress.throttles.ConversationRateThrottle",
+    ],
+    # Client IP from X-Forwarded-For behind this many proxies (0 = REMOTE_ADDR).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0) if env.str("NUM_PROXIES", default="") else None,
 }
+THROTTLE_CONVERSATION_RATE = env.str("THROTTLE_CONVERSATION_RATE", default="30/min")
+THROTTLE_ANON_IP_RATE = env.str("THROTTLE_ANON_IP_RATE", default="30/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Congress Bot API",
     "DESCRIPTION": "WhatsApp assistant and registration back-office of an agribusiness congress.",

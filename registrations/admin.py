@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -133,9 +134,7 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     def export_filtered_view(self, request: HttpRequest):
         """Export everything the changelist's current filters and search show."""
-        if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
+        if not request.user.has_perm("registrations.export_participant"):
             raise PermissionDenied
         params = request.GET.copy()
         params.pop("delimiter", None)
@@ -148,10 +147,14 @@ class ParticipantAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         query = request.GET.urlencode()
         url = reverse("admin:registrations_participant_export")
-        extra_context["export_url"] = f"{url}?{query}" if query else url
+        if self.has_export_permission(request):
+            extra_context["export_url"] = f"{url}?{query}" if query else url
         return super().changelist_view(request, extra_context=extra_context)
 
-    @admin.action(description=_("Exportar selecionados (CSV para Excel)"), permissions=["view"])
+    def has_export_permission(self, request) -> bool:
+        return request.user.has_perm("registrations.export_participant")
+
+    @admin.action(description=_("Exportar selecionados (CSV para Excel)"), permissions=["export"])
     def export_selected_csv(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True)[:20])
         return export_response(

@@ -53,6 +53,7 @@ class Participant(models.Model):
         verbose_name = _("participante")
         verbose_name_plural = _("participantes")
         ordering = ["-created_at"]
+        permissions = [("export_participant", _("Pode exportar participantes"))]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="participant_email_ci_unique"),
             models.CheckConstraint(

@@ -1,0 +1,280 @@
+"""Load a realistic, fictional agribusiness congress (idempotent).
+
+``python manage.py load_demo_event`` creates or updates the CBAS 2027 event,
+its ticket categories, the six participant profiles, the FAQ and a three-day
+programme, keyed by natural keys so running it again changes nothing. The
+demo event becomes the active one (another active event is deactivated).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from chatbot.models import Event, FAQEntry, ProgrammeSession, Profile, TicketCategory
+
+EVENT = {
+    "name": "Congresso Brasileiro do Agro Sustentável",
+    "edition": "CBAS 2027",
+    "theme": "Produzir mais, preservando: inovação e sustentabilidade do campo à mesa",
+    "starts_on": dt.date(2027, 5, 11),
+    "ends_on": dt.date(2027, 5, 13),
+    "hours": "das 8h às 18h (credenciamento a partir das 7h30)",
+    "venue": "Centro de Eventos Agro Cerrado",
+    "address": "Av. das Nações Agrícolas, 1500 — Jardim Goiás, Goiânia/GO, CEP 74805-100",
+    "city": "Goiânia",
+    "uf": "GO",
+    "website": "https://cbas2027.example.org",
+    "contact_email": "contato@cbas2027.example.org",
+    "contact_whatsapp": "(62) 3200-2027",
+    "description": (
+        "O CBAS reúne produtores rurais, pesquisadores, estudantes, empresas e técnicos durante três dias "
+        "de palestras, painéis, minicursos, dias de campo e uma feira de negócios com mais de 120 expositores. "
+        "Os temas vão de agricultura de baixo carbono e bioinsumos a crédito rural, pecuária, agricultura "
+        "digital e sucessão familiar."
+    ),
+    "registration_open": True,
+    "privacy_notice_url": "https://cbas2027.example.org/privacidade",
+}
+
+TICKETS = [
+    ("Profissional — 1º lote", Decimal("480.00"), "inscrições feitas até 31/03/2027"),
+    ("Profissional — 2º lote", Decimal("580.00"), "a partir de 01/04/2027"),
+    ("Produtor rural", Decimal("320.00"), "com inscrição estadual de produtor ou DAP/CAF"),
+    ("Estudante (meia-entrada)", Decimal("240.00"), "graduação ou pós-graduação, com comprovante de matrícula"),
+    ("Passe de um dia", Decimal("220.00"), "acesso a palestras e feira em um dos dias"),
+    ("Visitante da feira", Decimal("0.00"), "acesso somente à área de exposição, sem palestras"),
+]
+
+PROFILES = [
+    ("Produtor rural", "agricultor, agricultora, pecuarista, produtor, produtora, fazendeiro, sitiante, criador, agropecuarista"),
+    ("Pesquisador(a)/Professor(a)", "pesquisador, pesquisadora, professor, professora, docente, cientista, universidade, academia"),
+    ("Estudante", "estudante, aluno, aluna, graduação, pós-graduação, mestrando, doutorando, universitário, técnico em formação"),
+    ("Empresa/Expositor", "empresa, expositor, expositora, patrocinador, indústria, revenda, cooperativa, startup, empresário"),
+    ("Consultor(a)/Técnico(a)", "consultor, consultora, técnico, técnica, agrônomo, agrônoma, zootecnista, veterinário, extensionista"),
+    ("Outro", "outro, outra, visitante, interessado, curioso, jornalista, imprensa"),
+]
+
+FAQ = [
+    (
+        "Tem estacionamento no local?",
+        "Sim! O Centro de Eventos Agro Cerrado tem estacionamento próprio com 1.200 vagas, por *R$ 25,00 a diária* "
+        "(pagamento na saída, em Pix ou cartão). Há vagas reservadas para pessoas com deficiência e idosos perto da "
+        "entrada principal.",
+        "estacionamento, estacionar, vaga, vagas de carro, carro, garagem, parar o carro",
+    ),
+    (
+        "Vou receber certificado de participação?",
+        "Sim. O *certificado digital de participação (20 horas)* é enviado por e-mail até 15 dias depois do evento "
+        "para quem fez o credenciamento e teve pelo menos 75% de presença nas atividades. Minicursos têm "
+        "certificado próprio.",
+        "certificado, certificados, certificação, horas complementares, declaração de participação, carga horária",
+    ),
+    (
+        "Tem alimentação no evento? O almoço está incluído?",
+        "O *coffee break* da manhã e da tarde está incluído na inscrição. O almoço *não* está incluído: a praça de "
+        "alimentação do Centro de Eventos tem restaurantes e lanchonetes, com refeições a partir de R$ 35,00.",
+        "alimentação, comida, almoço, almocar, lanche, coffee break, refeição, restaurante, comer, café, jantar",
+    ),
+    (
+        "O local tem acessibilidade?",
+        "Sim. Todo o Centro de Eventos tem rampas e elevadores, banheiros adaptados e lugares reservados nos "
+        "auditórios. As palestras do Auditório Principal têm intérprete de *Libras*. Se precisar de outro apoio, "
+        "avise a organização com antecedência.",
+        "acessibilidade, acessível, cadeirante, cadeira de rodas, deficiência, pcd, libras, rampa, elevador, mobilidade reduzida",
+    ),
+    (
+        "Como faço minha inscrição?",
+        "É rapidinho e pode ser aqui mesmo no WhatsApp: escreva *quero me inscrever* e eu peço seus dados (nome, "
+        "e-mail, CPF, telefone, cidade e perfil). Depois você recebe a confirmação por e-mail com o link de pagamento.",
+        "como me inscrever, como se inscrever, fazer inscrição, inscrever, inscrição, cadastro, cadastrar, me cadastrar",
+    ),
+    (
+        "Posso cancelar a inscrição e pedir reembolso?",
+        "Pode. Cancelamentos pedidos até *7 dias antes do evento (04/05/2027)* têm reembolso integral; depois disso, "
+        "não há reembolso, mas você pode *transferir a inscrição* para outra pessoa sem custo. Para cancelar, escreva "
+        "*cancelar minha inscrição* aqui ou fale com a organização.",
+        "cancelar, cancelamento, reembolso, devolução, estorno, dinheiro de volta, desistir, desistência, transferir inscrição",
+    ),
+    (
+        "Tem hotéis perto do evento? Há desconto de hospedagem?",
+        "Sim. Três hotéis parceiros a menos de 2 km oferecem *15% de desconto* com o código *CBAS2027*: Hotel "
+        "Ipê Amarelo, Pousada Buriti e Hotel Vereda Executivo. Reserve cedo: maio é época de muitos eventos em Goiânia.",
+        "hotel, hotéis, hospedagem, hospedar, pousada, dormir, acomodação, diária de hotel, onde ficar",
+    ),
+    (
+        "Como chegar ao evento saindo do aeroporto?",
+        "O Centro de Eventos fica a cerca de *12 km do Aeroporto de Goiânia* (20 a 30 minutos de carro). Há táxi e "
+        "aplicativos no aeroporto e, nos dias do evento, um *transfer gratuito* sai dos hotéis parceiros às 7h e às 7h40.",
+        "aeroporto, transporte, ônibus, uber, táxi, transfer, voo, avião, como chegar, rodoviária, translado",
+    ),
+    (
+        "Posso levar crianças?",
+        "Crianças de até 12 anos entram gratuitamente acompanhadas de um responsável inscrito. O evento tem um "
+        "*espaço kids* com monitores no pavilhão da feira, das 9h às 17h.",
+        "criança, crianças, filho, filhos, filha, menor de idade, bebê, infantil, espaço kids, família",
+    ),
+    (
+        "Qual o traje recomendado?",
+        "O traje é *esporte fino ou casual*. Para o dia de campo (quarta-feira, 12/05) use calçado fechado, chapéu ou "
+        "boné e protetor solar. Maio em Goiânia costuma ser seco e quente durante o dia.",
+        "traje, roupa, vestimenta, dress code, vestir, o que vestir, bota, chapéu, sapato",
+    ),
+    (
+        "Tem Wi-Fi no evento?",
+        "Sim. A rede Wi-Fi gratuita *CBAS2027* cobre auditórios, salas e feira. A senha está impressa no verso do "
+        "seu crachá.",
+        "wifi, wi-fi, internet, rede, senha do wifi, conexão",
+    ),
+    (
+        "Como ser expositor ou patrocinador?",
+        "A feira tem estandes de 9 m² a 150 m². Para expor ou patrocinar, escreva para *comercial@cbas2027.example.org* "
+        "com o nome da empresa e o tamanho desejado; o kit de expositor inclui duas credenciais de acesso ao congresso.",
+        "expositor, expor, estande, stand, patrocínio, patrocinar, patrocinador, feira de negócios, exposição, empresa",
+    ),
+    (
+        "Quais são as formas de pagamento?",
+        "Você pode pagar por *Pix, boleto ou cartão de crédito* (em até 3x sem juros). O link de pagamento chega por "
+        "e-mail logo depois da inscrição e vale por 3 dias.",
+        "pagamento, pagar, pago, pix, cartão, cartão de crédito, boleto, parcelar, parcelamento, forma de pagamento",
+    ),
+    (
+        "Estudante paga meia-entrada?",
+        "Sim. Estudantes de graduação e pós-graduação pagam *R$ 240,00* (meia-entrada). No credenciamento, apresente "
+        "um comprovante de matrícula do semestre atual ou a carteira estudantil válida.",
+        "meia, meia-entrada, meia entrada, desconto estudante, estudante, carteirinha, carteira estudantil, comprovante de matrícula",
+    ),
+    (
+        "Onde vejo a programação completa?",
+        "A programação completa está no site *https://cbas2027.example.org/programacao*. Aqui no chat você também "
+        "pode perguntar por um dia, um tema ou o nome de quem vai falar.",
+        "programação, programacao completa, cronograma, agenda, grade, horários das palestras, palestras",
+    ),
+    (
+        "Como funciona o credenciamento?",
+        "O credenciamento abre às *7h30* no hall de entrada. Leve um documento com foto (ou o QR code do e-mail de "
+        "confirmação) para retirar seu crachá. Ele vale para os três dias.",
+        "credenciamento, crachá, credencial, retirar crachá, check-in, documento, qr code, kit",
+    ),
+    (
+        "Tem desconto para grupos?",
+        "Sim. Grupos de *10 ou mais pessoas* da mesma instituição, cooperativa ou caravana têm 10% de desconto. "
+        "Peça o cupom pelo e-mail da organização informando o nome da instituição e a lista de participantes.",
+        "grupo, grupos, caravana, excursão, desconto para grupo, cooperativa, turma, cupom",
+    ),
+    (
+        "Posso apresentar trabalho científico?",
+        "Sim. A submissão de resumos para a *sessão de pôsteres* (quarta-feira, 12/05, 16h) vai até 15/03/2027 pelo "
+        "site do evento. Pelo menos um autor precisa estar inscrito.",
+        "trabalho, trabalho científico, artigo, resumo, submissão, pôster, banner, apresentar trabalho, chamada de trabalhos",
+    ),
+]
+
+ROOM_MAIN = "Auditório Principal"
+ROOM_CERRADO = "Sala Cerrado"
+ROOM_PANTANAL = "Sala Pantanal"
+ROOM_ARENA = "Arena de Inovação"
+ROOM_FIELD = "Campo Demonstrativo"
+ROOM_HALL = "Hall de Entrada"
+
+D1, D2, D3 = dt.date(2027, 5, 11), dt.date(2027, 5, 12), dt.date(2027, 5, 13)
+
+# (day, start, end, room, title, speakers)
+SESSIONS = [
+    (D1, "07:30", "09:00", ROOM_HALL, "Credenciamento e café de boas-vindas", ""),
+    (D1, "09:00", "10:00", ROOM_MAIN, "Cerimônia de abertura", "Comissão organizadora do CBAS"),
+    (D1, "10:00", "11:00", ROOM_MAIN, "Palestra magna: o agro brasileiro rumo a 2030 com baixa emissão de carbono", "Dra. Helena Prado Vasconcelos"),
+    (D1, "11:00", "12:30", ROOM_MAIN, "Painel: crédito rural verde e financiamento da transição", "Ricardo Almeida Tavares, Luciana Ferraz, Marcos Toledo"),
+    (D1, "11:00", "12:30", ROOM_CERRADO, "Manejo integrado de pragas na soja", "Dr. Paulo Henrique Siqueira"),
+    (D1, "11:00", "12:30", ROOM_PANTANAL, "Bem-estar animal na bovinocultura de corte", "Dra. Fernanda Queiroz Lima"),
+    (D1, "14:00", "15:30", ROOM_MAIN, "Integração lavoura-pecuária-floresta (ILPF) na prática", "Dr. João Batista Moreira"),
+    (D1, "14:00", "15:30", ROOM_CERRADO, "Bioinsumos: da fazenda à regulamentação", "Dra. Camila Rezende, Eng. Agr. Tiago Nunes"),
+    (D1, "14:00", "15:30", ROOM_PANTANAL, "Recuperação de pastagens degradadas", "Dr. Sérgio Antunes Borges"),
+    (D1, "14:00", "15:00", ROOM_ARENA, "Pitch de startups do agro — rodada 1", "Moderação: Bianca Sato"),
+    (D1, "16:00", "17:30", ROOM_MAIN, "Mercado de carbono para o produtor rural", "Dr. André Luiz Fontana, Patrícia Menezes"),
+    (D1, "16:00", "17:30", ROOM_CERRADO, "Irrigação eficiente e outorga de água", "Eng. Agr. Roberta Cunha"),
+    (D1, "16:00", "17:30", ROOM_PANTANAL, "Sucessão familiar no campo", "Dra. Marta Dias Coelho, Antônio Gaspar"),
+    (D1, "17:30", "18:30", "Pavilhão da Feira", "Coquetel de abertura da feira de negócios", ""),
+    (D2, "08:30", "09:30", ROOM_MAIN, "Agricultura digital: sensores, drones e dados na fazenda", "Dr. Eduardo Kenji Nakamura"),
+    (D2, "08:30", "10:00", ROOM_CERRADO, "Minicurso: análise de solo e recomendação de adubação (parte 1)", "Dra. Juliana Paiva Rocha"),
+    (D2, "09:00", "12:00", ROOM_FIELD, "Dia de campo: plantio direto e plantas de cobertura", "Equipe técnica do Campo Demonstrativo"),
+    (D2, "10:00", "11:30", ROOM_MAIN, "Painel: rastreabilidade e as exigências do mercado europeu", "Carolina Bastos, Dr. Rafael Meireles, Henrique Vaz"),
+    (D2, "10:00", "11:30", ROOM_PANTANAL, "Sanidade animal e calendário de vacinação", "Dr. Gustavo Pereira Leal"),
+    (D2, "10:30", "12:00", ROOM_CERRADO, "Minicurso: análise de solo e recomendação de adubação (parte 2)", "Dra. Juliana Paiva Rocha"),
+    (D2, "11:30", "12:30", ROOM_ARENA, "Inteligência artificial no campo: casos reais", "Larissa Monteiro, Diego Furtado"),
+    (D2, "14:00", "15:30", ROOM_MAIN, "Mulheres no agro: liderança e gestão da propriedade", "Ana Cláudia Ribeiro, Rosângela Matos, Dra. Beatriz Leme"),
+    (D2, "14:00", "15:30", ROOM_CERRADO, "Café e cacau sustentáveis: qualidade e mercado", "Dr. Vinícius Carvalho"),
+    (D2, "14:00", "15:30", ROOM_PANTANAL, "Piscicultura e aquicultura no Centro-Oeste", "Dra. Renata Okamoto"),
+    (D2, "14:00", "15:00", ROOM_ARENA, "Pitch de startups do agro — rodada 2", "Moderação: Bianca Sato"),
+    (D2, "16:00", "17:30", ROOM_MAIN, "Logística e escoamento da safra", "Fábio Guimarães, Dr. Leonardo Assis"),
+    (D2, "16:00", "17:30", ROOM_CERRADO, "Sessão de pôsteres científicos", "Comissão científica"),
+    (D2, "16:00", "17:30", ROOM_PANTANAL, "Agricultura familiar e cooperativismo", "Dra. Sônia Albuquerque, José Ivo Pimentel"),
+    (D3, "08:30", "10:00", ROOM_MAIN, "Clima e safra: cenários para 2027/2028", "Dr. Maurício Tenório"),
+    (D3, "08:30", "10:00", ROOM_CERRADO, "Controle biológico de pragas e doenças", "Dra. Aline Barreto"),
+    (D3, "08:30", "10:00", ROOM_PANTANAL, "Genética e melhoramento de bovinos", "Dr. Otávio Brandão"),
+    (D3, "09:00", "11:00", ROOM_FIELD, "Demonstração de máquinas autônomas e drones de pulverização", "Expositores parceiros"),
+    (D3, "10:30", "12:00", ROOM_MAIN, "Painel: políticas públicas e o Plano Safra", "Cláudio Rangel, Dra. Mônica Freitas, Ivan Lacerda"),
+    (D3, "10:30", "12:00", ROOM_CERRADO, "Gestão financeira da propriedade rural", "Eduarda Campos"),
+    (D3, "10:30", "12:00", ROOM_PANTANAL, "Energia solar e biogás na fazenda", "Eng. Felipe Arruda"),
+    (D3, "10:30", "11:30", ROOM_ARENA, "Final do desafio de startups e premiação", "Júri do desafio CBAS"),
+    (D3, "14:00", "15:30", ROOM_MAIN, "Agro e comunicação: como combater a desinformação", "Tatiana Lopes, Gilberto Sá"),
+    (D3, "14:00", "15:30", ROOM_CERRADO, "Certificações socioambientais para exportação", "Dra. Priscila Amaral"),
+    (D3, "14:00", "15:30", ROOM_PANTANAL, "Saúde e segurança do trabalhador rural", "Dr. Nelson Cardoso"),
+    (D3, "14:00", "15:00", ROOM_ARENA, "Oficina: como acessar o crédito do Pronaf", "Equipe de crédito rural"),
+    (D3, "16:00", "17:00", ROOM_MAIN, "Entrega do Prêmio CBAS de Sustentabilidade", "Comissão julgadora"),
+    (D3, "17:00", "18:00", ROOM_MAIN, "Cerimônia de encerramento", "Comissão organizadora do CBAS"),
+]
+
+
+def _time(value: str) -> dt.time:
+    return dt.time.fromisoformat(value)
+
+
+class Command(BaseCommand):
+    help = "Create or update the demo event CBAS 2027 (idempotent) and make it the active event."
+
+    def handle(self, *args, **options) -> None:
+        with transaction.atomic():
+            event = (
+                Event.objects.select_for_update().filter(name=EVENT["name"], edition=EVENT["edition"]).first()
+            )
+            others = Event.objects.filter(is_active=True)
+            if event is not None:
+                others = others.exclude(pk=event.pk)
+            deactivated = others.update(is_active=False)
+            event, created = Event.objects.update_or_create(
+                name=EVENT["name"], edition=EVENT["edition"], defaults={**EVENT, "is_active": True}
+            )
+            for order, (name, price, description) in enumerate(TICKETS):
+                TicketCategory.objects.update_or_create(
+                    event=event, name=name, defaults={"price": price, "description": description, "order": order}
+                )
+            for order, (name, keywords) in enumerate(PROFILES):
+                Profile.objects.update_or_create(
+                    event=event, name=name, defaults={"keywords": keywords, "order": order, "active": True}
+                )
+            for order, (question, answer, keywords) in enumerate(FAQ):
+                FAQEntry.objects.update_or_create(
+                    event=event,
+                    question=question,
+                    defaults={"answer": answer, "keywords": keywords, "order": order, "active": True},
+                )
+            for day, start, end, room, title, speakers in SESSIONS:
+                ProgrammeSession.objects.update_or_create(
+                    event=event,
+                    day=day,
+                    start_time=_time(start),
+                    room=room,
+                    defaults={"end_time": _time(end), "title": title, "speakers": speakers},
+                )
+        if deactivated:
+            self.stdout.write(self.style.WARNING(f"Deactivated {deactivated} other active event(s)."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{'Created' if created else 'Updated'} {event}: {len(TICKETS)} tickets, {len(PROFILES)} profiles, "
+                f"{len(FAQ)} FAQ entries, {len(SESSIONS)} programme sessions."
+            )
+        )

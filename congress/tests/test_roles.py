@@ -1,0 +1,60 @@
+"""Admin roles: Organizadores manage; Equipe only views and exports."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.urls import reverse
+
+from congress.roles import ORGANIZERS, STAFF
+from congress.testing.factories import make_participant
+from registrations.models import Participant
+
+pytestmark = pytest.mark.django_db
+
+
+def member_client(client, group_name: str):
+    user = User.objects.create_user(username=f"u-{group_name}", password="x-Very-long-pass-123", is_staff=True)
+    user.groups.add(Group.objects.get(name=group_name))
+    client.force_login(user)
+    return client
+
+
+def test_both_groups_exist_after_migrate():
+    assert set(Group.objects.values_list("name", flat=True)) >= {ORGANIZERS, STAFF}
+
+
+def test_staff_can_view_and_export_participants(client):
+    make_participant(full_name="Visível")
+    c = member_client(client, STAFF)
+    assert c.get("/admin/registrations/participant/").status_code == 200
+    response = c.get(reverse("admin:registrations_participant_export"))
+    assert response.status_code == 200
+    assert "Visível" in b"".join(response.streaming_content).decode()
+
+
+def test_staff_cannot_change_anything(client):
+    participant = make_participant(full_name="Intocável")
+    c = member_client(client, STAFF)
+    change_url = reverse("admin:registrations_participant_change", args=[participant.pk])
+    assert c.post(change_url, {"full_name": "Alterado"}).status_code == 403
+    assert c.get(reverse("admin:registrations_participant_add")).status_code == 403
+    assert c.post(reverse("admin:registrations_participant_delete", args=[participant.pk]), {"post": "yes"}).status_code == 403
+    c.post("/admin/registrations/participant/", {"action": "cancel_selected", "_selected_action": [participant.pk]})
+    participant.refresh_from_db()
+    assert participant.full_name == "Intocável"
+    assert participant.status == Participant.Status.CONFIRMED
+    for url in ("/admin/chatbot/faqentry/add/", "/admin/chatbot/event/add/"):
+        assert c.get(url).status_code == 403
+
+
+def test_organizers_can_change_participants_and_knowledge(client):
+    c = member_client(client, ORGANIZERS)
+    assert c.get(reverse("admin:registrations_participant_add")).status_code == 200
+    assert c.get("/admin/chatbot/faqentry/add/").status_code == 200
+
+
+def test_nobody_in_either_group_can_edit_the_audit_trail(client):
+    for name in (ORGANIZERS, STAFF):
+        perms = set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
+        assert "change_registrationevent" not in perms and "delete_registrationevent" not in perms
