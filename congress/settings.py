@@ -302,4 +302,6 @@ LOGGING = {
 
 # --- Event defaults -----------------------------------------------------------
 PRIVACY_NOTICE_VERSION = env.str("PRIVACY_NOTICE_VERSION", default="2026-11")
-PRIVACY_NOTICE_URL = env.str("PRIVACY_NOTICE_URL", default="")
+PRIVACY_NOTICE_URL = env.str("PRIVACY_NOTICE_URL", default="")  # default: this app's /privacidade
+RETENTION_AFTER_EVENT_DAYS = env.int("RETENTION_AFTER_EVENT_DAYS", default=90)
+MESSAGE_BODY_RETENTION_DAYS = env.int("MESSAGE_BODY_RETENTION_DAYS", default=30)
