@@ -75,6 +75,9 @@ _MENU = re.compile(r"^(menu|opcoes|voltar|inicio)[\s!.?]*$")
 _HELP = re.compile(r"^(ajuda|help|socorro|como funciona)[\s!.?]*$")
 _CANCEL = re.compile(r"^(cancelar|cancela|sair|parar|pare)[\s!.?]*$")
 _HUMAN = re.compile(r"(falar com (a |o )?(organizacao|organizador|organizadores|atendente|humano|alguem|pessoa))|^(atendente|humano)$")
+_MY_DATA = re.compile(r"^(meus dados|quais (sao )?meus dados|ver meus dados|dados pessoais)[\s!.?]*$")
+_ERASE_DATA = re.compile(r"^(apagar|excluir|deletar|remover|esquecer) (todos )?(os )?meus dados[\s!.?]*$")
+_YES = re.compile(r"^(sim|s|confirmo|pode apagar|apagar)[\s!.]*$")
 _MY_REGISTRATION = re.compile(r"^(minha inscricao|meu cadastro|minha inscrição)[\s!.?]*$")
 
 
@@ -204,6 +207,9 @@ def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[
         return replies
     if _HUMAN.search(folded):
         return [contact_text(event)]
+    privacy = _privacy_command(state, folded)
+    if privacy is not None:
+        return privacy
 
     intent: str | None = None
     if not in_flow:
@@ -225,6 +231,35 @@ def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[
     if _CANCEL.match(folded):
         return [_("Não há nada em andamento para cancelar."), menu_text(event)]
     return [answer(text)]
+
+
+def _privacy_command(state: ConversationState, folded: str) -> list[str] | None:
+    """LGPD Art. 18 from the chat: "meus dados" and "apagar meus dados"."""
+    from registrations.privacy import conversation_anonymize, personal_data_report
+
+    data = state.data if isinstance(state.data, dict) else {}
+    if data.get("erase_pending"):
+        data.pop("erase_pending")
+        if _YES.match(folded):
+            conversation_anonymize(conversation_id=state.conversation_id, actor="participant")
+            # The row now belongs to an anonymous id; keep this turn's record empty.
+            state.registration_step = RegistrationStep.IDLE
+            state.data = {}
+            state.history = []
+            return [_("Pronto: seus dados pessoais foram apagados. Se quiser, pode começar de novo a qualquer momento.")]
+        state.data = data
+        return [_("Certo, não apaguei nada.")]
+    if _MY_DATA.match(folded):
+        return [personal_data_report(conversation=state)]
+    if _ERASE_DATA.match(folded):
+        state.data = {**data, "erase_pending": True}
+        return [
+            _(
+                "Você pediu para apagar seus dados. Isso anonimiza sua inscrição (que será cancelada), "
+                "esta conversa e suas mensagens, e não pode ser desfeito.\n\nResponda *SIM* para confirmar."
+            )
+        ]
+    return None
 
 
 def _save(state: ConversationState, text: str, replies: list[str], now) -> None:

@@ -196,6 +196,17 @@ def try_conversation_lock(name: str) -> Lock | None:
     return None
 
 
+def lock_is_held(name: str) -> bool:
+    """Whether someone holds ``name``'s Redis lock now (False without Redis)."""
+    client = get_redis()
+    if client is None:
+        return False
+    try:
+        return bool(client.exists(_lock_key(name)))
+    except redis.RedisError:
+        return False
+
+
 def release_lock(lock: Lock) -> bool:
     """Release only if still the owner; False when the lock had expired or been taken."""
     if lock.backend == "memory":

@@ -152,11 +152,16 @@ OPENAI_MAX_RETRIES = env.int("OPENAI_MAX_RETRIES", default=3)
 # Three timeouts must agree (DESIGN.md):
 #   LLM worst case  = OPENAI_TIMEOUT_S x (OPENAI_MAX_RETRIES + 1) + backoff
 #                   = 20 s x 4 + ~7 s  ~= 87 s per call at the defaults
-#   lock TTL        > one message's processing; the drain task renews the lock
-#                     before each message, so LOCK_TTL_SECONDS (60 s) only has
-#                     to cover one step of work between renewals;
-#   visibility      > lock TTL and > the longest task: 2 h, so a task that is
-#                     still running is never handed to a second worker.
+#   lock TTL        the drain task renews the chat's lock every TTL/3 from a
+#                     keeper thread while a turn runs (whatsapp.services.
+#                     LockKeeper), so a turn may outlast LOCK_TTL_SECONDS (60 s);
+#                     the TTL bounds how long a dead worker's chat stays blocked.
+#                     The sync paths hold conversation_lock for one turn.
+#   visibility      > lock TTL and > the longest task: one drain handles at most
+#                     WA_DRAIN_BATCH (20) messages, 20 x 87 s ~= 29 min < 2 h, so
+#                     a task that is still running is never handed to a second
+#                     worker. A task lost with a killed worker is not waited for:
+#                     the sweeper re-enqueues from PostgreSQL after WA_SWEEP_AGE_S.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
 CELERY_TASK_EAGER_PROPAGATES = True
@@ -168,11 +173,35 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=7200)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "America/Sao_Paulo"
-CELERY_BEAT_SCHEDULE: dict = {}
+# The WhatsApp pipeline (whatsapp/services.py). Backoffs are exponential with
+# jitter: WA_RETRY_BACKOFF_S x 2^(attempt-1), capped at WA_RETRY_BACKOFF_MAX_S.
+WA_DRAIN_BATCH = env.int("WA_DRAIN_BATCH", default=20)
+WA_PROCESS_MAX_ATTEMPTS = env.int("WA_PROCESS_MAX_ATTEMPTS", default=5)
+WA_RETRY_BACKOFF_S = env.float("WA_RETRY_BACKOFF_S", default=2.0)
+WA_RETRY_BACKOFF_MAX_S = env.float("WA_RETRY_BACKOFF_MAX_S", default=300.0)
+WA_SWEEP_INTERVAL_S = env.float("WA_SWEEP_INTERVAL_S", default=15.0)
+WA_SWEEP_AGE_S = env.float("WA_SWEEP_AGE_S", default=10.0)
+WA_SWEEP_LIMIT = env.int("WA_SWEEP_LIMIT", default=1000)
+CELERY_BEAT_SCHEDULE: dict = {
+    # `celery -A congress worker -B` (or a separate `celery -A congress beat`).
+    "whatsapp-sweep": {"task": "whatsapp.tasks.sweep", "schedule": WA_SWEEP_INTERVAL_S},
+}
 
 # --- Outbound ----------------------------------------------------------------
 GATEWAY_URL = env.str("GATEWAY_URL", default="")
 GATEWAY_TIMEOUT_S = env.float("GATEWAY_TIMEOUT_S", default=10.0)
+# Key sent to GATEWAY_URL/send-text and required by our own gateway's
+# /send-text; the original gateway shares BOT_API_KEY.
+GATEWAY_API_KEY = env.str("GATEWAY_API_KEY", default="") or BOT_API_KEY
+# 20 attempts with the backoff above: a gateway may be down for about an hour
+# before a reply is marked failed (then "retry" in the admin).
+WA_SEND_MAX_ATTEMPTS = env.int("WA_SEND_MAX_ATTEMPTS", default=20)
+# The neonize gateway (python manage.py whatsapp_gateway).
+WA_GATEWAY_HOST = env.str("WA_GATEWAY_HOST", default="127.0.0.1")
+WA_GATEWAY_PORT = env.int("WA_GATEWAY_PORT", default=3000)
+WA_SESSION = env.str("WA_SESSION", default="")  # postgres DSN or SQLite path; derived from DATABASE_URL when empty
+WA_ACCEPT_GROUPS = env.bool("WA_ACCEPT_GROUPS", default=False)
+WA_TYPING_INDICATOR = env.bool("WA_TYPING_INDICATOR", default=True)
 
 # --- E-mail ------------------------------------------------------------------
 # EMAIL_URL (smtp://user:pass@host:587/?tls=True) or an anymail backend via

@@ -69,7 +69,7 @@ class ParticipantAdmin(admin.ModelAdmin):
     list_select_related = ("profile",)
     list_per_page = 50
     date_hierarchy = "created_at"
-    actions = ("export_selected_csv", "cancel_selected")
+    actions = ("export_selected_csv", "cancel_selected", "erase_personal_data")
     readonly_fields = (
         "consent_at",
         "consent_version",
@@ -216,3 +216,23 @@ class ExportRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+def _erase_action(modeladmin, request, queryset):
+    from registrations.privacy import participant_erase
+
+    count = 0
+    for participant in queryset.filter(anonymized_at__isnull=True):
+        participant_erase(participant=participant, actor=request.user.get_username())
+        count += 1
+    ExportRecord.objects.create(user=request.user, actor=request.user.get_username(), action="erase_personal_data", row_count=count)
+    modeladmin.message_user(
+        request,
+        ngettext("Dados de %(n)d participante anonimizados.", "Dados de %(n)d participantes anonimizados.", count) % {"n": count},
+        messages.SUCCESS,
+    )
+
+
+ParticipantAdmin.erase_personal_data = admin.action(
+    description=_("Apagar dados pessoais (LGPD) dos selecionados"), permissions=["delete"]
+)(_erase_action)

@@ -21,8 +21,9 @@ class Participant(models.Model):
     full_name = models.CharField(_("nome completo"), max_length=120)
     # Stored lower-cased by the services; the unique index on Lower(email)
     # makes the database refuse another case of the same address anyway.
-    email = models.EmailField(_("e-mail"), max_length=254)
-    cpf = models.CharField(_("CPF"), max_length=11, unique=True, help_text=_("11 dígitos, sem pontuação."))
+    # Both are NULL only after anonymization (LGPD), so erased rows never collide.
+    email = models.EmailField(_("e-mail"), max_length=254, null=True)
+    cpf = models.CharField(_("CPF"), max_length=11, unique=True, null=True, help_text=_("11 dígitos, sem pontuação."))
     phone = models.CharField(_("telefone"), max_length=16, help_text=_("Formato E.164, por exemplo +5561999990000."))
     city = models.CharField(_("cidade"), max_length=80)
     city_ibge_code = models.PositiveIntegerField(_("código IBGE da cidade"), null=True, blank=True)
@@ -66,7 +67,7 @@ class Participant(models.Model):
 
     @property
     def cpf_formatted(self) -> str:
-        c = self.cpf
+        c = self.cpf or ""
         return f"{c[:3]}.{c[3:6]}.{c[6:9]}-{c[9:]}" if len(c) == 11 else c
 
     @property

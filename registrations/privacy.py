@@ -1,0 +1,206 @@
+"""LGPD data-subject rights and retention (Art. 18): show everything stored
+about a participant, and anonymize it.
+
+Anonymization keeps counts and non-personal fields (city, UF, profile, dates,
+statuses) for statistics, and removes names, e-mails, CPFs, phones, WhatsApp
+ids and message bodies from every table, and the conversation's keys from
+Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+import redis
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chatbot.models import ConversationState, UnansweredQuestion
+from congress.redis import redis_usable
+from registrations.export import format_phone_national
+from registrations.models import Participant, RegistrationEvent
+
+logger = logging.getLogger(__name__)
+
+ERASED = "[apagado]"
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    participants: int
+    conversations: int
+    messages: int
+
+
+def _message_models():
+    from whatsapp.models import InboundMessage, MessageEvent, OutboundMessage
+
+    return InboundMessage, OutboundMessage, MessageEvent
+
+
+def personal_data_report(*, conversation: ConversationState) -> str:
+    """Everything stored about the person behind ``conversation``, in pt-BR.
+
+    Only their own data: the participant registered from this conversation.
+    """
+    InboundMessage, OutboundMessage, _events = _message_models()
+    lines = [_("*Seus dados guardados por nós*")]
+    participant = Participant.objects.filter(conversation=conversation).select_related("profile").first()
+    if participant is None:
+        lines.append(_("Nenhuma inscrição feita a partir desta conversa."))
+    else:
+        lines += [
+            "",
+            _("*Inscrição*"),
+            _("Nome: %(v)s") % {"v": participant.full_name},
+            _("E-mail: %(v)s") % {"v": participant.email},
+            _("CPF: %(v)s") % {"v": participant.cpf_formatted},
+            _("Telefone: %(v)s") % {"v": format_phone_national(participant.phone)},
+            _("Cidade: %(city)s/%(uf)s") % {"city": participant.city, "uf": participant.uf},
+            _("Perfil: %(v)s") % {"v": participant.profile.name},
+            _("Situação: %(v)s") % {"v": participant.get_status_display()},
+            _("Inscrito em: %(v)s") % {"v": timezone.localtime(participant.created_at).strftime("%d/%m/%Y %H:%M")},
+            "",
+            _("*Consentimento (LGPD)*"),
+            _("Dado em %(when)s, aviso de privacidade versão %(version)s.")
+            % {
+                "when": timezone.localtime(participant.consent_at).strftime("%d/%m/%Y %H:%M"),
+                "version": participant.consent_version,
+            },
+        ]
+    received = InboundMessage.objects.filter(chat_id=conversation.conversation_id).count()
+    sent = OutboundMessage.objects.filter(chat_id=conversation.conversation_id).count()
+    lines += [
+        "",
+        _("*Conversa*"),
+        _("Identificador: %(v)s") % {"v": conversation.conversation_id},
+        _("Mensagens guardadas no histórico: %(v)d") % {"v": len(conversation.history or [])},
+        _("Mensagens de WhatsApp recebidas: %(received)d; enviadas: %(sent)d") % {"received": received, "sent": sent},
+        _("Início: %(v)s") % {"v": timezone.localtime(conversation.created_at).strftime("%d/%m/%Y")},
+        "",
+        _("Para apagar tudo, escreva *apagar meus dados*."),
+    ]
+    return "\n".join(lines)
+
+
+def _forget_redis_keys(identifiers: list[str]) -> None:
+    client = redis_usable()
+    if client is None:
+        return
+    try:
+        for ident in identifiers:
+            if not ident:
+                continue
+            for key in client.scan_iter(match=f"*{ident}*", count=1000):
+                client.delete(key)
+    except redis.RedisError:
+        logger.warning("Could not scan Redis while anonymizing; keys expire by their TTL")
+
+
+def conversation_anonymize(*, conversation_id: str, actor: str) -> ErasureResult:
+    """Anonymize the conversation ``conversation_id``, its messages and the
+    participant registered from it. Idempotent."""
+    InboundMessage, OutboundMessage, MessageEvent = _message_models()
+    anon_id = f"anon-{uuid.uuid4().hex[:16]}"
+    now = timezone.now()
+    with transaction.atomic():
+        state = ConversationState.objects.select_for_update().filter(conversation_id=conversation_id).first()
+        participants = list(Participant.objects.filter(conversation=state)) if state else []
+        # Identifiers to scrub elsewhere: the conversation key, the WhatsApp ids.
+        idents = {conversation_id}
+        inbound = InboundMessage.objects.filter(chat_id=conversation_id)
+        for number, jid in inbound.values_list("number", "jid").distinct():
+            idents.update(x for x in (number, jid) if x)
+        for p in participants:
+            participant_anonymize(participant=p, actor=actor, now=now)
+        messages = inbound.update(
+            chat_id=anon_id, number="", jid="", push_name="", text=ERASED, audio=None, transcript="", last_error=""
+        )
+        messages += OutboundMessage.objects.filter(chat_id=conversation_id).update(
+            chat_id=anon_id, number="", jid="", text=ERASED, last_error=""
+        )
+        MessageEvent.objects.filter(inbound__chat_id=anon_id).update(detail="")
+        MessageEvent.objects.filter(outbound__chat_id=anon_id).update(detail="")
+        UnansweredQuestion.objects.filter(conversation_id=conversation_id).update(conversation_id=anon_id, question=ERASED)
+        RegistrationEvent.objects.filter(conversation_id=conversation_id).update(conversation_id=anon_id, detail="")
+        if state is not None:
+            ConversationState.objects.filter(pk=state.pk).update(
+                conversation_id=anon_id, data={}, history=[], push_name=""
+            )
+        RegistrationEvent.objects.create(
+            kind=RegistrationEvent.Kind.ANONYMIZED,
+            conversation_id=anon_id,
+            actor=actor[:150],
+            detail=_("Dados pessoais anonimizados a pedido (LGPD art. 18)."),
+        )
+        transaction.on_commit(lambda: _forget_redis_keys(sorted(idents)))
+    logger.info("Anonymized conversation (%d participant(s), %d message(s)) by %s", len(participants), messages, actor)
+    return ErasureResult(participants=len(participants), conversations=1 if state else 0, messages=messages)
+
+
+def participant_anonymize(*, participant: Participant, actor: str, now=None) -> None:
+    """Remove the personal fields of one participant, keeping statistics."""
+    now = now or timezone.now()
+    Participant.objects.filter(pk=participant.pk).update(
+        full_name=ERASED,
+        email=None,
+        cpf=None,
+        phone="",
+        anonymized_at=now,
+        status=Participant.Status.CANCELLED,
+    )
+    RegistrationEvent.objects.filter(participant=participant).update(detail="")
+    RegistrationEvent.objects.create(
+        participant=participant, kind=RegistrationEvent.Kind.ANONYMIZED, actor=actor[:150], detail=_("Dados pessoais anonimizados.")
+    )
+
+
+def participant_erase(*, participant: Participant, actor: str) -> ErasureResult:
+    """Admin entry point: anonymize a participant and, when known, their conversation."""
+    if participant.conversation_id:
+        conversation_id = participant.conversation.conversation_id
+        return conversation_anonymize(conversation_id=conversation_id, actor=actor)
+    with transaction.atomic():
+        participant_anonymize(participant=participant, actor=actor)
+    return ErasureResult(participants=1, conversations=0, messages=0)
+
+
+def purge_personal_data(*, after_event_days: int, message_days: int | None, dry_run: bool, actor: str = "retention") -> dict[str, int]:
+    """Retention: anonymize everyone once the event ended ``after_event_days``
+    ago; erase message bodies older than ``message_days``."""
+    from datetime import timedelta
+
+    from chatbot.models import Event
+
+    InboundMessage, OutboundMessage, _events = _message_models()
+    counts = {"participants": 0, "conversations": 0, "messages_erased": 0}
+    today = timezone.localdate()
+    ended = Event.objects.filter(ends_on__lte=today - timedelta(days=after_event_days)).exists()
+    if ended and not Event.objects.filter(ends_on__gt=today - timedelta(days=after_event_days)).exists():
+        conversations = list(
+            ConversationState.objects.exclude(conversation_id__startswith="anon-").values_list("conversation_id", flat=True)
+        )
+        counts["conversations"] = len(conversations)
+        counts["participants"] = Participant.objects.filter(anonymized_at__isnull=True).count()
+        if not dry_run:
+            for conversation_id in conversations:
+                conversation_anonymize(conversation_id=conversation_id, actor=actor)
+            for participant in Participant.objects.filter(anonymized_at__isnull=True):
+                with transaction.atomic():
+                    participant_anonymize(participant=participant, actor=actor)
+    if message_days is not None:
+        cutoff = timezone.now() - timedelta(days=message_days)
+        old_in = InboundMessage.objects.filter(created_at__lt=cutoff).exclude(text=ERASED).exclude(status="pending")
+        old_out = OutboundMessage.objects.filter(created_at__lt=cutoff).exclude(text=ERASED).exclude(status="pending")
+        # The conversation history holds message text too.
+        idle = ConversationState.objects.filter(last_activity_at__lt=cutoff).exclude(history=[])
+        counts["messages_erased"] = old_in.count() + old_out.count()
+        counts["histories_cleared"] = idle.count()
+        if not dry_run:
+            old_in.update(text=ERASED, audio=None, transcript="")
+            old_out.update(text=ERASED)
+            idle.update(history=[])
+    return counts

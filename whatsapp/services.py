@@ -1,0 +1,609 @@
+"""The queued WhatsApp pipeline (DESIGN.md, "One message, end to end").
+
+accept  -> ``message_accept``: validate, INSERT the inbound row (its unique
+           ``message_id`` decides duplicates), enqueue ``drain_chat`` on commit.
+drain   -> ``chat_drain``: under the chat's lock, process its pending messages
+           oldest first (``inbound_process``); re-check after releasing.
+process -> transcribe a voice note, run the engine turn, and in ONE transaction
+           save the state (version check), mark the inbound done and insert
+           the reply; enqueue its delivery on commit.
+send    -> ``outbox_deliver``: under the chat's outbox lock, POST the chat's
+           pending replies in order; transient failure -> backoff and retry.
+sweep   -> ``pipeline_sweep``: re-enqueue what PostgreSQL says is pending, so a
+           lost broker message (Redis restart, killed worker) loses nothing.
+
+Tasks call these and own only their retry policy: the services raise
+``RetryLater`` with the delay they want.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import redis
+from django.conf import settings
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import F, Min, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from kombu.exceptions import KombuError
+
+from congress.errors import CongressError, InvalidValue
+from congress.locks import Lock, LockLost, lock_is_held, release_lock, try_conversation_lock
+from congress.request_id import get_request_id, new_request_id, set_request_id
+from whatsapp import metrics
+from whatsapp.models import InboundMessage, MessageEvent, OutboundMessage
+from whatsapp.sender import GatewayError, gateway_configured, send_text
+
+logger = logging.getLogger(__name__)
+
+# Infrastructure trouble: nothing wrong with the message, try the task again.
+INFRA_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, redis.RedisError)
+
+_NUMBER = re.compile(r"^\+?[0-9]{5,20}$")
+_JID = re.compile(r"^[^\s@]{1,100}@[a-z0-9.\-]{1,40}$")
+_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
+
+
+class RetryLater(CongressError):
+    """The work is not finished; run the task again in ``countdown`` seconds."""
+
+    transient = True
+
+    def __init__(self, countdown: float, reason: str = "") -> None:
+        super().__init__(reason or f"retry in {countdown:.1f}s")
+        self.countdown = max(0.0, countdown)
+
+
+class AudioRejected(InvalidValue):
+    """The voice note is larger than MAX_AUDIO_BYTES (the API answers 413)."""
+
+
+@dataclass(frozen=True)
+class AcceptResult:
+    status: str  # "queued" | "duplicate"
+    message_id: str
+    inbound_id: int
+
+
+def backoff_seconds(attempt: int, *, base: float, cap: float) -> float:
+    """Exponential backoff with full jitter in its upper half (attempt >= 1)."""
+    delay = min(cap, base * (2 ** max(0, attempt - 1)))
+    return delay / 2 + random.uniform(0, delay / 2)
+
+
+# --- accept -------------------------------------------------------------------
+
+
+def message_check(
+    *, message_id: str, number: str, jid: str, text: str, audio: bytes | None, mimetype: str
+) -> None:
+    """Validate one incoming message; raise ``InvalidValue`` (or ``AudioRejected``)."""
+    from chatbot.audio import AudioTooLarge, check_audio_bytes, check_mimetype
+
+    if not _ID.match(message_id):
+        raise InvalidValue("message_id must be 1-128 printable characters.")
+    if not number and not jid:
+        raise InvalidValue("Send number or jid: they identify the conversation.")
+    if number and not _NUMBER.match(number):
+        raise InvalidValue("number must be digits only (country code and DDD), e.g. 5561999990000.")
+    if jid and not _JID.match(jid):
+        raise InvalidValue("jid must look like 5561999990000@s.whatsapp.net.")
+    if len(text) > settings.MAX_MESSAGE_CHARS:
+        raise InvalidValue(f"text is longer than {settings.MAX_MESSAGE_CHARS} characters.")
+    if not text.strip() and audio is None:
+        raise InvalidValue("Send text or audio_base64.")
+    if audio is not None:
+        check_mimetype(mimetype or "audio/ogg")
+        try:
+            check_audio_bytes(audio)
+        except AudioTooLarge as exc:
+            raise AudioRejected(exc.message) from None
+
+
+def _sent_at(timestamp: int | float | None) -> dt.datetime | None:
+    if not timestamp or timestamp < 0:
+        return None
+    if timestamp > 10**11:  # milliseconds (JavaScript gateways)
+        timestamp /= 1000
+    try:
+        return dt.datetime.fromtimestamp(timestamp, tz=dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def message_accept(
+    *,
+    message_id: str,
+    number: str = "",
+    jid: str = "",
+    text: str = "",
+    push_name: str = "",
+    timestamp: int | float | None = None,
+    audio: bytes | None = None,
+    mimetype: str = "",
+    source: str = "api",
+) -> AcceptResult:
+    """Store one incoming WhatsApp message and queue it; the same for the REST
+    view and the neonize gateway.
+
+    Returns ``status="queued"`` for a new message and ``"duplicate"`` when
+    ``message_id`` is already stored (then nothing else happens). Raises
+    ``InvalidValue``/``AudioRejected`` for bad input. PostgreSQL's unique
+    constraint decides duplicates, so concurrent retries of one message race
+    safely: exactly one INSERT wins.
+    """
+    message_id, number, jid = message_id.strip(), number.strip().lstrip("+"), jid.strip()
+    text = text or ""
+    if text.strip():
+        audio = None  # a caption or typed text wins over the attachment
+    message_check(message_id=message_id, number=number, jid=jid, text=text, audio=audio, mimetype=mimetype)
+    chat_id = number or jid
+    request_id = get_request_id() or new_request_id()
+    try:
+        with transaction.atomic():
+            inbound = InboundMessage.objects.create(
+                message_id=message_id,
+                chat_id=chat_id,
+                number=number,
+                jid=jid,
+                push_name=(push_name or "").strip()[:120],
+                text=text,
+                audio=audio,
+                has_audio=audio is not None,
+                mimetype=(mimetype or ("audio/ogg" if audio is not None else ""))[:100],
+                sent_at=_sent_at(timestamp),
+                request_id=request_id,
+            )
+            MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.ACCEPTED, detail=source)
+    except IntegrityError:
+        existing = InboundMessage.objects.filter(message_id=message_id).values_list("pk", flat=True).first()
+        if existing is None:  # not a duplicate after all: a real integrity problem
+            raise
+        metrics.DUPLICATES.labels(source).inc()
+        logger.info("whatsapp.duplicate message_id=%s inbound=%s source=%s", message_id, existing, source)
+        return AcceptResult(status="duplicate", message_id=message_id, inbound_id=existing)
+    # Not inside the atomic block above: when message_accept runs inside an
+    # outer transaction, the task must wait for that one to commit too.
+    transaction.on_commit(lambda: enqueue_drain(chat_id), robust=True)
+    metrics.ACCEPTED.labels(source).inc()
+    logger.info(
+        "whatsapp.accepted message_id=%s inbound=%s chat=%s audio=%s source=%s",
+        message_id, inbound.pk, chat_id, inbound.has_audio, source,
+    )
+    return AcceptResult(status="queued", message_id=message_id, inbound_id=inbound.pk)
+
+
+# --- enqueueing -----------------------------------------------------------------
+
+
+def _enqueue(task, arg, *, countdown: float | None = None) -> bool:
+    """Publish a task; a broker outage is logged, not raised: the row is in
+    PostgreSQL and the sweeper enqueues it again."""
+    try:
+        task.apply_async(
+            (arg,),
+            countdown=countdown or None,
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5},
+        )
+    except (KombuError, OSError, redis.RedisError) as exc:
+        logger.warning("whatsapp.enqueue_failed task=%s arg=%s error=%s (the sweeper will retry)", task.name, arg, exc)
+        return False
+    return True
+
+
+def enqueue_drain(chat_id: str, *, countdown: float | None = None) -> bool:
+    from whatsapp.tasks import drain_chat
+
+    return _enqueue(drain_chat, chat_id, countdown=countdown)
+
+
+def enqueue_send(outbound_id: int, *, countdown: float | None = None) -> bool:
+    from whatsapp.tasks import send_outbound
+
+    return _enqueue(send_outbound, outbound_id, countdown=countdown)
+
+
+# --- drain ------------------------------------------------------------------------
+
+
+class LockKeeper:
+    """Renews a lock from a background thread while a long step runs.
+
+    An engine turn may wait on the LLM longer than LOCK_TTL_SECONDS (20 s x 4
+    attempts at the defaults); renewing every TTL/3 keeps the lock for as
+    long as its holder lives, while a holder that dies loses it within one
+    TTL. ``lost`` turns True when another holder took the lock meanwhile.
+    """
+
+    def __init__(self, lock: Lock) -> None:
+        self.lock = lock
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lock-keeper:{lock.key}", daemon=True)
+
+    def _run(self) -> None:
+        interval = max(0.2, settings.LOCK_TTL_SECONDS / 3)
+        while not self._stop.wait(interval):
+            try:
+                self.lock.extend()
+            except LockLost:
+                self.lost = True
+                return
+
+    def held(self) -> bool:
+        return not self.lost and self.lock.still_held()
+
+    def __enter__(self) -> LockKeeper:
+        if self.lock.backend == "redis":
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+class Outcome(Enum):
+    DONE = "done"  # answered (or already answered by someone else)
+    FAILED = "failed"  # given up; an apology went out
+    RETRY = "retry"  # left pending; the drain stops here to keep the chat's order
+
+
+def _pending(chat_id: str):
+    return InboundMessage.objects.filter(chat_id=chat_id, status=InboundMessage.Status.PENDING)
+
+
+def chat_drain(*, chat_id: str) -> None:
+    """Process ``chat_id``'s pending messages oldest first, under its lock.
+
+    Returns at once when another worker holds the lock (the holder drains).
+    Raises ``RetryLater`` when a message must be retried (the chat waits for
+    it, to keep the order) or when more work is left than one batch.
+    """
+    lock = try_conversation_lock(chat_id)
+    if lock is None:
+        logger.debug("whatsapp.drain_busy chat=%s", chat_id)
+        return
+    retry_in: float | None = None
+    try:
+        with LockKeeper(lock) as keeper:
+            for _n in range(settings.WA_DRAIN_BATCH):
+                inbound = _pending(chat_id).order_by("id").first()
+                if inbound is None:
+                    break
+                outcome, delay = inbound_process(inbound=inbound, keeper=keeper)
+                if outcome is Outcome.RETRY:
+                    retry_in = delay
+                    break
+            else:
+                retry_in = 0.0  # a long backlog: yield to other chats, then go on
+    finally:
+        release_lock(lock)
+    if retry_in is not None:
+        raise RetryLater(retry_in)
+    # Re-check AFTER releasing: a message committed while we held the lock saw
+    # it busy and returned, trusting us to pick it up.
+    if _pending(chat_id).exists():
+        raise RetryLater(0.0, "new messages arrived while draining")
+
+
+def _transcribe(inbound: InboundMessage) -> str | None:
+    """The voice note's text, or None when it cannot be had (no key, failure)."""
+    from chatbot.llm import LLMError, get_llm
+
+    llm = get_llm()
+    if llm is None:
+        logger.warning("whatsapp.transcription_unavailable inbound=%s (no OPENAI_API_KEY)", inbound.pk)
+        return None
+    mimetype = inbound.mimetype or "audio/ogg"
+    extension = {"mpeg": "mp3", "mp4": "m4a", "x-wav": "wav", "wave": "wav", "amr": "amr", "webm": "webm", "wav": "wav"}
+    subtype = mimetype.split(";")[0].split("/")[-1].strip().lower()
+    try:
+        text = llm.transcribe(bytes(inbound.audio or b""), mimetype=mimetype, filename=f"voice-note.{extension.get(subtype, 'ogg')}")
+    except LLMError as exc:
+        logger.warning("whatsapp.transcription_failed inbound=%s error=%s", inbound.pk, exc)
+        return None
+    return (text or "").strip()[: settings.MAX_MESSAGE_CHARS] or None
+
+
+def _record_error(inbound: InboundMessage, error: str) -> None:
+    InboundMessage.objects.filter(pk=inbound.pk).update(last_error=error[:2000])
+
+
+def _reply(inbound: InboundMessage, text: str, kind: str = OutboundMessage.Kind.REPLY) -> OutboundMessage:
+    outbound = OutboundMessage.objects.create(
+        inbound=inbound,
+        kind=kind,
+        chat_id=inbound.chat_id,
+        number=inbound.number,
+        jid=inbound.jid,
+        text=text,
+        request_id=inbound.request_id,
+    )
+    transaction.on_commit(lambda: enqueue_send(outbound.pk), robust=True)
+    return outbound
+
+
+def _finish_without_turn(inbound: InboundMessage, *, status: str, reply: str, kind: str, event: str, detail: str) -> bool:
+    """Close a message with a canned reply (apology) in one transaction; False
+    when someone else closed it first."""
+    with transaction.atomic():
+        changes = {"status": status, "processed_at": timezone.now(), "last_error": detail[:2000]}
+        if status == InboundMessage.Status.DONE:
+            changes["audio"] = None  # keep a failed one's recording for "reprocess"
+        closed = InboundMessage.objects.filter(pk=inbound.pk, status=InboundMessage.Status.PENDING).update(**changes)
+        if not closed:
+            return False
+        _reply(inbound, reply, kind)
+        MessageEvent.objects.create(inbound=inbound, kind=event, detail=detail[:500])
+    return True
+
+
+def inbound_fail(*, inbound: InboundMessage, error: str) -> bool:
+    """Give up on a message: status failed, an apology to the participant
+    (never silence), visible in the admin with a "reprocess" action."""
+    done = _finish_without_turn(
+        inbound,
+        status=InboundMessage.Status.FAILED,
+        reply=_("Desculpe, tive um problema para processar sua mensagem. Pode enviar de novo em instantes?"),
+        kind=OutboundMessage.Kind.APOLOGY,
+        event=MessageEvent.Kind.FAILED,
+        detail=error,
+    )
+    if done:
+        metrics.FAILED.inc()
+        logger.error("whatsapp.failed inbound=%s message_id=%s error=%s", inbound.pk, inbound.message_id, error)
+    return done
+
+
+def inbound_process(*, inbound: InboundMessage, keeper: LockKeeper) -> tuple[Outcome, float]:
+    """Answer one pending message; the caller holds the chat's lock.
+
+    The engine turn, the inbound's status change and the reply row commit in
+    one transaction; the reply is enqueued for delivery on commit. A stale
+    holder (its lock expired and was taken) cannot commit: the row lock and
+    status check, the lock check before commit and the engine's version check
+    each roll it back.
+    """
+    from chatbot.engine import StaleConversation, conversation_turn
+
+    set_request_id(inbound.request_id or get_request_id())
+    # Count the attempt before working: a message that kills its worker every
+    # time must end, not block its chat forever.
+    InboundMessage.objects.filter(pk=inbound.pk, status=InboundMessage.Status.PENDING).update(attempts=F("attempts") + 1)
+    inbound.attempts += 1
+    if inbound.attempts > settings.WA_PROCESS_MAX_ATTEMPTS:
+        inbound_fail(inbound=inbound, error=f"gave up after {inbound.attempts - 1} attempts: {inbound.last_error}")
+        return Outcome.FAILED, 0.0
+
+    if inbound.has_audio and not inbound.text and not inbound.transcript:
+        transcript = _transcribe(inbound)
+        if transcript is None:
+            if _finish_without_turn(
+                inbound,
+                status=InboundMessage.Status.DONE,
+                reply=_("Não consegui ouvir seu áudio, pode escrever?"),
+                kind=OutboundMessage.Kind.REPLY,
+                event=MessageEvent.Kind.TRANSCRIPTION_FAILED,
+                detail="transcription unavailable or failed",
+            ):
+                metrics.TRANSCRIPTION_FAILED.inc()
+            return Outcome.DONE, 0.0
+        # Keep the text, drop the recording (personal data we no longer need).
+        InboundMessage.objects.filter(pk=inbound.pk).update(transcript=transcript, audio=None)
+        MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.TRANSCRIBED)
+        inbound.transcript = transcript
+
+    backoff = backoff_seconds(inbound.attempts, base=settings.WA_RETRY_BACKOFF_S, cap=settings.WA_RETRY_BACKOFF_MAX_S)
+    try:
+        with transaction.atomic():
+            current = InboundMessage.objects.select_for_update().only("status").get(pk=inbound.pk)
+            if current.status != InboundMessage.Status.PENDING:
+                return Outcome.DONE, 0.0  # answered by a previous holder
+            result = conversation_turn(
+                conversation_id=inbound.chat_id, text=inbound.content, push_name=inbound.push_name, lock=False
+            )
+            if not keeper.held():
+                raise LockLost(f"lost the lock of {inbound.chat_id} during the turn")
+            InboundMessage.objects.filter(pk=inbound.pk).update(
+                status=InboundMessage.Status.DONE, processed_at=timezone.now(), last_error=""
+            )
+            if result.reply:
+                _reply(inbound, result.reply)
+            MessageEvent.objects.create(
+                inbound=inbound, kind=MessageEvent.Kind.PROCESSED, detail=f"step={result.step} turns={result.turns}"
+            )
+    except (StaleConversation, LockLost) as exc:
+        # Another holder moved the conversation on: nothing of ours was
+        # written. Retry from the new state.
+        _record_error(inbound, str(exc))
+        metrics.RETRIES.labels("process").inc()
+        logger.warning("whatsapp.retry inbound=%s reason=%s", inbound.pk, exc)
+        return Outcome.RETRY, backoff
+    except INFRA_ERRORS:
+        raise  # the task retries; the message is intact
+    except Exception as exc:  # noqa: BLE001 - an engine bug on one message must not block its chat
+        logger.exception("whatsapp.process_error inbound=%s attempt=%s", inbound.pk, inbound.attempts)
+        error = f"{exc.__class__.__name__}: {exc}"
+        if inbound.attempts >= settings.WA_PROCESS_MAX_ATTEMPTS:
+            inbound_fail(inbound=inbound, error=error)
+            return Outcome.FAILED, 0.0
+        _record_error(inbound, error)
+        MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.RETRY, detail=error[:500])
+        metrics.RETRIES.labels("process").inc()
+        return Outcome.RETRY, backoff
+    metrics.PROCESSED.inc()
+    logger.info(
+        "whatsapp.processed inbound=%s message_id=%s chat=%s step=%s turns=%s",
+        inbound.pk, inbound.message_id, inbound.chat_id, result.step, result.turns,
+    )
+    return Outcome.DONE, 0.0
+
+
+# --- send ---------------------------------------------------------------------------
+
+
+def _outbox_lock_name(chat_id: str) -> str:
+    return f"outbox:{chat_id}"
+
+
+def _next_pending_reply(chat_id: str) -> OutboundMessage | None:
+    return OutboundMessage.objects.filter(chat_id=chat_id, status=OutboundMessage.Status.PENDING).order_by("id").first()
+
+
+def outbox_deliver(*, outbound_id: int) -> None:
+    """Deliver the pending replies of ``outbound_id``'s chat, in order.
+
+    Replies of one chat go out one at a time under the chat's outbox lock, so
+    they arrive in the order the messages were answered; a reply waiting for
+    a retry holds back the ones after it. Raises ``RetryLater`` with the
+    backoff of the reply at the head.
+    """
+    chat_id = OutboundMessage.objects.filter(pk=outbound_id).values_list("chat_id", flat=True).first()
+    if chat_id is None:
+        return
+    lock = try_conversation_lock(_outbox_lock_name(chat_id))
+    if lock is None:
+        return  # the holder sends it and re-checks after releasing
+    retry_in: float | None = None
+    try:
+        for _n in range(settings.WA_DRAIN_BATCH):
+            outbound = _next_pending_reply(chat_id)
+            if outbound is None:
+                break
+            wait = (outbound.next_attempt_at - timezone.now()).total_seconds() if outbound.next_attempt_at else 0
+            if wait > 0:
+                retry_in = wait
+                break
+            lock.extend()
+            retry_in = outbound_send(outbound=outbound)
+            if retry_in is not None:
+                break
+        else:
+            retry_in = 0.0
+    finally:
+        release_lock(lock)
+    if retry_in is not None:
+        raise RetryLater(retry_in)
+    if _next_pending_reply(chat_id) is not None:
+        raise RetryLater(0.0, "new replies arrived while sending")
+
+
+def outbound_send(*, outbound: OutboundMessage) -> float | None:
+    """POST one reply; mark it sent, logged or failed. Returns the backoff in
+    seconds when it must be retried, else None."""
+    set_request_id(outbound.request_id or get_request_id())
+    pending = OutboundMessage.objects.filter(pk=outbound.pk, status=OutboundMessage.Status.PENDING)
+    now = timezone.now()
+    if not gateway_configured():
+        # No gateway: the reply is only logged (embedded default, CLI tests).
+        if pending.update(status=OutboundMessage.Status.LOGGED, sent_at=now, attempts=F("attempts") + 1):
+            MessageEvent.objects.create(outbound=outbound, kind=MessageEvent.Kind.LOGGED)
+            metrics.SENT.labels("logged").inc()
+            logger.info("whatsapp.reply_logged outbound=%s chat=%s text=%r", outbound.pk, outbound.chat_id, outbound.text[:500])
+        return None
+    try:
+        send_text(
+            number=outbound.number, jid=outbound.jid, text=outbound.text, idempotency_key=f"outbound-{outbound.pk}"
+        )
+    except GatewayError as exc:
+        attempts = outbound.attempts + 1
+        if exc.transient and attempts < settings.WA_SEND_MAX_ATTEMPTS:
+            delay = backoff_seconds(attempts, base=settings.WA_RETRY_BACKOFF_S, cap=settings.WA_RETRY_BACKOFF_MAX_S)
+            pending.update(attempts=attempts, last_error=str(exc)[:2000], next_attempt_at=now + dt.timedelta(seconds=delay))
+            MessageEvent.objects.create(outbound=outbound, kind=MessageEvent.Kind.SEND_RETRY, detail=str(exc)[:500])
+            metrics.RETRIES.labels("send").inc()
+            logger.warning("whatsapp.send_retry outbound=%s attempt=%s in=%.1fs error=%s", outbound.pk, attempts, delay, exc)
+            return delay
+        if pending.update(status=OutboundMessage.Status.FAILED, attempts=attempts, last_error=str(exc)[:2000]):
+            MessageEvent.objects.create(outbound=outbound, kind=MessageEvent.Kind.SEND_FAILED, detail=str(exc)[:500])
+            metrics.SEND_FAILED.inc()
+            logger.error("whatsapp.send_failed outbound=%s attempts=%s error=%s", outbound.pk, attempts, exc)
+        return None
+    if pending.update(status=OutboundMessage.Status.SENT, sent_at=now, attempts=F("attempts") + 1, last_error=""):
+        MessageEvent.objects.create(outbound=outbound, kind=MessageEvent.Kind.SENT)
+        metrics.SENT.labels("gateway").inc()
+        logger.info("whatsapp.sent outbound=%s chat=%s", outbound.pk, outbound.chat_id)
+    return None
+
+
+# --- sweep -----------------------------------------------------------------------------
+
+
+def pipeline_sweep() -> dict[str, int]:
+    """Re-enqueue chats with pending messages and replies stuck pending for
+    longer than WA_SWEEP_AGE_S. PostgreSQL is the source of truth: whatever a
+    lost broker message, a killed worker or a lost countdown left behind is
+    found here. Chats whose lock is held are being worked on and skipped."""
+    cutoff = timezone.now() - dt.timedelta(seconds=settings.WA_SWEEP_AGE_S)
+    limit = settings.WA_SWEEP_LIMIT
+    chats = list(
+        InboundMessage.objects.filter(status=InboundMessage.Status.PENDING, created_at__lte=cutoff)
+        .values_list("chat_id", flat=True)
+        .distinct()[:limit]
+    )
+    drained = sum(1 for chat_id in chats if not lock_is_held(chat_id) and enqueue_drain(chat_id))
+    stuck = (
+        OutboundMessage.objects.filter(status=OutboundMessage.Status.PENDING)
+        .filter(Q(next_attempt_at__isnull=True, created_at__lte=cutoff) | Q(next_attempt_at__lte=cutoff))
+        .values("chat_id")
+        .annotate(first=Min("id"))[:limit]
+    )
+    sent = sum(
+        1 for row in stuck if not lock_is_held(_outbox_lock_name(row["chat_id"])) and enqueue_send(row["first"])
+    )
+    if drained or sent:
+        metrics.SWEPT.labels("chats").inc(drained)
+        metrics.SWEPT.labels("replies").inc(sent)
+        logger.info("whatsapp.swept chats=%s replies=%s", drained, sent)
+    return {"chats": drained, "replies": sent}
+
+
+# --- admin actions ------------------------------------------------------------------------
+
+
+def _requeue(rows, *, event_kind: str, actor: str, reset: dict, on_commit: Callable[[object], bool]) -> int:
+    count = 0
+    for row in rows:
+        with transaction.atomic():
+            if type(row).objects.filter(pk=row.pk, status="failed").update(status="pending", **reset):
+                field = "inbound" if isinstance(row, InboundMessage) else "outbound"
+                MessageEvent.objects.create(**{field: row}, kind=event_kind, detail=actor[:500])
+                transaction.on_commit(lambda row=row: on_commit(row), robust=True)
+                count += 1
+    return count
+
+
+def inbound_reprocess(*, inbound_ids: list[int], actor: str) -> int:
+    """Put failed messages back in the queue (admin "reprocess")."""
+    rows = InboundMessage.objects.filter(pk__in=inbound_ids, status=InboundMessage.Status.FAILED)
+    return _requeue(
+        rows,
+        event_kind=MessageEvent.Kind.REPROCESS,
+        actor=actor,
+        reset={"attempts": 0, "processed_at": None},
+        on_commit=lambda row: enqueue_drain(row.chat_id),
+    )
+
+
+def outbound_retry(*, outbound_ids: list[int], actor: str) -> int:
+    """Try failed replies again (admin "retry")."""
+    rows = OutboundMessage.objects.filter(pk__in=outbound_ids, status=OutboundMessage.Status.FAILED)
+    return _requeue(
+        rows,
+        event_kind=MessageEvent.Kind.RESEND,
+        actor=actor,
+        reset={"attempts": 0, "next_attempt_at": None},
+        on_commit=lambda row: enqueue_send(row.pk),
+    )
+
