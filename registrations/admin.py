@@ -178,6 +178,24 @@ class ParticipantAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
+    @admin.action(description=_("Apagar dados pessoais (LGPD) dos selecionados"), permissions=["delete"])
+    def erase_personal_data(self, request, queryset):
+        from registrations.privacy import participant_erase
+
+        count = 0
+        for participant in queryset.filter(anonymized_at__isnull=True).select_related("conversation"):
+            participant_erase(participant=participant, actor=request.user.get_username())
+            count += 1
+        ExportRecord.objects.create(
+            user=request.user, actor=request.user.get_username(), action="erase_personal_data", row_count=count
+        )
+        self.message_user(
+            request,
+            ngettext("Dados de %(n)d participante anonimizados.", "Dados de %(n)d participantes anonimizados.", count)
+            % {"n": count},
+            messages.SUCCESS,
+        )
+
 
 @admin.register(RegistrationEvent)
 class RegistrationEventAdmin(admin.ModelAdmin):
@@ -217,22 +235,3 @@ class ExportRecordAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-
-def _erase_action(modeladmin, request, queryset):
-    from registrations.privacy import participant_erase
-
-    count = 0
-    for participant in queryset.filter(anonymized_at__isnull=True):
-        participant_erase(participant=participant, actor=request.user.get_username())
-        count += 1
-    ExportRecord.objects.create(user=request.user, actor=request.user.get_username(), action="erase_personal_data", row_count=count)
-    modeladmin.message_user(
-        request,
-        ngettext("Dados de %(n)d participante anonimizados.", "Dados de %(n)d participantes anonimizados.", count) % {"n": count},
-        messages.SUCCESS,
-    )
-
-
-ParticipantAdmin.erase_personal_data = admin.action(
-    description=_("Apagar dados pessoais (LGPD) dos selecionados"), permissions=["delete"]
-)(_erase_action)
