@@ -2,18 +2,23 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from congress.dashboard import dashboard_view
 from congress.health import HealthView
 from congress.legal import privacy_notice
+from congress.metrics import MetricsView
 
 admin.site.site_header = "Congress Bot · Administração"
 admin.site.site_title = "Congress Bot"
 admin.site.index_title = "Back-office do congresso"
 
 urlpatterns = [
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
     path("health", HealthView.as_view(), name="health"),
     path("", include("chatbot.urls")),
+    path("", include("whatsapp.urls")),
     path("privacidade/", privacy_notice, name="privacy-notice"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

@@ -159,8 +159,6 @@ class FlowState:
     mode_turn: int | None = None
     participant_id: int | None = None
 
-    _KEYS = ("fields", "editing", "pending", "mode", "mode_turn", "participant_id")
-
     @classmethod
     def from_data(cls, step: str, data: Mapping[str, Any] | None) -> FlowState:
         data = data or {}
@@ -386,11 +384,13 @@ def detect_intent(text: str) -> str | None:
     mentions_email = bool(re.search(r"\be ?mail\b|\bemail\b|\bconfirmacao\b", words))
     if _RESEND_RE.search(words) and (mentions_email or words.startswith("reenvi")):
         return "resend"
+    question = looks_like_question(text)
     if _CORRECT_RE.search(words) and (
         field_in(text) or re.search(r"\b(dados|dado|inscricao|cadastro)\b", words) or len(words.split()) == 1
     ):
-        return "correct"
-    question = looks_like_question(text)
+        # "posso mudar de categoria?" is a question for the Q&A; "pode corrigir meu e-mail?" is a request.
+        if not question or re.search(r"\b(meu|minha|meus|minhas)\b", words):
+            return "correct"
     if _REGISTER_RE.search(words) and re.search(r"\b(fazer|faco|realizar)\b", words):
         return None if question and _NOT_A_SIGNUP_RE.search(words) else "register"
     if _MY_REGISTRATION_RE.search(words):
@@ -551,11 +551,13 @@ def _prompt(state: FlowState, ctx: FlowContext) -> str:
         return _summary(state.fields)
     else:
         return ""
-    if current:
+    if current and amending:
         text = _("%(question)s\n(Hoje está: %(current)s. Para não mudar nada, diga *cancelar*.)") % {
             "question": text,
             "current": current,
         }
+    elif current:
+        text = _("%(question)s\n(Hoje está: %(current)s.)") % {"question": text, "current": current}
     return text
 
 
@@ -573,7 +575,7 @@ def _current_value(state: FlowState, ctx: FlowContext) -> str:
             "city": f"{own.city}/{own.uf}",
             "profile": own.profile_name,
         }[name]
-    return _display(state.fields, name)
+    return _display(state.fields, name) if state.fields.get(name) else ""
 
 
 def _phone_display(e164: str) -> str:
@@ -1042,8 +1044,9 @@ def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
 
     if parsed.values is None:
         nxt = replace(state, step=parsed.step or state.step, pending=parsed.pending)
-        if captured and parsed.error == "" and state.step != Step.ASKING_STATE:
-            # The message held only data for later steps: continue where needed.
+        only_data = parsed.error == "" or state.step in (Step.ASKING_EMAIL, Step.ASKING_CPF, Step.ASKING_PHONE)
+        if captured and only_data and not parsed.pending and state.step != Step.ASKING_STATE:
+            # The message held only data for other steps: keep it and ask what is still missing.
             return _next(nxt, ctx, prefix=ack, notes=notes, effects=effects)
         body = parsed.prompt or _prompt(nxt, ctx)
         if parsed.error:
@@ -1224,9 +1227,9 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             [
                 _(
                     "Não encontrei uma inscrição feita por esta conversa. Para se inscrever, diga *quero me inscrever*. "
-                    "Se você se inscreveu por outro número, %(contact)s"
+                    "Se você se inscreveu por outro número, a organização pode ajudar. %(contact)s"
                 )
-                % {"contact": _contact_line(ctx).lower()[:1] + _contact_line(ctx)[1:]}
+                % {"contact": _contact_line(ctx)}
             ],
             [],
         )

@@ -1,0 +1,54 @@
+"""Metrics endpoint and admin dashboard."""
+
+from __future__ import annotations
+
+import pytest
+
+from congress.testing.factories import make_event, make_participant
+from registrations.models import RegistrationEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def metric_value(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_metrics_needs_the_api_key_when_one_is_configured(client, api_key):
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", HTTP_X_API_KEY=api_key).status_code == 200
+
+
+def test_request_counters_move_as_requests_flow(client):
+    make_event()
+    before = metric_value(client.get("/metrics").content.decode(), 'http_requests_total{method="POST",status="200",view="chat"}')
+    client.post("/chat", {"user_id": "m1", "message": "menu"}, content_type="application/json")
+    after = metric_value(client.get("/metrics").content.decode(), 'http_requests_total{method="POST",status="200",view="chat"}')
+    assert after == before + 1
+
+
+def test_registration_gauges_come_from_the_database(client):
+    make_participant()
+    RegistrationEvent.objects.create(conversation_id="a", kind=RegistrationEvent.Kind.STEP, step="asking_name")
+    RegistrationEvent.objects.create(conversation_id="b", kind=RegistrationEvent.Kind.STEP, step="asking_name")
+    text = client.get("/metrics").content.decode()
+    assert metric_value(text, 'participants{status="confirmed"}') == 1
+    assert metric_value(text, 'registration_funnel_conversations{step="asking_name"}') == 2
+
+
+def test_the_dashboard_shows_the_funnel_and_counts(admin_client):
+    make_participant(uf="SP")
+    make_participant(uf="SP")
+    RegistrationEvent.objects.create(conversation_id="a", kind=RegistrationEvent.Kind.STEP, step="asking_email")
+    page = admin_client.get("/admin/dashboard/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Pedindo e-mail" in html
+    assert page.context["by_uf"] == [{"uf": "SP", "n": 2}]
+
+
+def test_the_dashboard_needs_a_logged_in_organizer(client):
+    assert client.get("/admin/dashboard/").status_code == 302

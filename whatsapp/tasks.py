@@ -1,0 +1,68 @@
+"""Celery tasks of the WhatsApp pipeline: thin adapters that take ids, call
+one service and own only the retry policy.
+
+All of them run with ``acks_late`` and ``reject_on_worker_lost`` (settings):
+a message is removed from the broker only after its task finished, and a task
+whose worker died goes back to the queue. Whatever a broker loses anyway
+(Redis restarted empty) the sweeper finds again in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from whatsapp import metrics, services
+from whatsapp.services import INFRA_ERRORS, RetryLater, backoff_seconds
+
+logger = logging.getLogger(__name__)
+
+
+def _retry(task, exc: RetryLater | None, *, stage: str):
+    """Schedule the task again; the delay comes from the service, or from the
+    task's own backoff on infrastructure errors."""
+    if exc is not None:
+        countdown = exc.countdown
+    else:
+        countdown = backoff_seconds(
+            task.request.retries + 1, base=settings.WA_RETRY_BACKOFF_S, cap=settings.WA_RETRY_BACKOFF_MAX_S
+        )
+        metrics.RETRIES.labels(stage).inc()
+    if task.request.is_eager and countdown > 0:
+        # Eager mode (embedded default) cannot wait: Celery would re-run the
+        # task at once, in a loop. The row stays pending for the admin.
+        logger.warning("whatsapp.retry_dropped task=%s (eager mode cannot wait %.1fs)", task.name, countdown)
+        return None
+    raise task.retry(countdown=countdown, max_retries=None)
+
+
+@shared_task(bind=True, name="whatsapp.tasks.drain_chat", ignore_result=True)
+def drain_chat(self, chat_id: str) -> None:
+    """Answer ``chat_id``'s pending messages, oldest first."""
+    try:
+        services.chat_drain(chat_id=chat_id)
+    except RetryLater as exc:
+        return _retry(self, exc, stage="drain")
+    except INFRA_ERRORS as exc:
+        logger.warning("whatsapp.drain_infra_error chat=%s error=%s", chat_id, exc)
+        return _retry(self, None, stage="drain")
+
+
+@shared_task(bind=True, name="whatsapp.tasks.send_outbound", ignore_result=True)
+def send_outbound(self, outbound_id: int) -> None:
+    """Deliver reply ``outbound_id`` (and any before it in its chat)."""
+    try:
+        services.outbox_deliver(outbound_id=outbound_id)
+    except RetryLater as exc:
+        return _retry(self, exc, stage="send")
+    except INFRA_ERRORS as exc:
+        logger.warning("whatsapp.send_infra_error outbound=%s error=%s", outbound_id, exc)
+        return _retry(self, None, stage="send")
+
+
+@shared_task(name="whatsapp.tasks.sweep", ignore_result=True)
+def sweep() -> dict[str, int]:
+    """Re-enqueue pending work PostgreSQL knows of (beat runs this)."""
+    return services.pipeline_sweep()
