@@ -864,7 +864,7 @@ def match_city(text: str, *, uf: str | None = None) -> CityMatch:
 # Finding values inside free text
 # --------------------------------------------------------------------------
 
-_EMAIL_RE = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL_RE = re.compile(r"(?<![\w.+%-])[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
 # Runs of characters a phone number is written with (digits, spaces, + ( ) . -).
 _PHONE_RUN_RE = re.compile(r"[+(]?\d[\d\s().+\-]*\d\)?")
 
@@ -907,17 +907,21 @@ def _iter_phones(text: str) -> Iterator[tuple[int, int, str]]:
     longest span of tokens that validates wins; CPFs are never read as phones.
     """
     for run in _PHONE_RUN_RE.finditer(text):
-        tokens = [
-            (m.start() + run.start(), m.end() + run.start())
-            for m in re.finditer(r"\S+", run.group(0))
-        ]
+        tokens: list[tuple[int, int]] = []
+        digits_before = [0]  # digits_before[k]: digits in tokens[:k]
+        for token in re.finditer(r"\S+", run.group(0)):
+            tokens.append((run.start() + token.start(), run.start() + token.end()))
+            digits_before.append(
+                digits_before[-1] + sum(ch.isdigit() for ch in token.group(0))
+            )
         i = 0
         while i < len(tokens):
             for j in range(min(len(tokens), i + _PHONE_MAX_TOKENS), i, -1):
+                if not 10 <= digits_before[j] - digits_before[i] <= 14:
+                    continue
                 start, end = tokens[i][0], tokens[j - 1][1]
                 candidate = text[start:end]
-                digit_count = sum(ch.isdigit() for ch in candidate)
-                if not 10 <= digit_count <= 14 or _looks_like_cpf(candidate):
+                if _looks_like_cpf(candidate):
                     continue
                 e164, _problem, _ddd = _parse_phone(candidate)
                 if e164 is None:
