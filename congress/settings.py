@@ -174,6 +174,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=7200)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "America/Sao_Paulo"
+# Keep Django's LOGGING (masking filter, request ids) in worker processes.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # The WhatsApp pipeline (whatsapp/services.py). Backoffs are exponential with
 # jitter: WA_RETRY_BACKOFF_S x 2^(attempt-1), capped at WA_RETRY_BACKOFF_MAX_S.
 WA_DRAIN_BATCH = env.int("WA_DRAIN_BATCH", default=20)

@@ -945,7 +945,8 @@ def _start(state: FlowState, ctx: FlowContext) -> Turn:
 
 def _resting(state: FlowState, ctx: FlowContext) -> FlowState:
     """Idle or completed with no personal data kept, pointing at the own registration if any."""
-    participant_id = ctx.own.id if ctx.own is not None else state.participant_id
+    # Only a registration that exists now (ctx.own); a stale id is dropped.
+    participant_id = ctx.own.id if ctx.own is not None else None
     step = Step.COMPLETED if participant_id is not None and state.step == Step.COMPLETED else state.step
     if step not in (Step.IDLE, Step.COMPLETED):
         step = Step.COMPLETED if participant_id is not None else Step.IDLE

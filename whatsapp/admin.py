@@ -1,0 +1,174 @@
+"""Back-office for the WhatsApp message log: what came in, what went out, a
+chat's messages in order, and the two repair actions ("reprocess" a failed
+message, "retry" a failed reply)."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import Max
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from whatsapp.models import InboundMessage, MessageEvent, OutboundMessage
+from whatsapp.services import inbound_reprocess, outbound_retry
+
+
+class ChatFilter(admin.SimpleListFilter):
+    """Filter by conversation: the most recent chats are listed; any chat
+    works through the link in the "conversa" column (``?chat=<id>``)."""
+
+    title = _("conversa")
+    parameter_name = "chat"
+
+    def lookups(self, request, model_admin):
+        recent = (
+            model_admin.model.objects.values("chat_id").annotate(last=Max("id")).order_by("-last").values_list("chat_id", flat=True)[:15]
+        )
+        chats = list(recent)
+        if self.value() and self.value() not in chats:
+            chats.insert(0, self.value())
+        return [(chat, chat) for chat in chats]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(chat_id=self.value())
+        return queryset
+
+
+def _chat_link(chat_id: str):
+    url = reverse("admin:whatsapp_chat_transcript", args=[chat_id])
+    return format_html('<a href="{}" title="{}">{}</a>', url, _("ver a conversa em ordem"), chat_id)
+
+
+class ReadOnlyMixin:
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class MessageEventInline(ReadOnlyMixin, admin.TabularInline):
+    model = MessageEvent
+    fields = ["created_at", "kind", "detail"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    fk_name = "inbound"
+
+
+class OutboundEventInline(MessageEventInline):
+    fk_name = "outbound"
+
+
+class ReplyInline(ReadOnlyMixin, admin.TabularInline):
+    model = OutboundMessage
+    fields = ["kind", "text", "status", "attempts", "sent_at", "last_error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "created_at", "chat", "push_name", "preview", "has_audio", "status", "attempts"]
+    list_filter = ["status", "has_audio", ChatFilter, "created_at"]
+    search_fields = ["chat_id", "message_id", "push_name", "number", "jid"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "message_id", "chat_id", "number", "jid", "push_name", "text", "has_audio", "mimetype", "transcript",
+        "sent_at", "status", "attempts", "last_error", "request_id", "created_at", "processed_at",
+    ]
+    fields = readonly_fields
+    inlines = [ReplyInline, MessageEventInline]
+    actions = ["reprocess"]
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=_("conversa"), ordering="chat_id")
+    def chat(self, obj: InboundMessage):
+        return _chat_link(obj.chat_id)
+
+    @admin.display(description=_("mensagem"))
+    def preview(self, obj: InboundMessage) -> str:
+        if obj.has_audio and not obj.text:
+            return "🎤 " + Truncator(obj.transcript or "").chars(80)
+        return Truncator(obj.text).chars(80)
+
+    @admin.action(description=_("Reprocessar as mensagens com falha selecionadas"), permissions=["change"])
+    def reprocess(self, request: HttpRequest, queryset) -> None:
+        count = inbound_reprocess(inbound_ids=list(queryset.values_list("pk", flat=True)), actor=request.user.get_username())
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d mensagem voltou para a fila.", "%(count)d mensagens voltaram para a fila.", count
+            ) % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )
+
+    def get_urls(self):
+        urls = [
+            path(
+                "conversa/<path:chat_id>/",
+                self.admin_site.admin_view(self.chat_transcript),
+                name="whatsapp_chat_transcript",
+            )
+        ]
+        return urls + super().get_urls()
+
+    def chat_transcript(self, request: HttpRequest, chat_id: str) -> TemplateResponse:
+        """One chat's messages and replies, in the order they happened."""
+        inbound = list(InboundMessage.objects.filter(chat_id=chat_id).order_by("id").prefetch_related("replies")[:500])
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Conversa %(chat)s") % {"chat": chat_id},
+            "chat_id": chat_id,
+            "messages_in_order": inbound,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/whatsapp/chat_transcript.html", context)
+
+
+@admin.register(OutboundMessage)
+class OutboundMessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "created_at", "chat", "kind", "preview", "status", "attempts", "sent_at"]
+    list_filter = ["status", "kind", ChatFilter, "created_at"]
+    search_fields = ["chat_id", "number", "jid", "inbound__message_id"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "inbound", "kind", "chat_id", "number", "jid", "text", "status", "attempts", "last_error",
+        "next_attempt_at", "request_id", "created_at", "sent_at",
+    ]
+    fields = readonly_fields
+    inlines = [OutboundEventInline]
+    actions = ["retry"]
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=_("conversa"), ordering="chat_id")
+    def chat(self, obj: OutboundMessage):
+        return _chat_link(obj.chat_id)
+
+    @admin.display(description=_("texto"))
+    def preview(self, obj: OutboundMessage) -> str:
+        return Truncator(obj.text).chars(80)
+
+    @admin.action(description=_("Tentar de novo o envio das respostas com falha selecionadas"), permissions=["change"])
+    def retry(self, request: HttpRequest, queryset) -> None:
+        count = outbound_retry(outbound_ids=list(queryset.values_list("pk", flat=True)), actor=request.user.get_username())
+        self.message_user(
+            request,
+            ngettext("%(count)d resposta voltou para a fila de envio.", "%(count)d respostas voltaram para a fila de envio.", count)
+            % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )
