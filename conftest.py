@@ -12,6 +12,8 @@ from django.core.cache import cache
 
 from congress.redis import get_redis, reset_breaker
 
+pytest_plugins = ["congress.testing.fake_openai"]
+
 
 @pytest.fixture(autouse=True)
 def _clean_redis_and_cache(settings):

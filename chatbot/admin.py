@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.defaultfilters import linebreaksbr
@@ -23,8 +24,8 @@ from chatbot.models import (
     ConversationState,
     Event,
     FAQEntry,
-    ProgrammeSession,
     Profile,
+    ProgrammeSession,
     TicketCategory,
     UnansweredQuestion,
 )
@@ -62,6 +63,8 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ("name", "edition", "city")
     readonly_fields = ("updated_at",)
     inlines = (TicketCategoryInline, ProfileInline)
+    # Organizers type "cbas.com.br"; https is the scheme they mean.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = (
         (None, {"fields": ("name", "edition", "theme", "description", "is_active", "registration_open")}),
         (_("Datas e local"), {"fields": ("starts_on", "ends_on", "hours", "venue", "address", "city", "uf")}),
@@ -131,7 +134,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
         )
         return True
 
-    @admin.action(description=_("Responder e criar FAQ"))
+    @admin.action(description=_("Responder e criar FAQ"), permissions=["change"])
     def answer_and_create_faq(self, request: HttpRequest, queryset: QuerySet[UnansweredQuestion]) -> None:
         created = 0
         missing = 0
@@ -163,7 +166,7 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    @admin.action(description=_("Descartar perguntas selecionadas"))
+    @admin.action(description=_("Descartar perguntas selecionadas"), permissions=["change"])
     def dismiss(self, request: HttpRequest, queryset: QuerySet[UnansweredQuestion]) -> None:
         count = queryset.filter(status=UnansweredQuestion.Status.OPEN).update(status=UnansweredQuestion.Status.DISMISSED)
         self.message_user(
@@ -269,8 +272,12 @@ class ConversationStateAdmin(admin.ModelAdmin):
                 continue
             is_user = turn.get("role") == "user"
             who = _("Participante") if is_user else _("Bot")
+            # Explicit text colour: the admin's dark theme would otherwise put
+            # light text on these light bubbles.
             style = (
-                "background:#e7f6e7;margin:4px 30% 4px 0;" if is_user else "background:#f1f1f1;margin:4px 0 4px 30%;"
+                "background:#e7f6e7;color:#1a1a1a;margin:4px 30% 4px 0;"
+                if is_user
+                else "background:#f1f1f1;color:#1a1a1a;margin:4px 0 4px 30%;"
             )
             lines.append(
                 format_html(

@@ -33,7 +33,7 @@ from django.utils import translation
 from django.utils.dates import MONTHS, WEEKDAYS
 from django.utils.translation import gettext as _
 
-from chatbot.models import Event, FAQEntry, ProgrammeSession, Profile, TicketCategory, UnansweredQuestion
+from chatbot.models import Event, FAQEntry, Profile, ProgrammeSession, TicketCategory, UnansweredQuestion
 
 if TYPE_CHECKING:
     from chatbot.retrieval import Retriever
@@ -115,7 +115,8 @@ def format_day(day: dt.date, *, with_weekday: bool = True, with_year: bool = Fal
 
 
 def format_time(value: dt.time) -> str:
-    return f"{value:%H:%M}" if value.minute else f"{value.hour}h"
+    """``8h``, ``17h30`` (pt-BR style)."""
+    return f"{value.hour}h{value.minute:02d}" if value.minute else f"{value.hour}h"
 
 
 def format_price(value: Decimal) -> str:

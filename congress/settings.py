@@ -148,6 +148,11 @@ OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4o-mini")
 OPENAI_TRANSCRIBE_MODEL = env.str("OPENAI_TRANSCRIBE_MODEL", default="whisper-1")
 OPENAI_TIMEOUT_S = env.float("OPENAI_TIMEOUT_S", default=20.0)
 OPENAI_MAX_RETRIES = env.int("OPENAI_MAX_RETRIES", default=3)
+# Our own retries (the SDK's are off): exponential backoff with full jitter,
+# honouring Retry-After up to a cap.
+OPENAI_BACKOFF_BASE_S = env.float("OPENAI_BACKOFF_BASE_S", default=0.5)
+OPENAI_BACKOFF_CAP_S = env.float("OPENAI_BACKOFF_CAP_S", default=8.0)
+OPENAI_RETRY_AFTER_CAP_S = env.float("OPENAI_RETRY_AFTER_CAP_S", default=10.0)
 
 # --- Celery ------------------------------------------------------------------
 # Three timeouts must agree (DESIGN.md):

@@ -662,6 +662,10 @@ def _own_found_message() -> str:
     )
 
 
+def _already_confirmed() -> list[str]:
+    return [_("Sua inscrição já está confirmada ✅ Diga *minha inscrição* para ver ou corrigir seus dados.")]
+
+
 def _back_to(prompt: str) -> str:
     return _("↩️ Voltando à sua inscrição:\n%(prompt)s") % {"prompt": prompt}
 
@@ -1036,12 +1040,14 @@ def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, A
 def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     captured, notes, effects = _capture(state, text, ctx)
     parsed = _PARSERS[state.step](state, text, ctx)
-    if parsed.question and not captured:
-        return state, [_back_to(_prompt(state, ctx))], [AskQuestion(text)]
     state = replace(state, fields={**state.fields, **captured})
     ack = ""
     if captured:
         ack = _("Anotei: %(fields)s. ✍️") % {"fields": ", ".join(_field_label_lower(name) for name in captured)}
+    if parsed.question:
+        # Answered by the Q&A (placed before these replies); data typed along is kept.
+        message = "\n\n".join(part for part in (ack, _back_to(_prompt(state, ctx))) if part)
+        return state, [*notes, message], [*effects, AskQuestion(text)]
 
     if parsed.values is None:
         nxt = replace(state, step=parsed.step or state.step, pending=parsed.pending)
@@ -1122,6 +1128,11 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         if not ctx.registration_open:
             resting = _resting(replace(state, step=Step.IDLE), ctx)
             return resting, [_closed_message(ctx)], [RecordOutcome(ABANDONED, detail="registration closed")]
+        owners = {_owner(ctx, "cpf", state.fields["cpf"]), _owner(ctx, "email", state.fields["email"])}
+        if "own" in owners and "other" not in owners and ctx.own is not None:
+            # A confirmation delivered twice: the first one already stored it.
+            done = FlowState(step=Step.COMPLETED, participant_id=ctx.own.id)
+            return done, _already_confirmed(), []
         refusal = _refuse_taken(state, state.fields, ctx)
         if refusal is not None:
             nxt, reply, extra = refusal
@@ -1332,9 +1343,7 @@ def after_register(state: FlowState, result: RegisterResult, ctx: FlowContext) -
         ]
     if result.outcome == "already_registered":
         done = FlowState(step=Step.COMPLETED, participant_id=result.participant_id)
-        return done, [
-            _("Sua inscrição já está confirmada ✅ Diga *minha inscrição* para ver ou corrigir seus dados.")
-        ]
+        return done, _already_confirmed()
     name = result.field if result.field in ("cpf", "email") else "cpf"
     nxt = _reask(state, name)
     return nxt, [

@@ -866,7 +866,8 @@ def match_city(text: str, *, uf: str | None = None) -> CityMatch:
 
 _EMAIL_RE = re.compile(r"(?<![\w.+%-])[\w.+%-]+@[\w-]+(?:\.[\w-]+)+")
 # Runs of characters a phone number is written with (digits, spaces, + ( ) . -).
-_PHONE_RUN_RE = re.compile(r"[+(]?\d[\d\s().+\-]*\d\)?")
+# Not glued to letters: hex ids such as uuids are not phone numbers.
+_PHONE_RUN_RE = re.compile(r"(?<![A-Za-z0-9_])[+(]?\d[\d\s().+\-]*\d\)?(?![A-Za-z0-9_])")
 
 
 def find_email(text: str) -> str | None:

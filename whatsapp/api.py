@@ -13,6 +13,7 @@ an oversized voice note) with a JSON body that names the problem.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -114,6 +115,13 @@ class WhatsAppView(APIView):
             ),
         ],
     )
+    def handle_exception(self, exc: Exception) -> Response:
+        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE surfaces when DRF first reads
+        # request.data (in a throttle, before post()); it is a 413, not a 500.
+        if isinstance(exc, RequestDataTooBig):
+            exc = PayloadTooLarge("Request body too large (audio over MAX_AUDIO_BYTES?).")
+        return super().handle_exception(exc)
+
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise BadRequest("Send a JSON object.")

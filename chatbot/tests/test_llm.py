@@ -10,7 +10,10 @@ import pytest
 import chatbot.llm as llm_module
 from chatbot.llm import SYSTEM_PROMPT, LLMClient, LLMError, get_llm, reset_llm_client
 from congress.errors import CongressError
-from congress.testing.fake_openai import FakeFailure, fake_openai  # noqa: F401 - the fixture
+from congress.testing.fake_openai import FakeFailure
+
+# The fake_openai fixture (also fine if the root conftest lists it).
+pytest_plugins = ["congress.testing.fake_openai"]
 
 MESSAGES = [{"role": "system", "content": "sistema"}, {"role": "user", "content": "Onde fica o evento secreto-xyz?"}]
 

@@ -105,7 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _read_body(self) -> bytes:
@@ -129,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
         # One write: headers and body leave in the same segment.
         self.wfile.write("\r\n".join(lines).encode("latin-1") + body)
 
-    def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_POST(self) -> None:  # the stdlib's name
         fake = self.server.fake
         body = self._read_body()
         record = RecordedRequest(
@@ -253,7 +253,9 @@ class FakeOpenAI:
         self._server = _Server((self.host, self.port), _Handler)
         self._server.fake = self
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-openai", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -286,6 +288,20 @@ class FakeOpenAI:
 
     def fail_always(self, failure: FakeFailure, times: int = 100) -> None:
         self.fail_next(*([failure] * times))
+
+    def fail_with(self, status: int, *, times: int = 1, retry_after: float | str | None = None) -> None:
+        """Shorthand: the next ``times`` requests answer HTTP ``status``."""
+        failure = FakeFailure("status", status=status, retry_after=None if retry_after is None else str(retry_after))
+        self.fail_next(*([failure] * times))
+
+    @property
+    def transcription_text(self) -> str:
+        """Alias of ``transcript_text``."""
+        return self.transcript_text
+
+    @transcription_text.setter
+    def transcription_text(self, value: str) -> None:
+        self.transcript_text = value
 
     def reset(self) -> None:
         with self._lock:

@@ -141,15 +141,19 @@ def answers_for(*, name: str = "Ana Lima", email: str, cpf: str, phone: str = "(
 
 @pytest.fixture
 def celery_eager() -> Iterator[None]:
-    """Run .delay() inline, as on the embedded default (tests run with a Redis broker)."""
+    """Run tasks inline (tests run with a Redis broker and no worker).
+
+    Eager retries only run inline when the Retry is not propagated, so
+    propagation is off; tests check outcomes (outbox, statuses), not results.
+    """
     from congress.celery import app
 
-    previous = app.conf.task_always_eager
-    app.conf.task_always_eager = True
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, False
     try:
         yield
     finally:
-        app.conf.task_always_eager = previous
+        app.conf.task_always_eager, app.conf.task_eager_propagates = previous
 
 
 # --------------------------------------------------------------------------
@@ -178,21 +182,25 @@ class FakeSMTP:
         self._server.bind(("127.0.0.1", 0))
         self._server.listen(16)
         self.port = self._server.getsockname()[1]
+        self._server.settimeout(0.1)  # so stop() is noticed without a connection
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._server.close()
         self._thread.join(timeout=5)
+        self._server.close()
 
     def _serve(self) -> None:
         while not self._stop.is_set():
             try:
                 client, _ = self._server.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            client.settimeout(10)
             self.connections += 1
             if self.connections <= self.drop_first:
                 client.close()

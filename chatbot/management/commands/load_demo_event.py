@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from chatbot.models import Event, FAQEntry, ProgrammeSession, Profile, TicketCategory
+from chatbot.models import Event, FAQEntry, Profile, ProgrammeSession, TicketCategory
 
 EVENT = {
     "name": "Congresso Brasileiro do Agro Sustentável",

@@ -1,0 +1,98 @@
+"""The load_demo_event command."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from chatbot.models import Event, FAQEntry, Profile, ProgrammeSession, TicketCategory
+from congress.testing.factories import make_event
+
+pytestmark = pytest.mark.django_db
+
+PROFILE_NAMES = [
+    "Produtor rural",
+    "Pesquisador(a)/Professor(a)",
+    "Estudante",
+    "Empresa/Expositor",
+    "Consultor(a)/Técnico(a)",
+    "Outro",
+]
+
+
+def load() -> str:
+    out = io.StringIO()
+    call_command("load_demo_event", stdout=out)
+    return out.getvalue()
+
+
+def counts() -> dict[str, int]:
+    return {
+        model.__name__: model.objects.count()
+        for model in (Event, TicketCategory, Profile, FAQEntry, ProgrammeSession)
+    }
+
+
+def test_the_demo_event_is_created_active_with_registration_open():
+    load()
+    event = Event.objects.get()
+    assert event.is_active and event.registration_open
+    assert event.edition == "CBAS 2027"
+    assert (event.ends_on - event.starts_on).days == 2
+    assert event.city == "Goiânia" and event.uf == "GO"
+    assert event.contact_email and event.contact_whatsapp and event.website
+
+
+def test_running_it_twice_changes_nothing():
+    load()
+    first = counts()
+    load()
+    assert counts() == first
+
+
+def test_it_has_at_least_forty_sessions_across_three_days_and_several_rooms():
+    load()
+    sessions = ProgrammeSession.objects.all()
+    assert sessions.count() >= 40
+    assert sessions.values("day").distinct().count() == 3
+    assert sessions.values("room").distinct().count() >= 4
+
+
+def test_it_has_at_least_fifteen_faq_entries_with_keywords():
+    load()
+    faqs = FAQEntry.objects.filter(active=True)
+    assert faqs.count() >= 15
+    assert not faqs.filter(keywords="").exists()
+
+
+def test_it_has_the_six_profiles_with_keywords_in_order():
+    load()
+    assert list(Profile.objects.values_list("name", flat=True)) == PROFILE_NAMES
+    assert not Profile.objects.filter(keywords="").exists()
+
+
+def test_it_has_ticket_categories_with_prices():
+    load()
+    assert TicketCategory.objects.count() >= 4
+    assert TicketCategory.objects.filter(name__icontains="Estudante").exists()
+
+
+def test_it_becomes_the_active_event_and_deactivates_another():
+    other = make_event(name="Outro Congresso")
+    output = load()
+    other.refresh_from_db()
+    assert not other.is_active
+    assert Event.objects.get(is_active=True).edition == "CBAS 2027"
+    assert "Deactivated 1" in output
+
+
+def test_an_organizer_edit_is_restored_by_running_it_again():
+    load()
+    faq = FAQEntry.objects.get(question="Tem estacionamento no local?")
+    faq.answer = "editado"
+    faq.save()
+    load()
+    faq.refresh_from_db()
+    assert faq.answer != "editado"
