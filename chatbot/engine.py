@@ -246,6 +246,7 @@ def _privacy_command(state: ConversationState, folded: str) -> list[str] | None:
             state.registration_step = RegistrationStep.IDLE
             state.data = {}
             state.history = []
+            state.push_name = ""
             return [_("Pronto: seus dados pessoais foram apagados. Se quiser, pode começar de novo a qualquer momento.")]
         state.data = data
         return [_("Certo, não apaguei nada.")]

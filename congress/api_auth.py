@@ -56,13 +56,21 @@ def key_matches(candidate: str) -> bool:
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request):
         key = presented_key(request)
+        if key is not None and key_matches(key):
+            return (ApiClient(), None)
+        if api_key_required():
+            # Runs here, not as a DRF throttle: authentication fails before
+            # throttles would run, and key guessing is exactly what to slow.
+            from congress.throttles import AnonymousIPRateThrottle
+
+            throttle = AnonymousIPRateThrottle()
+            if not throttle.allow_request(request, None):
+                raise exceptions.Throttled(wait=throttle.wait())
         if key is None:
             return None
-        if not key_matches(key):
-            # Never log the key itself.
-            logger.warning("API request with a wrong key from %s to %s", request.META.get("REMOTE_ADDR"), request.path)
-            raise exceptions.AuthenticationFailed("Invalid API key.")
-        return (ApiClient(), None)
+        # Never log the key itself.
+        logger.warning("API request with a wrong key from %s to %s", request.META.get("REMOTE_ADDR"), request.path)
+        raise exceptions.AuthenticationFailed("Invalid API key.")
 
     def authenticate_header(self, request: Request) -> str:
         # Makes DRF answer 401 (not 403) when the key is missing.

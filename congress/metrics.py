@@ -18,6 +18,7 @@ from django.db import DatabaseError
 from django.db.models import Count, Min
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
@@ -103,6 +104,7 @@ class MetricsView(APIView):
     permission_classes: list[type[BasePermission]] = [HasApiKey]
     throttle_classes: list = []
 
+    @extend_schema(exclude=True)
     def get(self, request: HttpRequest) -> HttpResponse:
         return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
 

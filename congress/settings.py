@@ -265,10 +265,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "congress.api_errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_THROTTLE_CLASSES": [
-        "congress.throttles.AnonymousIPRateThrottle",
-        "congress.throttles.ConversationRateThrottle",
-    ],
+    # Per conversation here; per IP for keyless requests in ApiKeyAuthentication.
+    "DEFAULT_THROTTLE_CLASSES": ["congress.throttles.ConversationRateThrottle"],
     # Client IP from X-Forwarded-For behind this many proxies (0 = REMOTE_ADDR).
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0) if env.str("NUM_PROXIES", default="") else None,
 }

@@ -16,7 +16,6 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from congress.api_auth import ApiClient, api_key_required
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
@@ -41,10 +40,11 @@ class ConversationRateThrottle(_SettingsRateThrottle):
 
 
 class AnonymousIPRateThrottle(_SettingsRateThrottle):
+    """Applied by ``ApiKeyAuthentication`` to requests without a valid key
+    (authentication fails before DRF's throttles would run)."""
+
     scope = "anon_ip"
     setting_name = "THROTTLE_ANON_IP_RATE"
 
     def get_cache_key(self, request, view) -> str | None:
-        if not api_key_required() or isinstance(request.user, ApiClient):
-            return None
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

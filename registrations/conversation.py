@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 
 from django.db import transaction
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -76,17 +76,10 @@ _FLOW_KEYS = frozenset({"fields", "editing", "pending", "mode", "mode_turn", "pa
 def _own_registration(conversation: ConversationState) -> flow.OwnRegistration | None:
     if conversation.pk is None:
         return None
-    participant = (
-        Participant.objects.filter(conversation=conversation)
-        .select_related("profile")
-        .annotate(
-            active_first=Case(
-                When(status=Participant.Status.CONFIRMED, then=Value(0)), default=Value(1), output_field=IntegerField()
-            )
-        )
-        .order_by("active_first", "-updated_at")
-        .first()
-    )
+    # Usually one row, rarely a few (cancelled, then registered with another
+    # CPF): the active one wins, else the most recent.
+    rows = list(Participant.objects.filter(conversation=conversation).select_related("profile").order_by("-updated_at")[:10])
+    participant = next((row for row in rows if row.is_active), rows[0] if rows else None)
     if participant is None:
         return None
     return flow.OwnRegistration(

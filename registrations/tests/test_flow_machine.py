@@ -129,8 +129,8 @@ def test_random_conversations_never_store_invalid_or_duplicate_registrations(eve
     run_state_machine_as_test(
         RandomConversations,
         settings=settings(
-            max_examples=80,
-            stateful_step_count=40,
+            max_examples=30,
+            stateful_step_count=30,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),

@@ -111,10 +111,11 @@ def test_erasure_asks_for_confirmation_and_a_no_keeps_everything(registered):
     assert registered.full_name == "Joaquina Pereira Lima"
 
 
-def test_after_erasure_no_personal_data_remains_in_any_table_or_in_redis(registered):
+def test_after_erasure_no_personal_data_remains_in_any_table_or_in_redis(registered, django_capture_on_commit_callbacks):
     get_redis() and get_redis().set(f"congress:test:{NUMBER}", "cached")
     conversation_turn(conversation_id=NUMBER, text="apagar meus dados")
-    reply = conversation_turn(conversation_id=NUMBER, text="sim").reply
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = conversation_turn(conversation_id=NUMBER, text="sim").reply
     assert "apagados" in reply
     assert find_in_database(personal_values(registered)) == []
     assert find_in_redis(personal_values(registered)) == []
