@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "anymail",
     "axes",
     "congress",
@@ -280,6 +281,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
     "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI served from this app (no CDN): works offline and behind strict CSPs.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 # Request bodies: base64 audio is ~4/3 of MAX_AUDIO_BYTES, plus JSON overhead.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(MAX_AUDIO_BYTES * 4 / 3) + 64 * 1024
