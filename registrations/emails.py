@@ -10,7 +10,6 @@ permanent otherwise (address refused, bad credentials, 5xx reply).
 from __future__ import annotations
 
 import smtplib
-import socket
 
 from anymail.exceptions import (
     AnymailAPIError,
@@ -103,7 +102,7 @@ def send_message(message: EmailMultiAlternatives) -> None:
         raise kind(f"ESP HTTP {status}: {type(error).__name__}") from error
     except AnymailError as error:
         raise EmailError(f"ESP error: {type(error).__name__}") from error
-    except (ConnectionError, TimeoutError, socket.timeout, OSError) as error:
+    except (ConnectionError, TimeoutError, OSError) as error:
         raise EmailTransientError(f"connection to the mail server failed: {type(error).__name__}") from error
     if sent != 1:
         raise EmailTransientError("the mail backend reported nothing sent")

@@ -385,12 +385,13 @@ def detect_intent(text: str) -> str | None:
     if _RESEND_RE.search(words) and (mentions_email or words.startswith("reenvi")):
         return "resend"
     question = looks_like_question(text)
-    if _CORRECT_RE.search(words) and (
-        field_in(text) or re.search(r"\b(dados|dado|inscricao|cadastro)\b", words) or len(words.split()) == 1
+    # "posso mudar de categoria?" is a question for the Q&A; "pode corrigir meu e-mail?" is a request.
+    if (
+        _CORRECT_RE.search(words)
+        and (field_in(text) or re.search(r"\b(dados|dado|inscricao|cadastro)\b", words) or len(words.split()) == 1)
+        and (not question or re.search(r"\b(meu|minha|meus|minhas)\b", words))
     ):
-        # "posso mudar de categoria?" is a question for the Q&A; "pode corrigir meu e-mail?" is a request.
-        if not question or re.search(r"\b(meu|minha|meus|minhas)\b", words):
-            return "correct"
+        return "correct"
     if _REGISTER_RE.search(words) and re.search(r"\b(fazer|faco|realizar)\b", words):
         return None if question and _NOT_A_SIGNUP_RE.search(words) else "register"
     if _MY_REGISTRATION_RE.search(words):

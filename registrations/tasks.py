@@ -8,7 +8,11 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from registrations.emails import EmailError, EmailTransientError
-from registrations.services import confirmation_email_fail, confirmation_email_send, confirmation_emails_due
+from registrations.services import (
+    confirmation_email_fail,
+    confirmation_email_send,
+    confirmation_emails_due,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,14 @@ import pytest
 
 from chatbot.models import ConversationState
 from registrations.models import Participant, RegistrationEvent
-from registrations.tests.conftest import CPF_A, CPF_B, CPF_C, HAPPY_ANSWERS, answers_for, register
+from registrations.tests.conftest import (
+    CPF_A,
+    CPF_B,
+    CPF_C,
+    HAPPY_ANSWERS,
+    answers_for,
+    register,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -308,3 +315,59 @@ def test_transcript_reads_as_a_conversation(chat):
 
 
 assert re and HAPPY_ANSWERS
+
+
+# --- end to end through the engine (chatbot.engine.conversation_turn) and /chat ---------------------
+
+
+def turn(text: str, conversation_id: str = "5561988880000"):
+    from chatbot.engine import conversation_turn
+
+    return conversation_turn(conversation_id=conversation_id, text=text)
+
+
+def test_engine_runs_the_whole_registration_and_reports_each_step(event):
+    steps = [turn(text).step for text in ("quero me inscrever", *HAPPY_ANSWERS, "sim")]
+    assert steps == ["asking_consent", "asking_name", "asking_email", "asking_cpf", "asking_phone", "asking_city",
+                     "asking_profile", "confirming", "completed"]  # fmt: skip
+    assert Participant.objects.get().conversation.conversation_id == "5561988880000"
+
+
+def test_engine_answers_a_question_mid_flow_then_repeats_the_pending_question(event):
+    for text in ("1", "sim", "Ana Lima"):
+        turn(text)
+    result = turn("onde vai ser o evento?")
+    assert result.step == "asking_email"
+    assert len(result.replies) == 2
+    assert "Voltando à sua inscrição" in result.replies[-1]
+
+
+def test_engine_cancel_mid_flow_stores_nothing(event):
+    for text in ("quero me inscrever", "sim", "Ana Lima", "ana@gmail.com"):
+        turn(text)
+    assert turn("cancelar").step == "idle"
+    assert Participant.objects.count() == 0
+    assert "fields" not in ConversationState.objects.get().data
+
+
+def test_engine_menu_option_three_shows_own_registration_masked(event):
+    for text in ("quero me inscrever", *HAPPY_ANSWERS, "sim"):
+        turn(text)
+    reply = turn("3").reply
+    assert "***.456.789-**" in reply and "Maria das Dores Souza" in reply
+
+
+def test_engine_greeting_between_which_field_and_a_number_does_not_edit_a_field(event):
+    for text in ("quero me inscrever", *HAPPY_ANSWERS, "sim", "corrigir"):
+        turn(text)
+    turn("oi")  # the engine answers the greeting with its menu
+    result = turn("1")  # menu option 1, not field 1
+    assert result.step == "completed"
+    assert "já está inscrito" in result.reply
+
+
+def test_chat_endpoint_reports_the_registration_step(event, api_client):
+    body = api_client.post("/chat", {"user_id": "5561977770000", "message": "quero me inscrever"}, format="json").json()
+    assert body["registration_step"] == "asking_consent"
+    body = api_client.post("/chat", {"user_id": "5561977770000", "message": "sim"}, format="json").json()
+    assert body["registration_step"] == "asking_name"

@@ -11,7 +11,11 @@ from registrations.emails import confirmation_message
 from registrations.flow import RegistrationData
 from registrations.models import Participant, RegistrationEvent
 from registrations.services import participant_register, participant_resend_confirmation
-from registrations.tasks import EMAIL_MAX_RETRIES, send_confirmation_email, sweep_confirmation_emails
+from registrations.tasks import (
+    EMAIL_MAX_RETRIES,
+    send_confirmation_email,
+    sweep_confirmation_emails,
+)
 from registrations.tests.conftest import register
 
 Kind = RegistrationEvent.Kind

@@ -120,10 +120,9 @@ def test_register_refuses_to_merge_two_cancelled_registrations(profile, conv):
 
 
 def test_a_rolled_back_registration_enqueues_no_email(profile, conv, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            participant_register(data=data(profile), conversation=conv)
-            raise RuntimeError("the engine's state save failed")
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError), transaction.atomic():
+        participant_register(data=data(profile), conversation=conv)
+        raise RuntimeError("the engine's state save failed")
     assert callbacks == []
     assert Participant.objects.count() == 0
 
@@ -190,13 +189,13 @@ def test_registration_event_record_truncates_long_details(db):
 def confirm_all_at_once(chats) -> list[str]:
     barrier = threading.Barrier(len(chats))
     replies: dict[int, str] = {}
-    errors: list[BaseException] = []
+    errors: list[Exception] = []
 
     def confirm(index: int) -> None:
         try:
             barrier.wait(timeout=30)
             replies[index] = "\n".join(chats[index].say("sim") or [])
-        except BaseException as error:  # reported by the main thread
+        except Exception as error:  # noqa: BLE001 (re-raised by the main thread's assert)
             errors.append(error)
         finally:
             connection.close()  # each thread had its own connection
