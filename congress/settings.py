@@ -171,7 +171,9 @@ OPENAI_RETRY_AFTER_CAP_S = env.float("OPENAI_RETRY_AFTER_CAP_S", default=10.0)
 #                     the sweeper re-enqueues from PostgreSQL after WA_SWEEP_AGE_S.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "memory://"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://")
-CELERY_TASK_EAGER_PROPAGATES = True
+# Eager mode (embedded default): retries run inline and a failing task is logged,
+# never turned into an error of the web request that enqueued it.
+CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -194,6 +196,10 @@ WA_SWEEP_LIMIT = env.int("WA_SWEEP_LIMIT", default=1000)
 CELERY_BEAT_SCHEDULE: dict = {
     # `celery -A congress worker -B` (or a separate `celery -A congress beat`).
     "whatsapp-sweep": {"task": "whatsapp.tasks.sweep", "schedule": WA_SWEEP_INTERVAL_S},
+    # Confirmation e-mails whose queue message was lost (a Redis restart).
+    "sweep-confirmation-emails": {"task": "registrations.tasks.sweep_confirmation_emails", "schedule": 300},
+    # LGPD retention: anonymize after the event, erase old message bodies.
+    "purge-personal-data": {"task": "registrations.tasks.purge_personal_data_task", "schedule": 24 * 3600},
 }
 
 # --- Outbound ----------------------------------------------------------------

@@ -69,7 +69,7 @@ class ParticipantAdmin(admin.ModelAdmin):
     list_select_related = ("profile",)
     list_per_page = 50
     date_hierarchy = "created_at"
-    actions = ("export_selected_csv", "cancel_selected", "erase_personal_data")
+    actions = ("export_selected_csv", "cancel_selected", "resend_confirmation", "erase_personal_data")
     readonly_fields = (
         "consent_at",
         "consent_version",
@@ -175,6 +175,24 @@ class ParticipantAdmin(admin.ModelAdmin):
         self.message_user(
             request,
             ngettext("%(n)d inscrição cancelada.", "%(n)d inscrições canceladas.", count) % {"n": count},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Reenviar e-mail de confirmação"), permissions=["change"])
+    def resend_confirmation(self, request, queryset):
+        from registrations.services import participant_resend_confirmation
+
+        count = sum(
+            participant_resend_confirmation(participant=p, actor=request.user.get_username())
+            for p in queryset.filter(status=Participant.Status.CONFIRMED)
+        )
+        ExportRecord.objects.create(
+            user=request.user, actor=request.user.get_username(), action="resend_confirmation", row_count=count
+        )
+        self.message_user(
+            request,
+            ngettext("%(n)d e-mail de confirmação reenviado.", "%(n)d e-mails de confirmação reenviados.", count)
+            % {"n": count},
             messages.SUCCESS,
         )
 

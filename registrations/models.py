@@ -93,6 +93,7 @@ class RegistrationEvent(models.Model):
         DUPLICATE_REFUSED = "duplicate_refused", _("Duplicidade recusada")
         EMAIL_SENT = "email_sent", _("E-mail enviado")
         EMAIL_FAILED = "email_failed", _("Falha no e-mail")
+        EMAIL_RESEND = "email_resend", _("Reenvio de e-mail pedido")
         EXPORTED = "exported", _("Exportada")
         ANONYMIZED = "anonymized", _("Dados anonimizados")
         ADMIN_EDIT = "admin_edit", _("Editada no admin")

@@ -311,10 +311,9 @@ def participant_resend_confirmation(*, participant: Participant, actor: str = PA
         if not changed:
             return False
         registration_event_record(
-            kind=Kind.STEP,
+            kind=Kind.EMAIL_RESEND,
             participant=participant.pk,
             conversation_id=conversation_id,
-            step="resend_email",
             detail="confirmation e-mail resend requested",
             actor=actor,
         )

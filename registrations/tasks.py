@@ -68,3 +68,18 @@ def sweep_confirmation_emails() -> int:
     for participant_id in due:
         send_confirmation_email.delay(participant_id)
     return len(due)
+
+
+@shared_task(name="registrations.tasks.purge_personal_data_task")
+def purge_personal_data_task() -> dict[str, int]:
+    """Daily retention run (Celery beat); same as ``manage.py purge_personal_data``."""
+    from django.conf import settings
+
+    from registrations.privacy import purge_personal_data
+
+    return purge_personal_data(
+        after_event_days=settings.RETENTION_AFTER_EVENT_DAYS,
+        message_days=settings.MESSAGE_BODY_RETENTION_DAYS,
+        dry_run=False,
+        actor="retention-task",
+    )

@@ -150,7 +150,7 @@ class FakeGateway:
                 except OSError:
                     pass
 
-            def log_message(self, format, *args) -> None:  # noqa: A002 - quiet
+            def log_message(self, format, *args) -> None:
                 pass
 
             def _answer(self, status: int, body: dict) -> None:

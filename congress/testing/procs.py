@@ -58,7 +58,7 @@ def database_url_for_children() -> str:
     return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
-def child_env(*, database_url: str, redis_url: str, **extra: str | int | float) -> dict[str, str]:
+def child_env(*, database_url: str, redis_url: str, **extra: str | float) -> dict[str, str]:
     """Environment for a child process: ours, with the given services."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "CELERY_BROKER_URL"))}
     env.update(
@@ -179,13 +179,14 @@ class CeleryWorker(Proc):
         return self
 
 
-def start_celery_worker(
-    *, env: dict[str, str], concurrency: int = 2, beat: bool = True, loglevel: str = "INFO"
-) -> CeleryWorker:
-    """``celery -A congress worker`` (with the beat scheduler when ``beat``)."""
+def start_celery_worker(*, env: dict[str, str], concurrency: int = 2, beat: bool = True) -> CeleryWorker:
+    """``celery -A congress worker`` (with the beat scheduler when ``beat``).
+
+    The worker logs at INFO: its " ready." line is how we know it started.
+    """
     args = [
         str(_BIN / "celery"), "-A", "congress", "worker",
-        "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", loglevel,
+        "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "INFO",
         "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h",
         # Gossip/mingle/heartbeat only slow a private test worker down.
         "--without-gossip", "--without-mingle", "--without-heartbeat",

@@ -108,3 +108,31 @@ def test_the_audit_trail_is_read_only(admin_client):
     assert response.status_code == 200
     assert admin_client.get(reverse("admin:registrations_registrationevent_add")).status_code == 403
     assert Participant.objects.count() == 1
+
+
+def test_the_cancel_action_cancels_and_records_the_bulk_action(admin_client):
+    participant = make_participant()
+    admin_client.post(CHANGELIST, {"action": "cancel_selected", "_selected_action": [participant.pk]})
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.CANCELLED
+    assert ExportRecord.objects.get(action="cancel_selected").row_count == 1
+
+
+def test_the_resend_action_queues_the_confirmation_again(admin_client, mailoutbox, django_capture_on_commit_callbacks, celery_eager):
+    participant = make_participant()
+    Participant.objects.filter(pk=participant.pk).update(confirmation_email_status=Participant.EmailStatus.SENT)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(CHANGELIST, {"action": "resend_confirmation", "_selected_action": [participant.pk]})
+    participant.refresh_from_db()
+    assert participant.confirmation_email_status == Participant.EmailStatus.SENT
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == [participant.email]
+    assert RegistrationEvent.objects.filter(participant=participant, kind=RegistrationEvent.Kind.EMAIL_RESEND).exists()
+
+
+def test_the_erase_action_anonymizes_the_participant(admin_client):
+    participant = make_participant(full_name="Apagável Silva")
+    admin_client.post(CHANGELIST, {"action": "erase_personal_data", "_selected_action": [participant.pk]})
+    participant.refresh_from_db()
+    assert participant.anonymized_at is not None
+    assert participant.cpf is None and participant.email is None
+    assert "Apagável" not in participant.full_name
