@@ -774,8 +774,10 @@ def _read_city(text: str) -> _Parsed:
         found = v.match_city(rest)
     except InvalidValue as error:
         return _Parsed(error=error.message)
-    if found.city is not None:
+    if found.city is not None and not found.fuzzy:
         return _Parsed(values=_city_values(found.city))
+    if found.city is not None:  # settled through a typo: confirm before storing
+        found = v.CityMatch(suggestion=found.city)
     if found.candidates:
         cities = [[city.ibge_code, city.name, city.uf] for city in found.candidates]
         return _Parsed(step=Step.ASKING_STATE, pending={"kind": "city_candidates", "cities": cities})

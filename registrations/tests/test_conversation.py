@@ -371,3 +371,15 @@ def test_chat_endpoint_reports_the_registration_step(event, api_client):
     assert body["registration_step"] == "asking_consent"
     body = api_client.post("/chat", {"user_id": "5561977770000", "message": "sim"}, format="json").json()
     assert body["registration_step"] == "asking_name"
+
+
+def test_a_city_typed_with_a_typo_is_confirmed_before_it_is_stored(chat):
+    c = chat()
+    for text in ("quero me inscrever", "sim", "Ana Lima", "ana@gmail.com", CPF_B, "(43) 99999-0000"):
+        c.say(text)
+    assert "Londrina/PR" in c.text("londirna")
+    assert c.step == "asking_city"
+    assert "city" not in c.fields
+    c.say("sim")
+    assert (c.fields["city"], c.fields["uf"]) == ("Londrina", "PR")
+    assert c.step == "asking_profile"

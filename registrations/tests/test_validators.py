@@ -671,3 +671,12 @@ def test_mask_pii_masks_every_cpf_email_and_phone():
 @given(text=st.text(max_size=300))
 def test_mask_pii_never_raises(text):
     assert isinstance(mask_pii(text), str)
+
+
+def test_a_city_settled_through_a_typo_is_marked_fuzzy_and_an_exact_one_is_not():
+    from registrations.validators import match_city
+
+    assert match_city("londirna").fuzzy is True
+    assert match_city("londrina").fuzzy is False
+    floripa = match_city("Floripa")
+    assert floripa.fuzzy or floripa.city is None
