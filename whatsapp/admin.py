@@ -163,7 +163,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     def preview(self, obj: OutboundMessage) -> str:
         return Truncator(obj.text).chars(80)
 
-    @admin.action(description=_("Tentar de novo o envio das respostas com falha selecionadas"), permissions=["change"])
+    @admin.action(description=_("Enviar de novo as respostas selecionadas (com falha ou aguardando)"), permissions=["change"])
     def retry(self, request: HttpRequest, queryset) -> None:
         count = outbound_retry(outbound_ids=list(queryset.values_list("pk", flat=True)), actor=request.user.get_username())
         self.message_user(

@@ -14,13 +14,23 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from chatbot.api import ERROR_BODY, BadRequest, PayloadTooLarge, clean_conversation_id, run_turn
+from chatbot.api import (
+    ERROR_BODY,
+    BadRequest,
+    PayloadTooLarge,
+    clean_conversation_id,
+    run_turn,
+)
 from chatbot.audio import AudioTooLarge, decode_audio_base64
 from congress.errors import InvalidValue
 from whatsapp.services import AudioRejected, message_accept
@@ -78,6 +88,13 @@ class QueuedSerializer(serializers.Serializer):
 
 
 class WhatsAppView(APIView):
+    def handle_exception(self, exc: Exception) -> Response:
+        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE surfaces when DRF first reads
+        # request.data (in a throttle, before post()); it is a 413, not a 500.
+        if isinstance(exc, RequestDataTooBig):
+            exc = PayloadTooLarge("Request body too large (audio over MAX_AUDIO_BYTES?).")
+        return super().handle_exception(exc)
+
     @extend_schema(
         summary="A message from a WhatsApp gateway (sync or queued shape)",
         request=PolymorphicProxySerializer(
@@ -115,13 +132,6 @@ class WhatsAppView(APIView):
             ),
         ],
     )
-    def handle_exception(self, exc: Exception) -> Response:
-        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE surfaces when DRF first reads
-        # request.data (in a throttle, before post()); it is a 413, not a 500.
-        if isinstance(exc, RequestDataTooBig):
-            exc = PayloadTooLarge("Request body too large (audio over MAX_AUDIO_BYTES?).")
-        return super().handle_exception(exc)
-
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise BadRequest("Send a JSON object.")

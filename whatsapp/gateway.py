@@ -140,14 +140,21 @@ class GatewayHandler:
                 self.handle(client, ev, incoming)
             else:
                 bucket = zlib.crc32(incoming.chat_key.encode()) % len(self._executors)
-                self._executors[bucket].submit(self.handle, client, ev, incoming)
-        except Exception:  # noqa: BLE001 - an exception would reach neonize's event loop
+                self._executors[bucket].submit(self._handle_in_pool, client, ev, incoming)
+        except Exception:
             logger.exception("whatsapp.gateway_handler_error")
+
+    def _handle_in_pool(self, client: Any, ev: Any, incoming: IncomingMessage) -> None:
+        # Like a request: drop a broken or expired database connection first.
+        close_old_connections()
+        try:
+            self.handle(client, ev, incoming)
+        finally:
+            close_old_connections()
 
     def handle(self, client: Any, ev: Any, incoming: IncomingMessage) -> None:
         """Download a voice note if any, then accept the message."""
         set_request_id(new_request_id())
-        close_old_connections()
         try:
             audio = None
             if incoming.is_audio:
@@ -170,16 +177,15 @@ class GatewayHandler:
                 self._typing(client, incoming.jid)
         except InvalidValue as exc:
             logger.warning("whatsapp.gateway_rejected message_id=%s reason=%s", incoming.message_id, exc.message)
-        except Exception:  # noqa: BLE001 - keep the gateway alive; the message is logged
+        except Exception:
             logger.exception("whatsapp.gateway_accept_error message_id=%s", incoming.message_id)
         finally:
-            close_old_connections()
             set_request_id(None)
 
     def _say(self, client: Any, incoming: IncomingMessage, text: str) -> None:
         try:
             client.send_message(parse_jid(incoming.jid), text)
-        except Exception:  # noqa: BLE001 - best effort
+        except Exception:
             logger.warning("whatsapp.gateway_say_failed jid=%s", incoming.jid, exc_info=True)
 
     def _typing(self, client: Any, jid: str) -> None:
@@ -187,7 +193,7 @@ class GatewayHandler:
 
         try:
             client.send_chat_presence(parse_jid(jid), ChatPresence.CHAT_PRESENCE_COMPOSING, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT)
-        except Exception:  # noqa: BLE001 - a typing indicator is decoration
+        except Exception:
             logger.debug("whatsapp.typing_failed jid=%s", jid, exc_info=True)
 
     def shutdown(self) -> None:
@@ -296,7 +302,7 @@ class _SendTextHandler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format, *args) -> None:  # noqa: A002 - our own log lines instead
+    def log_message(self, format, *args) -> None:
         pass
 
     def _answer(self, status: int, body: dict) -> None:
@@ -340,7 +346,7 @@ class _SendTextHandler(BaseHTTPRequestHandler):
             level = logging.WARNING if exc.status >= 500 else logging.INFO
             logger.log(level, "whatsapp.gateway_send_text_error status=%s detail=%s", exc.status, exc.detail)
             self._answer(exc.status, {"error": exc.error, "detail": exc.detail})
-        except Exception:  # noqa: BLE001 - never a stack trace to the caller
+        except Exception:
             logger.exception("whatsapp.gateway_send_text_crash")
             self._answer(500, {"error": "internal_error", "detail": "Unexpected error in the gateway."})
         finally:

@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from typing import Self
 
 import redis
 from django.conf import settings
@@ -36,7 +37,14 @@ from django.utils.translation import gettext as _
 from kombu.exceptions import KombuError
 
 from congress.errors import CongressError, InvalidValue
-from congress.locks import Lock, LockLost, lock_is_held, release_lock, try_conversation_lock
+from congress.locks import (
+    Lock,
+    LockLost,
+    lock_is_held,
+    release_lock,
+    try_conversation_lock,
+)
+from congress.redis import get_redis
 from congress.request_id import get_request_id, new_request_id, set_request_id
 from whatsapp import metrics
 from whatsapp.models import InboundMessage, MessageEvent, OutboundMessage
@@ -47,7 +55,7 @@ logger = logging.getLogger(__name__)
 # Infrastructure trouble: nothing wrong with the message, try the task again.
 INFRA_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError, redis.RedisError)
 
-_NUMBER = re.compile(r"^\+?[0-9]{5,20}$")
+_NUMBER = re.compile(r"^[0-9]{5,20}$")
 _JID = re.compile(r"^[^\s@]{1,100}@[a-z0-9.\-]{1,40}$")
 _ID = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
 
@@ -108,7 +116,7 @@ def message_check(
             raise AudioRejected(exc.message) from None
 
 
-def _sent_at(timestamp: int | float | None) -> dt.datetime | None:
+def _sent_at(timestamp: float | None) -> dt.datetime | None:
     if not timestamp or timestamp < 0:
         return None
     if timestamp > 10**11:  # milliseconds (JavaScript gateways)
@@ -126,7 +134,7 @@ def message_accept(
     jid: str = "",
     text: str = "",
     push_name: str = "",
-    timestamp: int | float | None = None,
+    timestamp: float | None = None,
     audio: bytes | None = None,
     mimetype: str = "",
     source: str = "api",
@@ -140,8 +148,9 @@ def message_accept(
     constraint decides duplicates, so concurrent retries of one message race
     safely: exactly one INSERT wins.
     """
-    message_id, number, jid = message_id.strip(), number.strip().lstrip("+"), jid.strip()
-    text = text or ""
+    message_id, number, jid = message_id.strip(), number.strip(), jid.strip()
+    # PostgreSQL text cannot hold NUL; WhatsApp text may (the REST view refuses it).
+    text, push_name = (text or "").replace("\x00", ""), (push_name or "").replace("\x00", "")
     if text.strip():
         audio = None  # a caption or typed text wins over the attachment
     message_check(message_id=message_id, number=number, jid=jid, text=text, audio=audio, mimetype=mimetype)
@@ -154,7 +163,7 @@ def message_accept(
                 chat_id=chat_id,
                 number=number,
                 jid=jid,
-                push_name=(push_name or "").strip()[:120],
+                push_name=push_name.strip()[:120],
                 text=text,
                 audio=audio,
                 has_audio=audio is not None,
@@ -242,7 +251,7 @@ class LockKeeper:
     def held(self) -> bool:
         return not self.lost and self.lock.still_held()
 
-    def __enter__(self) -> LockKeeper:
+    def __enter__(self) -> Self:
         if self.lock.backend == "redis":
             self._thread.start()
         return self
@@ -427,12 +436,13 @@ def inbound_process(*, inbound: InboundMessage, keeper: LockKeeper) -> tuple[Out
         # Another holder moved the conversation on: nothing of ours was
         # written. Retry from the new state.
         _record_error(inbound, str(exc))
+        MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.RETRY, detail=str(exc)[:500])
         metrics.RETRIES.labels("process").inc()
         logger.warning("whatsapp.retry inbound=%s reason=%s", inbound.pk, exc)
         return Outcome.RETRY, backoff
     except INFRA_ERRORS:
         raise  # the task retries; the message is intact
-    except Exception as exc:  # noqa: BLE001 - an engine bug on one message must not block its chat
+    except Exception as exc:
         logger.exception("whatsapp.process_error inbound=%s attempt=%s", inbound.pk, inbound.attempts)
         error = f"{exc.__class__.__name__}: {exc}"
         if inbound.attempts >= settings.WA_PROCESS_MAX_ATTEMPTS:
@@ -540,6 +550,19 @@ def outbound_send(*, outbound: OutboundMessage) -> float | None:
 # --- sweep -----------------------------------------------------------------------------
 
 
+def _sweep_claim(name: str) -> bool:
+    """At most one sweep re-enqueue per chat per 4 x WA_SWEEP_AGE_S: under a
+    backlog, a chat's queued drain may wait longer than the sweep age, and
+    re-enqueuing it on every sweep would only lengthen the queue."""
+    client = get_redis()
+    if client is None:
+        return True
+    try:
+        return bool(client.set(f"congress:swept:{name}", 1, nx=True, px=int(settings.WA_SWEEP_AGE_S * 4000)))
+    except redis.RedisError:
+        return True
+
+
 def pipeline_sweep() -> dict[str, int]:
     """Re-enqueue chats with pending messages and replies stuck pending for
     longer than WA_SWEEP_AGE_S. PostgreSQL is the source of truth: whatever a
@@ -552,16 +575,20 @@ def pipeline_sweep() -> dict[str, int]:
         .values_list("chat_id", flat=True)
         .distinct()[:limit]
     )
-    drained = sum(1 for chat_id in chats if not lock_is_held(chat_id) and enqueue_drain(chat_id))
+    drained = sum(
+        1 for chat_id in chats if not lock_is_held(chat_id) and _sweep_claim(chat_id) and enqueue_drain(chat_id)
+    )
     stuck = (
         OutboundMessage.objects.filter(status=OutboundMessage.Status.PENDING)
         .filter(Q(next_attempt_at__isnull=True, created_at__lte=cutoff) | Q(next_attempt_at__lte=cutoff))
         .values("chat_id")
         .annotate(first=Min("id"))[:limit]
     )
-    sent = sum(
-        1 for row in stuck if not lock_is_held(_outbox_lock_name(row["chat_id"])) and enqueue_send(row["first"])
-    )
+    sent = 0
+    for row in stuck:
+        name = _outbox_lock_name(row["chat_id"])
+        if not lock_is_held(name) and _sweep_claim(name) and enqueue_send(row["first"]):
+            sent += 1
     if drained or sent:
         metrics.SWEPT.labels("chats").inc(drained)
         metrics.SWEPT.labels("replies").inc(sent)
@@ -572,38 +599,38 @@ def pipeline_sweep() -> dict[str, int]:
 # --- admin actions ------------------------------------------------------------------------
 
 
-def _requeue(rows, *, event_kind: str, actor: str, reset: dict, on_commit: Callable[[object], bool]) -> int:
+def _requeue(rows, *, statuses: list[str], event_kind: str, actor: str, reset: dict, enqueue: Callable[[object], bool]) -> int:
     count = 0
     for row in rows:
         with transaction.atomic():
-            if type(row).objects.filter(pk=row.pk, status="failed").update(status="pending", **reset):
+            if type(row).objects.filter(pk=row.pk, status__in=statuses).update(status="pending", **reset):
                 field = "inbound" if isinstance(row, InboundMessage) else "outbound"
                 MessageEvent.objects.create(**{field: row}, kind=event_kind, detail=actor[:500])
-                transaction.on_commit(lambda row=row: on_commit(row), robust=True)
+                transaction.on_commit(lambda row=row: enqueue(row), robust=True)
                 count += 1
     return count
 
 
 def inbound_reprocess(*, inbound_ids: list[int], actor: str) -> int:
     """Put failed messages back in the queue (admin "reprocess")."""
-    rows = InboundMessage.objects.filter(pk__in=inbound_ids, status=InboundMessage.Status.FAILED)
     return _requeue(
-        rows,
+        InboundMessage.objects.filter(pk__in=inbound_ids),
+        statuses=[InboundMessage.Status.FAILED],
         event_kind=MessageEvent.Kind.REPROCESS,
         actor=actor,
         reset={"attempts": 0, "processed_at": None},
-        on_commit=lambda row: enqueue_drain(row.chat_id),
+        enqueue=lambda row: enqueue_drain(row.chat_id),
     )
 
 
 def outbound_retry(*, outbound_ids: list[int], actor: str) -> int:
-    """Try failed replies again (admin "retry")."""
-    rows = OutboundMessage.objects.filter(pk__in=outbound_ids, status=OutboundMessage.Status.FAILED)
+    """Send failed replies again, and pending ones now, skipping their backoff
+    (admin "retry"; on the embedded default nothing else retries them)."""
     return _requeue(
-        rows,
+        OutboundMessage.objects.filter(pk__in=outbound_ids),
+        statuses=[OutboundMessage.Status.FAILED, OutboundMessage.Status.PENDING],
         event_kind=MessageEvent.Kind.RESEND,
         actor=actor,
         reset={"attempts": 0, "next_attempt_at": None},
-        on_commit=lambda row: enqueue_send(row.pk),
+        enqueue=lambda row: enqueue_send(row.pk),
     )
-

@@ -34,7 +34,7 @@ def _retry(task, exc: RetryLater | None, *, stage: str):
         # Eager mode (embedded default) cannot wait: Celery would re-run the
         # task at once, in a loop. The row stays pending for the admin.
         logger.warning("whatsapp.retry_dropped task=%s (eager mode cannot wait %.1fs)", task.name, countdown)
-        return None
+        return
     raise task.retry(countdown=countdown, max_retries=None)
 
 

@@ -12,6 +12,7 @@ so a kill takes its children too. They never touch the shared services.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -111,16 +112,23 @@ class Proc:
             self.popen.wait(timeout=10)
 
     def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM (warm shutdown), then SIGKILL if it does not exit in time."""
+        """SIGTERM to the main process (a warm shutdown: a Celery worker lets
+        its children finish their tasks), then SIGKILL if it is not gone in
+        time. The log file is removed unless KEEP_PROC_LOGS is set."""
         if not self.alive:
             self._signal_group(signal.SIGKILL)  # stray children of a dead parent
+            if not os.environ.get("KEEP_PROC_LOGS"):
+                self.log_path.unlink(missing_ok=True)
             return
-        self._signal_group(signal.SIGTERM)
+        self._signal_group(signal.SIGCONT)  # a paused process cannot shut down
+        self.popen.terminate()
         try:
             self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
         self._signal_group(signal.SIGKILL)
+        if not os.environ.get("KEEP_PROC_LOGS"):  # set it to read them after a failure
+            self.log_path.unlink(missing_ok=True)
 
     def pause(self) -> None:
         self._signal_group(signal.SIGSTOP)
@@ -169,6 +177,13 @@ def start_redis(port: int | None = None) -> RedisServer:
 
 
 class CeleryWorker(Proc):
+    scratch: Path | None = None  # the beat schedule lives here
+
+    def stop(self, timeout: float = 15.0) -> None:
+        super().stop(timeout)
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
     def start(self, *, ready_timeout: float = 60.0) -> CeleryWorker:
         self.log_path.write_text("")
         super().start()
@@ -191,10 +206,12 @@ def start_celery_worker(*, env: dict[str, str], concurrency: int = 2, beat: bool
         # Gossip/mingle/heartbeat only slow a private test worker down.
         "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]
+    scratch = Path(tempfile.mkdtemp(prefix="celery-worker-"))
     if beat:
-        schedule = Path(tempfile.mkdtemp(prefix="celerybeat-")) / "schedule"
-        args += ["--beat", "--schedule", str(schedule)]
-    return CeleryWorker("celery-worker", args, env=env).start()
+        args += ["--beat", "--schedule", str(scratch / "beat-schedule")]
+    worker = CeleryWorker("celery-worker", args, env=env)
+    worker.scratch = scratch
+    return worker.start()
 
 
 class WebServer(Proc):

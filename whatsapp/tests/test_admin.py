@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from django.urls import reverse
 
@@ -10,11 +12,11 @@ from whatsapp.models import InboundMessage, MessageEvent, OutboundMessage
 pytestmark = pytest.mark.django_db
 
 CHAT = "5561955554444"
+_ids = itertools.count(1)
 
 
-def inbound(text: str, *, chat: str = CHAT, status: str = "done", n: list = [0]) -> InboundMessage:  # noqa: B006 - a counter
-    n[0] += 1
-    return InboundMessage.objects.create(message_id=f"ADM{n[0]:06d}", chat_id=chat, number=chat, text=text, status=status)
+def inbound(text: str, *, chat: str = CHAT, status: str = "done") -> InboundMessage:
+    return InboundMessage.objects.create(message_id=f"ADM{next(_ids):06d}", chat_id=chat, number=chat, text=text, status=status)
 
 
 def reply(to: InboundMessage, text: str, *, status: str = "sent", kind: str = "reply") -> OutboundMessage:
@@ -68,14 +70,30 @@ def test_reprocess_puts_failed_messages_back_in_the_queue(admin_client, django_c
 
 
 def test_retry_puts_failed_replies_back_in_the_send_queue(admin_client, django_capture_on_commit_callbacks):
-    message = inbound("oi")
-    failed = reply(message, "olá", status="failed")
+    failed = reply(inbound("oi"), "olá", status="failed")
     with django_capture_on_commit_callbacks() as callbacks:
         admin_client.post(
             reverse("admin:whatsapp_outboundmessage_changelist"), {"action": "retry", "_selected_action": [failed.pk]}
         )
     failed.refresh_from_db()
     assert (failed.status, failed.attempts, failed.next_attempt_at) == ("pending", 0, None)
+    assert len(callbacks) == 1
+
+
+def test_retry_sends_a_reply_waiting_for_its_backoff_now_and_leaves_sent_ones_alone(admin_client, django_capture_on_commit_callbacks):
+    from django.utils import timezone
+
+    waiting = reply(inbound("um"), "olá", status="pending")
+    OutboundMessage.objects.filter(pk=waiting.pk).update(attempts=3, next_attempt_at=timezone.now())
+    sent = reply(inbound("dois"), "olá", status="sent")
+    with django_capture_on_commit_callbacks() as callbacks:
+        admin_client.post(
+            reverse("admin:whatsapp_outboundmessage_changelist"), {"action": "retry", "_selected_action": [waiting.pk, sent.pk]}
+        )
+    waiting.refresh_from_db()
+    sent.refresh_from_db()
+    assert (waiting.status, waiting.attempts, waiting.next_attempt_at) == ("pending", 0, None)
+    assert sent.status == "sent"
     assert len(callbacks) == 1
 
 

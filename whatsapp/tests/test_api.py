@@ -107,9 +107,26 @@ def test_bad_audio_is_a_400(api_client, audio, mimetype):
     assert response.json()["error"] == "invalid"
 
 
-@pytest.mark.parametrize("number", ["55 61 9999", "abc", "5561999990000@s.whatsapp.net"], ids=["spaces", "letters", "a-jid"])
+@pytest.mark.parametrize(
+    "number", ["55 61 9999", "abc", "5561999990000@s.whatsapp.net", "+5561999990000"], ids=["spaces", "letters", "a-jid", "plus-sign"]
+)
 def test_a_number_that_is_not_digits_is_a_400(api_client, number):
     assert post(api_client, queued_body(number=number)).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"message_id": "X1", "number": "5561999990000", "text": "oi \\u0000"}',
+        '{"message_id": "X2", "number": "5561999990000", "text": "oi \\ud800"}',
+        '{"message_id": "X\\u0000", "number": "5561999990000", "text": "oi"}',
+    ],
+    ids=["nul-in-text", "lone-surrogate", "nul-in-message-id"],
+)
+def test_text_postgresql_cannot_store_is_a_400(api_client, raw):
+    response = api_client.post("/whatsapp", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert not InboundMessage.objects.exists()
 
 
 def test_a_body_that_is_not_a_json_object_is_a_400(api_client):
@@ -154,3 +171,12 @@ def test_every_response_carries_a_request_id_which_the_message_keeps(api_client)
     response = post(api_client, queued_body(), HTTP_X_REQUEST_ID="req-abc-123")
     assert response["X-Request-ID"] == "req-abc-123"
     assert InboundMessage.objects.get().request_id == "req-abc-123"
+
+
+def test_the_openapi_schema_documents_both_shapes(api_client):
+    schema = api_client.get("/api/schema/", {"format": "json"}).json()
+    (path,) = [p for p in schema["paths"] if p.strip("/") == "whatsapp"]
+    post_spec = schema["paths"][path]["post"]
+    assert {"200", "202", "400", "413"} <= set(post_spec["responses"])
+    shapes = schema["components"]["schemas"]["WhatsAppMessageRequest"]["oneOf"]
+    assert len(shapes) == 2

@@ -14,7 +14,12 @@ from neonize.client import NewClient
 from neonize.events import EVENT_TO_INT, MessageEv
 from neonize.exc import SendMessageError
 from neonize.proto.Neonize_pb2 import JID, MessageInfo, MessageSource
-from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import AudioMessage, ExtendedTextMessage, ImageMessage, Message
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
+    AudioMessage,
+    ExtendedTextMessage,
+    ImageMessage,
+    Message,
+)
 
 from whatsapp.gateway import GatewayHandler, SendTextServer
 from whatsapp.models import InboundMessage
@@ -30,7 +35,7 @@ def jid(user: str, server: str = "s.whatsapp.net", device: int = 0) -> JID:
 def message_event(
     message: Message,
     *,
-    id: str = "3EB0AAAA0001",  # noqa: A002 - WhatsApp's field name
+    id: str = "3EB0AAAA0001",
     chat: JID | None = None,
     sender: JID | None = None,
     sender_alt: JID | None = None,
@@ -328,3 +333,10 @@ def test_the_pipelines_sender_reads_our_gateways_errors_as_transient_or_permanen
         send_text(number=NUMBER, jid="", text="   ")
     assert down.value.transient and down.value.status == 503
     assert not refused.value.transient
+
+
+@pytest.mark.django_db
+def test_a_nul_character_in_whatsapp_text_does_not_lose_the_message(client):
+    handler = GatewayHandler(inline=True, typing=False)
+    handler.on_message(client, message_event(Message(conversation="oi\x00 tudo bem")))
+    assert InboundMessage.objects.get().text == "oi tudo bem"

@@ -19,7 +19,15 @@ from congress.locks import LockLost, lock_is_held, release_lock, try_conversatio
 from congress.redis import get_redis
 from whatsapp import services
 from whatsapp.models import InboundMessage, MessageEvent, OutboundMessage
-from whatsapp.services import LockKeeper, Outcome, RetryLater, chat_drain, message_accept, outbox_deliver, pipeline_sweep
+from whatsapp.services import (
+    LockKeeper,
+    Outcome,
+    RetryLater,
+    chat_drain,
+    message_accept,
+    outbox_deliver,
+    pipeline_sweep,
+)
 from whatsapp.tests.conftest import GATEWAY_KEY, new_message_id
 
 pytestmark = pytest.mark.django_db
@@ -189,8 +197,7 @@ def test_a_turn_whose_conversation_changed_underneath_is_rolled_back_and_retried
 def test_a_message_already_answered_by_a_previous_holder_is_not_answered_again(accept, drain):
     inbound = accept("oi")
     drain()
-    with pytest.MonkeyPatch.context():
-        outcome, _ = services.inbound_process(inbound=inbound, keeper=LockKeeper(try_conversation_lock(CHAT)))
+    outcome, _ = services.inbound_process(inbound=inbound, keeper=LockKeeper(try_conversation_lock(CHAT)))
     assert outcome is Outcome.DONE
     assert OutboundMessage.objects.count() == 1
     assert ConversationState.objects.get(conversation_id=CHAT).turns == 1
@@ -442,3 +449,85 @@ def test_every_stage_leaves_an_event_row(accept, drain, deliver, fake_gateway):
     deliver(reply)
     kinds = list(MessageEvent.objects.order_by("id").values_list("kind", flat=True))
     assert kinds == ["accepted", "processed", "sent"]
+
+
+# --- embedded default and counters ---------------------------------------------------------------
+
+
+@pytest.fixture
+def embedded_default(settings):
+    """Eager Celery and no Redis, as with no environment variables at all."""
+    from congress.celery import app
+
+    settings.REDIS_URL = ""
+    get_redis.cache_clear()
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False
+    get_redis.cache_clear()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_the_embedded_default_the_reply_is_delivered_inline(api_client, embedded_default, fake_gateway):
+    from whatsapp.tests.conftest import queued_body
+
+    response = api_client.post("/whatsapp", queued_body(text="oi"), format="json")
+    assert response.status_code == 202
+    assert len(fake_gateway.delivered()) == 1
+    assert OutboundMessage.objects.get().status == "sent"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_the_embedded_default_a_gateway_outage_leaves_the_reply_pending_for_the_admin(
+    api_client, embedded_default, fake_gateway, fast_retries
+):
+    from whatsapp.tests.conftest import queued_body
+
+    fake_gateway.down()
+    assert api_client.post("/whatsapp", queued_body(text="oi"), format="json").status_code == 202
+    reply = OutboundMessage.objects.get()
+    assert (reply.status, reply.attempts) == ("pending", 1)
+
+
+def counter(name: str, **labels) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_each_stage_is_counted(accept, drain, deliver, fake_gateway):
+    before = {
+        "accepted": counter("whatsapp_inbound_accepted_total", source="api"),
+        "duplicate": counter("whatsapp_inbound_duplicate_total", source="api"),
+        "processed": counter("whatsapp_inbound_processed_total"),
+        "sent": counter("whatsapp_outbound_sent_total", mode="gateway"),
+        "retries": counter("whatsapp_retries_total", stage="send"),
+    }
+    inbound = accept("oi")
+    message_accept(message_id=inbound.message_id, number=CHAT, text="oi")
+    drain()
+    reply = OutboundMessage.objects.get()
+    fake_gateway.fail_with(500)
+    deliver(reply)
+    fake_gateway.ok()
+    OutboundMessage.objects.update(next_attempt_at=None)
+    deliver(reply)
+    after = {
+        "accepted": counter("whatsapp_inbound_accepted_total", source="api"),
+        "duplicate": counter("whatsapp_inbound_duplicate_total", source="api"),
+        "processed": counter("whatsapp_inbound_processed_total"),
+        "sent": counter("whatsapp_outbound_sent_total", mode="gateway"),
+        "retries": counter("whatsapp_retries_total", stage="send"),
+    }
+    assert {key: after[key] - before[key] for key in before} == {
+        "accepted": 1, "duplicate": 1, "processed": 1, "sent": 1, "retries": 1
+    }
+
+
+def test_the_sweeper_re_enqueues_a_chat_at_most_once_per_repeat_window(accept):
+    accept("a")
+    age(InboundMessage)
+    assert pipeline_sweep()["chats"] == 1
+    assert pipeline_sweep()["chats"] == 0, "its drain may just be waiting in a long queue"
+    get_redis().delete(f"congress:swept:{CHAT}")  # the window passed
+    assert pipeline_sweep()["chats"] == 1

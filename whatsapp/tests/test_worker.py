@@ -20,7 +20,14 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from chatbot.models import ConversationState
-from congress.testing.procs import child_env, database_url_for_children, start_celery_worker, start_redis, start_web, wait_until
+from congress.testing.procs import (
+    child_env,
+    database_url_for_children,
+    start_celery_worker,
+    start_redis,
+    start_web,
+    wait_until,
+)
 from whatsapp.models import InboundMessage, OutboundMessage
 from whatsapp.tests.conftest import GATEWAY_KEY, queued_body
 
@@ -152,7 +159,6 @@ def test_a_worker_killed_mid_work_loses_nothing_and_repeats_at_most_a_reply_or_t
     keys = delivered_keys(fake_gateway)
     expected = {f"outbound-{pk}" for pk in OutboundMessage.objects.values_list("pk", flat=True)}
     assert set(keys) == expected, "every message answered"
-    print("KILLTEST delivered_before", delivered_before, "total", len(keys), "distinct", len(set(keys)))
     assert len(keys) - len(set(keys)) <= 2, f"repeated: {Counter(keys).most_common(3)}"
     for chat in chats:
         state = ConversationState.objects.get(conversation_id=chat)

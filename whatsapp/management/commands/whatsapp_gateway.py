@@ -53,7 +53,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         # neonize configures logging on import: import it only here, after Django did.
         from neonize.client import NewClient
-        from neonize.events import ConnectedEv, LoggedOutEv, MessageEv
+        from neonize.events import ConnectedEv, DisconnectedEv, LoggedOutEv, MessageEv
         from neonize.events import event as neonize_stop
         from neonize.exc import NeonizeError
 
@@ -74,10 +74,18 @@ class Command(BaseCommand):
             logger.info("whatsapp.gateway_connected")
             self.stdout.write(self.style.SUCCESS("Conectado ao WhatsApp."))
 
+        @client.event(DisconnectedEv)
+        def on_disconnected(_client, _ev) -> None:
+            # whatsmeow reconnects by itself; /send-text answers 503 meanwhile.
+            client.connected = False
+            logger.warning("whatsapp.gateway_disconnected (reconnecting)")
+
+        logged_out = threading.Event()
+
         @client.event(LoggedOutEv)
         def on_logged_out(_client, _ev) -> None:
+            logged_out.set()
             logger.error("whatsapp.gateway_logged_out (device unlinked): log in again")
-            self.stderr.write("O aparelho foi desconectado do WhatsApp. Rode o comando de novo para parear.")
             stop()
 
         pairing_started = threading.Event()
@@ -152,3 +160,6 @@ class Command(BaseCommand):
             except NeonizeError:
                 pass
         logger.info("whatsapp.gateway_stopped")
+        if logged_out.is_set():
+            # A non-zero exit tells the supervisor something needs a person.
+            raise CommandError("O aparelho foi desconectado do WhatsApp. Rode o comando de novo para parear.")
