@@ -15,18 +15,13 @@ from rest_framework.views import APIView
 
 from chatbot.audio import AudioTooLarge, check_audio_bytes, check_mimetype, decode_audio_base64
 from chatbot.engine import StaleConversation, conversation_turn
-from congress.api_errors import ServiceUnavailable
+from congress.api_errors import PayloadTooLarge, ServiceUnavailable
 from congress.errors import InvalidValue
 from congress.locks import LockTimeout
 
 logger = logging.getLogger(__name__)
 
 ERROR_BODY = inline_serializer("Error", {"error": serializers.CharField(), "detail": serializers.CharField()})
-
-
-class PayloadTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "too_large"
 
 
 class BadRequest(APIException):

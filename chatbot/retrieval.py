@@ -41,20 +41,7 @@ except ImportError:  # pragma: no cover - the validators module is always there 
 # Folded pt-BR stop words, plus the few English ones participants mix in.
 # Question words that carry meaning here ("onde", "quando", "quanto") are kept.
 STOPWORDS: frozenset[str] = frozenset(
-    """
-    a o as os um uma uns umas de do da dos das d em no na nos nas num numa nuns numas ao aos a as
-    por pelo pela pelos pelas para pra pro pras pros per com sem sob sobre ate apos entre contra desde
-    e ou mas nem que se ja so tambem mais menos muito muita muitos muitas pouco bem mal
-    eu tu ele ela nos vos eles elas voce voces vc vcs me te lhe lhes meu minha meus minhas teu tua seu sua
-    seus suas nosso nossa nossos nossas dele dela deles delas isso isto aquilo esse essa esses essas este
-    esta estes estas aquele aquela aqueles aquelas aqui ai la ali cade
-    ser sou es e somos sao era eram foi foram sera serao seria estar estou esta estamos estao estava
-    ter tenho tem temos tinha tinham teve havera ha haver houve ir vou vai vamos vao fazer faco faz
-    posso pode podem poderia podemos devo deve devem preciso precisa precisamos quero queria gostaria
-    saber sei sabe dizer diga diz informar informa informe falar fala
-    qual quais que quem como porque porquê pq oi ola ok sim nao obrigado obrigada favor por
-    the of and or to in on at for is are do does what which who how can i you my your it be
-    """.split()
+    ["a", "o", "as", "os", "um", "uma", "uns", "umas", "de", "do", "da", "dos", "das", "d", "em", "no", "na", "nos", "nas", "num", "numa", "nuns", "numas", "ao", "aos", "a", "as", "por", "pelo", "pela", "pelos", "pelas", "para", "pra", "pro", "pras", "pros", "per", "com", "sem", "sob", "sobre", "ate", "apos", "entre", "contra", "desde", "e", "ou", "mas", "nem", "que", "se", "ja", "so", "tambem", "mais", "menos", "muito", "muita", "muitos", "muitas", "pouco", "bem", "mal", "eu", "tu", "ele", "ela", "nos", "vos", "eles", "elas", "voce", "voces", "vc", "vcs", "me", "te", "lhe", "lhes", "meu", "minha", "meus", "minhas", "teu", "tua", "seu", "sua", "seus", "suas", "nosso", "nossa", "nossos", "nossas", "dele", "dela", "deles", "delas", "isso", "isto", "aquilo", "esse", "essa", "esses", "essas", "este", "esta", "estes", "estas", "aquele", "aquela", "aqueles", "aquelas", "aqui", "ai", "la", "ali", "cade", "ser", "sou", "es", "e", "somos", "sao", "era", "eram", "foi", "foram", "sera", "serao", "seria", "estar", "estou", "esta", "estamos", "estao", "estava", "ter", "tenho", "tem", "temos", "tinha", "tinham", "teve", "havera", "ha", "haver", "houve", "ir", "vou", "vai", "vamos", "vao", "fazer", "faco", "faz", "posso", "pode", "podem", "poderia", "podemos", "devo", "deve", "devem", "preciso", "precisa", "precisamos", "quero", "queria", "gostaria", "saber", "sei", "sabe", "dizer", "diga", "diz", "informar", "informa", "informe", "falar", "fala", "qual", "quais", "que", "quem", "como", "porque", "porquê", "pq", "oi", "ola", "ok", "sim", "nao", "obrigado", "obrigada", "favor", "por", "the", "of", "and", "or", "to", "in", "on", "at", "for", "is", "are", "do", "does", "what", "which", "who", "how", "can", "i", "you", "my", "your", "it", "be"]
 )
 
 STEM_LENGTH = 7

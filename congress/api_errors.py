@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
@@ -20,7 +21,16 @@ class ServiceUnavailable(APIException):
     default_code = "service_unavailable"
 
 
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "too_large"
+
+
 def exception_handler(exc, context):
+    if isinstance(exc, RequestDataTooBig):
+        # Raised when DRF first reads request.data (a throttle may do it before the view).
+        exc = PayloadTooLarge("Request body too large (audio over MAX_AUDIO_BYTES?).")
     if isinstance(exc, DatabaseError):
         logger.exception("Database error while serving the API")
         exc = ServiceUnavailable("The database is unavailable; try again shortly.")

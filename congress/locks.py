@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Self
 
 import redis
 from django.conf import settings
@@ -80,6 +81,44 @@ class Lock:
         except redis.RedisError:
             return True
         return value is not None and value.decode() == self.token
+
+
+class LockKeeper:
+    """Renews a lock from a background thread while a long step runs.
+
+    An engine turn may wait on the LLM longer than LOCK_TTL_SECONDS (20 s x 4
+    attempts at the defaults); renewing every TTL/3 keeps the lock for as
+    long as its holder lives, while a holder that dies loses it within one
+    TTL. ``lost`` turns True when another holder took the lock meanwhile.
+    """
+
+    def __init__(self, lock: Lock) -> None:
+        self.lock = lock
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lock-keeper:{lock.key}", daemon=True)
+
+    def _run(self) -> None:
+        interval = max(0.2, settings.LOCK_TTL_SECONDS / 3)
+        while not self._stop.wait(interval):
+            try:
+                self.lock.extend()
+            except LockLost:
+                self.lost = True
+                return
+
+    def held(self) -> bool:
+        return not self.lost and self.lock.still_held()
+
+    def __enter__(self) -> Self:
+        if self.lock.backend == "redis":
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
 
 
 _local_locks: dict[str, threading.Lock] = {}
@@ -163,7 +202,9 @@ def conversation_lock(name: str, *, wait: float | None = None) -> Iterator[Lock]
                 raise LockTimeout(f"lock {key} busy")
             lock.backend = "redis"
             try:
-                yield lock
+                # Renewed while held: an LLM call may outlast LOCK_TTL_SECONDS.
+                with LockKeeper(lock):
+                    yield lock
             finally:
                 redis_release(key, lock.token)
             return

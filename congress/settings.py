@@ -25,7 +25,7 @@ if ENV not in ("dev", "prod"):
     raise ImproperlyConfigured(f"ENV must be 'dev' or 'prod', not {ENV!r}")
 PRODUCTION = ENV == "prod"
 
-_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-4f1c2b9e8a7d6c5b"
+_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-4f1c2b9e8a7d6c5b"  # noqa: S105 (dev-only, refused in prod)
 SECRET_KEY = env.str("SECRET_KEY", default="")
 BOT_API_KEY = env.str("BOT_API_KEY", default="")
 if PRODUCTION:

@@ -17,7 +17,6 @@ from django.conf import settings
 from rest_framework.throttling import SimpleRateThrottle
 
 
-
 class _SettingsRateThrottle(SimpleRateThrottle):
     setting_name = ""
 
@@ -32,6 +31,10 @@ class ConversationRateThrottle(_SettingsRateThrottle):
     def get_cache_key(self, request, view) -> str | None:
         data = request.data if hasattr(request, "data") else {}
         if not hasattr(data, "get"):
+            return None
+        if data.get("message_id"):
+            # The queued /whatsapp shape: a gateway retry must get "duplicate",
+            # never a 429 that could lose the message.
             return None
         ident = data.get("user_id") or data.get("number") or data.get("jid")
         if not isinstance(ident, str) or not ident.strip():

@@ -1211,7 +1211,7 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     base = replace(state, mode=None, mode_turn=None)
     own = ctx.own
     if mode == MODE_CONFIRM_CANCEL and own is not None and own.active:
-        if is_yes(text) or is_cancel(text) and not is_no(text):
+        if is_yes(text) or (is_cancel(text) and not is_no(text)):
             return (
                 replace(_resting(base, ctx), step=Step.COMPLETED),
                 [

@@ -783,10 +783,7 @@ def _interpretations(text: str, uf: str | None) -> list[tuple[str, str | None]]:
 def _lookup(
     index: _CityIndex, key: str, uf: str | None, *, loose: bool = False
 ) -> tuple[City, ...]:
-    if loose:
-        cities = index.by_loose_key.get(_loose_key(key), ())
-    else:
-        cities = index.by_key.get(key, ())
+    cities = index.by_loose_key.get(_loose_key(key), ()) if loose else index.by_key.get(key, ())
     if uf is not None:
         cities = tuple(city for city in cities if city.uf == uf)
     return cities

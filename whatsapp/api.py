@@ -13,7 +13,6 @@ an oversized voice note) with a JSON body that names the problem.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import (
     OpenApiExample,
     PolymorphicProxySerializer,
@@ -88,13 +87,6 @@ class QueuedSerializer(serializers.Serializer):
 
 
 class WhatsAppView(APIView):
-    def handle_exception(self, exc: Exception) -> Response:
-        # A body over DATA_UPLOAD_MAX_MEMORY_SIZE surfaces when DRF first reads
-        # request.data (in a throttle, before post()); it is a 413, not a 500.
-        if isinstance(exc, RequestDataTooBig):
-            exc = PayloadTooLarge("Request body too large (audio over MAX_AUDIO_BYTES?).")
-        return super().handle_exception(exc)
-
     @extend_schema(
         summary="A message from a WhatsApp gateway (sync or queued shape)",
         request=PolymorphicProxySerializer(

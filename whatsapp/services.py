@@ -22,11 +22,9 @@ import datetime as dt
 import logging
 import random
 import re
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Self
 
 import redis
 from django.conf import settings
@@ -38,7 +36,7 @@ from kombu.exceptions import KombuError
 
 from congress.errors import CongressError, InvalidValue
 from congress.locks import (
-    Lock,
+    LockKeeper,
     LockLost,
     lock_is_held,
     release_lock,
@@ -222,44 +220,6 @@ def enqueue_send(outbound_id: int, *, countdown: float | None = None) -> bool:
 
 
 # --- drain ------------------------------------------------------------------------
-
-
-class LockKeeper:
-    """Renews a lock from a background thread while a long step runs.
-
-    An engine turn may wait on the LLM longer than LOCK_TTL_SECONDS (20 s x 4
-    attempts at the defaults); renewing every TTL/3 keeps the lock for as
-    long as its holder lives, while a holder that dies loses it within one
-    TTL. ``lost`` turns True when another holder took the lock meanwhile.
-    """
-
-    def __init__(self, lock: Lock) -> None:
-        self.lock = lock
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lock-keeper:{lock.key}", daemon=True)
-
-    def _run(self) -> None:
-        interval = max(0.2, settings.LOCK_TTL_SECONDS / 3)
-        while not self._stop.wait(interval):
-            try:
-                self.lock.extend()
-            except LockLost:
-                self.lost = True
-                return
-
-    def held(self) -> bool:
-        return not self.lost and self.lock.still_held()
-
-    def __enter__(self) -> Self:
-        if self.lock.backend == "redis":
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
 
 
 class Outcome(Enum):

@@ -14,6 +14,7 @@ down (connection refused), up again on the same port, or to answer errors::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -78,10 +79,8 @@ class FakeGateway:
         with self._cond:
             connections, self._connections = list(self._connections), set()
         for conn in connections:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def up(self) -> None:
         """Listen again on the same port."""
@@ -145,10 +144,8 @@ class FakeGateway:
             def finish(self) -> None:
                 with gateway._cond:
                     gateway._connections.discard(self.connection)
-                try:
+                with contextlib.suppress(OSError):
                     super().finish()
-                except OSError:
-                    pass
 
             def log_message(self, format, *args) -> None:
                 pass

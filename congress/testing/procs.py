@@ -11,6 +11,7 @@ so a kill takes its children too. They never touch the shared services.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -100,10 +101,8 @@ class Proc:
     def _signal_group(self, sig: int) -> None:
         if self.popen is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def kill(self) -> None:
         """SIGKILL the whole group: no clean-up, no acks, locks left behind."""

@@ -195,7 +195,7 @@ def confirm_all_at_once(chats) -> list[str]:
         try:
             barrier.wait(timeout=30)
             replies[index] = "\n".join(chats[index].say("sim") or [])
-        except Exception as error:  # noqa: BLE001 (re-raised by the main thread's assert)
+        except Exception as error:
             errors.append(error)
         finally:
             connection.close()  # each thread had its own connection

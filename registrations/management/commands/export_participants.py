@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+
 from django.core.management.base import BaseCommand, CommandError
 
 from registrations.export import iter_csv, write_csv

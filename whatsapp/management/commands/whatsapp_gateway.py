@@ -10,6 +10,7 @@ tables there) or, on the embedded default, in a SQLite file.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import signal
@@ -155,10 +156,8 @@ class Command(BaseCommand):
         finally:
             server.shutdown()
             handler.shutdown()
-            try:
+            with contextlib.suppress(NeonizeError):
                 client.disconnect()
-            except NeonizeError:
-                pass
         logger.info("whatsapp.gateway_stopped")
         if logged_out.is_set():
             # A non-zero exit tells the supervisor something needs a person.
