@@ -239,6 +239,7 @@ AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 
 # --- i18n --------------------------------------------------------------------
 LANGUAGE_CODE = "pt-br"

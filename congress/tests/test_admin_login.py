@@ -18,6 +18,7 @@ def test_after_too_many_wrong_passwords_even_the_right_one_is_refused(client, se
     assert codes == [200] * (settings.AXES_FAILURE_LIMIT - 1) + [429]  # the form again, then locked
     response = login(client, "Senha-Correta-123")
     assert response.status_code == 429
+    assert "bloqueado" in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 
