@@ -11,6 +11,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from registrations.audit import admin_action_record
 from registrations.export import iter_csv
 from registrations.filters import search_q
 from registrations.models import ExportRecord, Participant, RegistrationEvent
@@ -36,14 +37,7 @@ def export_response(request: HttpRequest, queryset, *, action: str, filters: str
     delimiter = request.GET.get("delimiter", ";") if request.method == "GET" else request.POST.get("delimiter", ";")
     if delimiter not in (";", ",", "tab"):
         delimiter = ";"
-    count = queryset.count()
-    ExportRecord.objects.create(
-        user=request.user if request.user.is_authenticated else None,
-        actor=request.user.get_username(),
-        action=action,
-        row_count=count,
-        filters=filters[:1000],
-    )
+    admin_action_record(request=request, action=action, row_count=queryset.count(), filters=filters)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response = StreamingHttpResponse(iter_csv(queryset, delimiter=delimiter), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="participantes-{stamp}.csv"'
@@ -169,9 +163,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         for participant in queryset.filter(status=Participant.Status.CONFIRMED):
             participant_cancel(participant=participant, actor=request.user.get_username(), reason="admin")
             count += 1
-        ExportRecord.objects.create(
-            user=request.user, actor=request.user.get_username(), action="cancel_selected", row_count=count
-        )
+        admin_action_record(request=request, action="cancel_selected", row_count=count)
         self.message_user(
             request,
             ngettext("%(n)d inscrição cancelada.", "%(n)d inscrições canceladas.", count) % {"n": count},
@@ -186,9 +178,7 @@ class ParticipantAdmin(admin.ModelAdmin):
             participant_resend_confirmation(participant=p, actor=request.user.get_username())
             for p in queryset.filter(status=Participant.Status.CONFIRMED)
         )
-        ExportRecord.objects.create(
-            user=request.user, actor=request.user.get_username(), action="resend_confirmation", row_count=count
-        )
+        admin_action_record(request=request, action="resend_confirmation", row_count=count)
         self.message_user(
             request,
             ngettext("%(n)d e-mail de confirmação reenviado.", "%(n)d e-mails de confirmação reenviados.", count)
@@ -204,9 +194,7 @@ class ParticipantAdmin(admin.ModelAdmin):
         for participant in queryset.filter(anonymized_at__isnull=True).select_related("conversation"):
             participant_erase(participant=participant, actor=request.user.get_username())
             count += 1
-        ExportRecord.objects.create(
-            user=request.user, actor=request.user.get_username(), action="erase_personal_data", row_count=count
-        )
+        admin_action_record(request=request, action="erase_personal_data", row_count=count)
         self.message_user(
             request,
             ngettext("Dados de %(n)d participante anonimizados.", "Dados de %(n)d participantes anonimizados.", count)

@@ -14,6 +14,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from registrations.audit import admin_action_record
 from whatsapp.models import InboundMessage, MessageEvent, OutboundMessage
 from whatsapp.services import inbound_reprocess, outbound_retry
 
@@ -106,6 +107,7 @@ class InboundMessageAdmin(admin.ModelAdmin):
     @admin.action(description=_("Reprocessar as mensagens com falha selecionadas"), permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset) -> None:
         count = inbound_reprocess(inbound_ids=list(queryset.values_list("pk", flat=True)), actor=request.user.get_username())
+        admin_action_record(request=request, action="inbound_reprocess", row_count=count)
         self.message_user(
             request,
             ngettext(
@@ -166,6 +168,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     @admin.action(description=_("Enviar de novo as respostas selecionadas (com falha ou aguardando)"), permissions=["change"])
     def retry(self, request: HttpRequest, queryset) -> None:
         count = outbound_retry(outbound_ids=list(queryset.values_list("pk", flat=True)), actor=request.user.get_username())
+        admin_action_record(request=request, action="outbound_retry", row_count=count)
         self.message_user(
             request,
             ngettext("%(count)d resposta voltou para a fila de envio.", "%(count)d respostas voltaram para a fila de envio.", count)

@@ -67,6 +67,9 @@ def test_reprocess_puts_failed_messages_back_in_the_queue(admin_client, django_c
     assert len(callbacks) == 1
     assert MessageEvent.objects.filter(inbound=failed, kind="reprocess").exists()
     assert "1 mensagem voltou para a fila" in response.content.decode()
+    from registrations.models import ExportRecord
+
+    assert ExportRecord.objects.get(action="inbound_reprocess").row_count == 1
 
 
 def test_retry_puts_failed_replies_back_in_the_send_queue(admin_client, django_capture_on_commit_callbacks):
