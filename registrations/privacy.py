@@ -22,6 +22,7 @@ from chatbot.models import ConversationState, UnansweredQuestion
 from congress.redis import redis_usable
 from registrations.export import format_phone_national
 from registrations.models import Participant, RegistrationEvent
+from registrations.validators import mask_cpf
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,9 @@ def personal_data_report(*, conversation: ConversationState) -> str:
             _("*Inscrição*"),
             _("Nome: %(v)s") % {"v": participant.full_name},
             _("E-mail: %(v)s") % {"v": participant.email},
-            _("CPF: %(v)s") % {"v": participant.cpf_formatted},
+            # Masked even for the owner: a chat screen is easily seen by others.
+            _("CPF: %(v)s (guardado completo, só para evitar inscrição duplicada e emitir o certificado)")
+            % {"v": mask_cpf(participant.cpf or "")},
             _("Telefone: %(v)s") % {"v": format_phone_national(participant.phone)},
             _("Cidade: %(city)s/%(uf)s") % {"city": participant.city, "uf": participant.uf},
             _("Perfil: %(v)s") % {"v": participant.profile.name},

@@ -94,7 +94,7 @@ def test_my_data_returns_the_askers_registration_and_nobody_elses(registered):
     reply = conversation_turn(conversation_id=NUMBER, text="meus dados").reply
     assert "Joaquina Pereira Lima" in reply
     assert "joaquina.lima@example.com" in reply
-    assert "529.982.247-25" in reply
+    assert "***.982.247-**" in reply and "529.982.247-25" not in reply
     assert other.full_name not in reply and other.email not in reply
 
 

@@ -24,7 +24,7 @@ EVENT = {
     "ends_on": dt.date(2027, 5, 13),
     "hours": "das 8h às 18h (credenciamento a partir das 7h30)",
     "venue": "Centro de Eventos Agro Cerrado",
-    "address": "Av. das Nações Agrícolas, 1500 — Jardim Goiás, Goiânia/GO, CEP 74805-100",
+    "address": "Av. das Nações Agrícolas, 1500 — Jardim Goiás, CEP 74805-100",
     "city": "Goiânia",
     "uf": "GO",
     "website": "https://cbas2027.example.org",
