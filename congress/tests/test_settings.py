@@ -52,3 +52,8 @@ def test_an_unknown_env_value_fails_loudly():
     result = manage("check", ENV="production")
     assert result.returncode != 0
     assert "ENV must be" in result.stderr
+
+
+def test_every_model_change_has_a_migration():
+    result = manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
