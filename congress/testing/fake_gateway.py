@@ -52,6 +52,7 @@ class FakeGateway:
         self.port = port
         self.requests: list[RecordedRequest] = []
         self.status = 200
+        self.latency_s = 0.0  # a slow gateway, so a test can act while sends are in flight
         self._cond = threading.Condition()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -177,6 +178,8 @@ class FakeGateway:
                     status, answer = gateway.status, {"error": "simulated failure"}
                 else:
                     status, answer = 200, {"status": "sent"}
+                if gateway.latency_s:
+                    time.sleep(gateway.latency_s)
                 gateway._record(RecordedRequest(path=self.path, headers=headers, body=body, status=status))
                 self._answer(status, answer)
 

@@ -193,13 +193,24 @@ class CeleryWorker(Proc):
         return self
 
 
-def start_celery_worker(*, env: dict[str, str], concurrency: int = 2, beat: bool = True) -> CeleryWorker:
+def start_celery_worker(
+    *, env: dict[str, str], concurrency: int = 2, beat: bool = True, patches: dict[str, object] | None = None
+) -> CeleryWorker:
     """``celery -A congress worker`` (with the beat scheduler when ``beat``).
 
     The worker logs at INFO: its " ready." line is how we know it started.
+    ``patches`` (``{"module.CONSTANT": value}``) override module constants in
+    the worker before it forks (see ``congress.testing.celery_main``).
     """
+    if patches:
+        import json
+
+        command = [sys.executable, "-m", "congress.testing.celery_main"]
+        env = {**env, "CONGRESS_TEST_PATCHES": json.dumps(patches)}
+    else:
+        command = [str(_BIN / "celery")]
     args = [
-        str(_BIN / "celery"), "-A", "congress", "worker",
+        *command, "-A", "congress", "worker",
         "--pool", "prefork", "--concurrency", str(concurrency), "--loglevel", "INFO",
         "--hostname", f"test-{uuid.uuid4().hex[:8]}@%h",
         # Gossip/mingle/heartbeat only slow a private test worker down.

@@ -142,7 +142,8 @@ def test_twenty_chats_interleaved_and_delivered_twice_get_eighty_replies_in_orde
     assert all(ids == sorted(ids) and len(ids) == 4 for ids in per_chat.values())
 
 
-def test_a_worker_killed_mid_work_loses_nothing_and_repeats_at_most_a_reply_or_two(start_worker, fake_gateway):
+def test_a_worker_killed_mid_work_loses_nothing_and_repeats_at_most_one_reply_per_child(start_worker, fake_gateway):
+    fake_gateway.latency_s = 0.25  # 40 sends take seconds: the kill surely lands mid-work
     worker = start_worker()
     chats = [f"556191111{n:04d}" for n in range(10)]
     bodies = [queued_body(message_id=f"{chat}-{k}", number=chat, jid="", text=f"mensagem {k}") for k in range(4) for chat in chats]
@@ -152,6 +153,7 @@ def test_a_worker_killed_mid_work_loses_nothing_and_repeats_at_most_a_reply_or_t
     worker.kill()  # SIGKILL the whole worker, children included, mid-work
     delivered_before = len(fake_gateway.delivered())
     assert delivered_before < 40, "the kill must land mid-work"
+    fake_gateway.latency_s = 0.0
 
     start_worker()
     assert wait_until(lambda: all_answered_and_sent(40), timeout=DEADLINE_S)
@@ -159,7 +161,9 @@ def test_a_worker_killed_mid_work_loses_nothing_and_repeats_at_most_a_reply_or_t
     keys = delivered_keys(fake_gateway)
     expected = {f"outbound-{pk}" for pk in OutboundMessage.objects.values_list("pk", flat=True)}
     assert set(keys) == expected, "every message answered"
-    assert len(keys) - len(set(keys)) <= 2, f"repeated: {Counter(keys).most_common(3)}"
+    # The documented in-flight window: a send the gateway took but whose "sent"
+    # mark died with the worker is repeated; at most one per worker child (4).
+    assert len(keys) - len(set(keys)) <= 4, f"repeated: {Counter(keys).most_common(5)}"
     for chat in chats:
         state = ConversationState.objects.get(conversation_id=chat)
         assert [t["text"] for t in state.history if t["role"] == "user"] == [f"mensagem {k}" for k in range(4)]
