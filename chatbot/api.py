@@ -59,7 +59,10 @@ class ChatView(APIView):
 
     @extend_schema(
         request=ChatInputSerializer,
-        responses={200: ChatOutputSerializer, 400: ERROR_BODY, 401: ERROR_BODY, 503: ERROR_BODY},
+        responses={
+            200: ChatOutputSerializer,
+            **{code: ERROR_BODY for code in (400, 401, 413, 415, 429, 503)},
+        },
         summary="One synchronous conversation turn",
     )
     def post(self, request: Request) -> Response:
@@ -99,12 +102,17 @@ class TranscribeAudioView(APIView):
 
     @extend_schema(
         request=TranscribeInputSerializer,
-        responses={200: TranscribeOutputSerializer, 400: ERROR_BODY, 401: ERROR_BODY, 413: ERROR_BODY, 503: ERROR_BODY},
+        responses={
+            200: TranscribeOutputSerializer,
+            **{code: ERROR_BODY for code in (400, 401, 413, 415, 429, 503)},
+        },
         summary="Transcribe a voice note (Whisper)",
     )
     def post(self, request: Request) -> Response:
         from chatbot.llm import LLMError, get_llm
 
+        if not isinstance(request.data, dict) and not hasattr(request.data, "getlist"):
+            raise BadRequest("Send a JSON object or a multipart file.")
         upload = request.FILES.get("file")
         try:
             if upload is not None:
@@ -131,7 +139,10 @@ class TranscribeAudioView(APIView):
             raise ServiceUnavailable("Transcription is not configured (no OPENAI_API_KEY).")
         try:
             text = llm.transcribe(audio, mimetype=mimetype, filename=filename)
-        except LLMError:
+        except LLMError as exc:
+            if exc.status in (400, 413, 415, 422):
+                # The speech-to-text service refused this audio (undecodable): bad input, not an outage.
+                raise BadRequest("The audio could not be decoded; send a valid voice note.") from None
             logger.warning("Transcription failed", exc_info=True)
             raise ServiceUnavailable("The transcription service is unavailable; try again shortly.") from None
         return Response({"text": text})

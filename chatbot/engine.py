@@ -134,15 +134,24 @@ def info_text(event: Event | None) -> str:
 
 
 def active_event() -> Event | None:
-    return Event.objects.filter(is_active=True).first()
+    """The active event: the knowledge index's copy (read-only), which every
+    edit of the event invalidates, so a turn costs a cache read, not a query."""
+    from chatbot.knowledge import get_active_event
+
+    return get_active_event()
 
 
 def _load_state(conversation_id: str, push_name: str) -> ConversationState:
+    # A plain read first: the conversation exists on every turn but the first,
+    # and get_or_create() would wrap even that read in a savepoint.
     try:
-        with transaction.atomic():
-            state, _created = ConversationState.objects.get_or_create(conversation_id=conversation_id)
-    except IntegrityError:  # created concurrently by another entry point
         state = ConversationState.objects.get(conversation_id=conversation_id)
+    except ConversationState.DoesNotExist:
+        try:
+            with transaction.atomic():
+                state = ConversationState.objects.create(conversation_id=conversation_id)
+        except IntegrityError:  # created concurrently by another entry point
+            state = ConversationState.objects.get(conversation_id=conversation_id)
     if push_name and state.push_name != push_name[:120]:
         state.push_name = push_name[:120]
     return state

@@ -81,6 +81,8 @@ class KnowledgeIndex:
     event: Event | None
     docs: list[KnowledgeDoc]
     version: str
+    # The event's active profiles, in order (the registration offers these).
+    profiles: tuple[Profile, ...] = ()
     built_at: float = field(default_factory=time.monotonic)
     _retriever: Retriever | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -412,7 +414,8 @@ def get_knowledge_index() -> KnowledgeIndex:
         if index is not None and _is_fresh(index, version):
             return index
         event = _load_active_event()
-        index = KnowledgeIndex(event=event, docs=knowledge_documents(event), version=version or "")
+        profiles = tuple(event.profiles.filter(active=True).order_by("order", "id")) if event is not None else ()
+        index = KnowledgeIndex(event=event, docs=knowledge_documents(event), version=version or "", profiles=profiles)
         _local_index = index
         logger.info("Knowledge index built: %d documents", len(index.docs))
         return index

@@ -42,25 +42,24 @@ def check_redis() -> str:
         return "error"
 
 
+HEALTH_BODY = inline_serializer(
+    "Health",
+    {
+        "status": serializers.ChoiceField(["healthy", "degraded", "error"]),
+        "database": serializers.ChoiceField(["ok", "error"]),
+        "redis": serializers.ChoiceField(["ok", "error", "disabled"]),
+        "llm": serializers.ChoiceField(["openai", "offline"]),
+        "queue": serializers.ChoiceField(["broker", "eager"]),
+    },
+)
+
+
 class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [permissions.AllowAny]
     throttle_classes: list = []
 
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "Health",
-                {
-                    "status": serializers.ChoiceField(["healthy", "degraded", "error"]),
-                    "database": serializers.ChoiceField(["ok", "error"]),
-                    "redis": serializers.ChoiceField(["ok", "error", "disabled"]),
-                    "llm": serializers.ChoiceField(["openai", "offline"]),
-                    "queue": serializers.ChoiceField(["broker", "eager"]),
-                },
-            )
-        }
-    )
+    @extend_schema(responses={200: HEALTH_BODY, 503: HEALTH_BODY})
     def get(self, request: Request) -> Response:
         database = check_database()
         redis_state = check_redis()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import threading
 import time
 import uuid
@@ -84,41 +85,91 @@ class Lock:
 
 
 class LockKeeper:
-    """Renews a lock from a background thread while a long step runs.
+    """Renews a lock in the background while a long step runs.
 
     An engine turn may wait on the LLM longer than LOCK_TTL_SECONDS (20 s x 4
     attempts at the defaults); renewing every TTL/3 keeps the lock for as
     long as its holder lives, while a holder that dies loses it within one
     TTL. ``lost`` turns True when another holder took the lock meanwhile.
+
+    One renewer thread per process serves every keeper (``_Renewer``): most
+    turns last milliseconds, and starting and joining a thread for each cost
+    more than the turn's own lock work.
     """
 
     def __init__(self, lock: Lock) -> None:
         self.lock = lock
         self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lock-keeper:{lock.key}", daemon=True)
-
-    def _run(self) -> None:
-        interval = max(0.2, settings.LOCK_TTL_SECONDS / 3)
-        while not self._stop.wait(interval):
-            try:
-                self.lock.extend()
-            except LockLost:
-                self.lost = True
-                return
+        self.interval = max(0.2, settings.LOCK_TTL_SECONDS / 3)
 
     def held(self) -> bool:
         return not self.lost and self.lock.still_held()
 
     def __enter__(self) -> Self:
         if self.lock.backend == "redis":
-            self._thread.start()
+            _renewer.add(self)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        if self.lock.backend == "redis":
+            _renewer.remove(self)
+
+
+class _Renewer:
+    """The process's one lock-renewing thread (started on first use, and again
+    in a forked child, which does not inherit threads)."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()
+        self._due: dict[int, tuple[LockKeeper, float]] = {}
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def add(self, keeper: LockKeeper) -> None:
+        with self._cond:
+            if self._pid != os.getpid() or self._thread is None or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._due = {}
+                self._thread = threading.Thread(target=self._run, name="lock-renewer", daemon=True)
+                self._thread.start()
+            self._due[id(keeper)] = (keeper, time.monotonic() + keeper.interval)
+            self._cond.notify()
+
+    def remove(self, keeper: LockKeeper) -> None:
+        with self._cond:
+            self._due.pop(id(keeper), None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                due = [keeper for keeper, at in self._due.values() if at <= now]
+                for keeper in due:
+                    self._due[id(keeper)] = (keeper, now + keeper.interval)
+                if not due:
+                    soonest = min((at for _keeper, at in self._due.values()), default=now + 60)
+                    self._cond.wait(timeout=max(0.01, soonest - now))
+                    continue
+            for keeper in due:
+                # Outside the condition: a slow Redis must not block add/remove.
+                # A keeper removed meanwhile renews nothing: extend() only
+                # touches a lock still holding its token.
+                try:
+                    keeper.lock.extend()
+                except LockLost:
+                    keeper.lost = True
+                    self.remove(keeper)
+                except Exception:  # never let the renewer die
+                    logger.exception("Renewing lock %s failed", keeper.lock.key)
+
+
+_renewer = _Renewer()
+# A forked child (prefork pool, gunicorn worker) starts with a fresh renewer:
+# it has no thread, and the condition may have been held at the fork.
+os.register_at_fork(after_in_child=_renewer._reset)
 
 
 _local_locks: dict[str, threading.Lock] = {}

@@ -181,6 +181,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=7200)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Keep worker database connections across tasks (Celery's Django fix-up would
+# close them around every task); whatsapp.tasks closes broken or aged ones
+# (CONN_MAX_AGE) instead, as Django does per request.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TIMEZONE = "America/Sao_Paulo"
 # Keep Django's LOGGING (masking filter, request ids) in worker processes.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
@@ -211,6 +215,11 @@ GATEWAY_API_KEY = env.str("GATEWAY_API_KEY", default="") or BOT_API_KEY
 # 20 attempts with the backoff above: a gateway may be down for about an hour
 # before a reply is marked failed (then "retry" in the admin).
 WA_SEND_MAX_ATTEMPTS = env.int("WA_SEND_MAX_ATTEMPTS", default=20)
+# Outbound pacing per WhatsApp number (all workers together; 0 = off): at most
+# WA_SEND_RATE_PER_S replies a second, bursts of WA_SEND_BURST. WhatsApp's own
+# limits are far below what the pipeline can do (docs/benchmarks.md).
+WA_SEND_RATE_PER_S = env.float("WA_SEND_RATE_PER_S", default=20.0)
+WA_SEND_BURST = env.int("WA_SEND_BURST", default=20)
 # The neonize gateway (python manage.py whatsapp_gateway).
 WA_GATEWAY_HOST = env.str("WA_GATEWAY_HOST", default="127.0.0.1")
 WA_GATEWAY_PORT = env.int("WA_GATEWAY_PORT", default=3000)
@@ -344,6 +353,11 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
         "whatsmeow": {"level": "WARNING"},
+        # Celery's own "Task ... received" / "... succeeded" lines: two per
+        # task, each through the masking filter, saying less than the
+        # whatsapp.* lines the pipeline logs per message. Failures still log.
+        "celery.app.trace": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
+        "celery.worker.strategy": {"level": env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")},
     },
 }
 

@@ -13,7 +13,7 @@ with its version check, in the same transaction as the writes made here).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.db import transaction
 from django.db.models import Q
@@ -21,7 +21,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from chatbot.models import ConversationState, Event
+from chatbot.knowledge import get_knowledge_index
+from chatbot.models import ConversationState, Event, Profile
 from registrations import flow, services
 from registrations.models import Participant, RegistrationEvent
 from registrations.validators import strip_cpfs
@@ -48,10 +49,14 @@ def registration_turn(
     state = flow.FlowState.from_data(conversation.registration_step, conversation.data)
     if not flow.wants_turn(state, text, intent=intent, turn=conversation.turns):
         return None
-    with transaction.atomic():
-        event = Event.objects.filter(is_active=True).first()
+    # No savepoint of its own inside the engine's transaction: nothing between
+    # here and that transaction catches an error, so it would only cost two
+    # round trips per turn.
+    with transaction.atomic(savepoint=False):
+        index = get_knowledge_index()
+        event = index.event
         own = _own_registration(conversation)
-        ctx = _context(event, own, conversation, intent=intent, keys=flow.lookup_keys(state, text))
+        ctx = _context(event, own, conversation, intent=intent, keys=flow.lookup_keys(state, text), profiles=index.profiles)
         new_state, replies, effects = flow.advance(state, text, ctx=ctx)
         if not replies and not effects:
             if new_state != state:
@@ -136,22 +141,25 @@ def _context(
     *,
     intent: str | None,
     keys: set[str],
+    profiles: Iterable[Profile] | None = None,
 ) -> flow.FlowContext:
-    profiles: tuple[flow.ProfileOption, ...] = ()
+    options: tuple[flow.ProfileOption, ...] = ()
     if event is not None:
-        profiles = tuple(
+        if profiles is None:
+            profiles = event.profiles.filter(active=True).order_by("order", "id")
+        options = tuple(
             flow.ProfileOption(
                 id=profile.pk,
                 name=profile.name,
                 keywords=tuple(k.strip() for k in profile.keywords.split(",") if k.strip()),
             )
-            for profile in event.profiles.filter(active=True).order_by("order", "id")
+            for profile in profiles
         )
     return flow.FlowContext(
         now=timezone.now(),
         event_name=str(event) if event is not None else "",
         registration_open=bool(event is not None and event.registration_open),
-        profiles=profiles,
+        profiles=options,
         privacy_notice=event.privacy_notice if event is not None else "",
         privacy_notice_url=event.privacy_notice_url if event is not None else "",
         privacy_notice_version=event.privacy_notice_version if event is not None else "",

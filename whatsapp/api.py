@@ -104,6 +104,8 @@ class WhatsAppView(APIView):
             400: ERROR_BODY,
             401: ERROR_BODY,
             413: ERROR_BODY,
+            415: ERROR_BODY,
+            429: ERROR_BODY,
             503: ERROR_BODY,
         },
         examples=[

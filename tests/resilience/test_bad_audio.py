@@ -103,11 +103,6 @@ def test_a_bad_uploaded_audio_file_to_transcribe_is_a_clear_4xx(web, fake, case)
     assert fake.transcription_requests == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: /transcribe-audio maps every LLMError to 503, so audio the speech-to-text API refuses as "
-    "undecodable (HTTP 400) is answered 'service unavailable, try again' instead of a 400",
-)
 @pytest.mark.parametrize("shape", ["base64", "file"])
 def test_a_corrupt_ogg_to_transcribe_is_a_clear_400(web, fake, shape):
     fake.fail_next(UNDECODABLE)
