@@ -8,7 +8,7 @@ machine, in a database and Redis db of its own:
 * ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/congress_bench_run``):
   the bench drops and re-creates it from a migrated template
   (``<name>_tpl``, demo event loaded) before each benchmark.
-* ``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``): flushed before
+* ``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/14``): flushed before
   each benchmark. Use a db number nothing else uses.
 
 Every process a benchmark starts is in its own process group and is stopped
@@ -41,7 +41,7 @@ from congress.testing.procs import Proc, free_port, wait_until  # noqa: E402
 
 BIN = Path(sys.executable).parent
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/congress_bench_run")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 API_KEY = "bench-api-key-0123456789abcdef"
 GATEWAY_KEY = "bench-gateway-key-0123456789"
 SECRET_KEY = "bench-secret-key-" + "x" * 50

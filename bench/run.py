@@ -7,7 +7,7 @@
 Needs PostgreSQL and Redis on loopback (the README's `make test` set-up):
 ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/congress_bench_run``;
 re-created from a migrated template before each benchmark) and
-``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/15``, flushed). Every
+``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/14``, flushed). Every
 benchmark starts its own gunicorn, Celery worker, fake OpenAI and fake
 gateway on spare loopback ports, a separate load-generator process, and stops
 them all when it ends. Each benchmark's last line is ``name: key=value ...``.

@@ -15,12 +15,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -31,6 +32,7 @@ from django.dispatch import receiver
 from openai.types.chat import ChatCompletion
 
 from congress.errors import CongressError
+from congress.metrics import LLM_CALLS, LLM_LATENCY, LLM_TOKENS
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +75,19 @@ class LLMReply:
     prompt_tokens: int
     completion_tokens: int
     latency_ms: int
+
+
+@contextlib.contextmanager
+def _observed(kind: str) -> Iterator[None]:
+    """Prometheus: one call counted by outcome, its latency observed."""
+    started = time.perf_counter()
+    try:
+        yield
+    except LLMError:
+        LLM_CALLS.labels(kind, "error").inc()
+        raise
+    LLM_CALLS.labels(kind, "ok").inc()
+    LLM_LATENCY.labels(kind).observe(time.perf_counter() - started)
 
 
 # Patched in tests to record the delays instead of sleeping.
@@ -167,6 +182,13 @@ class LLMClient:
 
     def chat(self, messages: list[dict[str, str]], *, max_tokens: int = 400) -> LLMReply:
         """One chat completion. Raises ``LLMError``."""
+        with _observed("chat"):
+            reply = self._chat(messages, max_tokens=max_tokens)
+        LLM_TOKENS.labels("prompt").inc(reply.prompt_tokens)
+        LLM_TOKENS.labels("completion").inc(reply.completion_tokens)
+        return reply
+
+    def _chat(self, messages: list[dict[str, str]], *, max_tokens: int) -> LLMReply:
         started = time.perf_counter()
         # The SDK's typed ``chat.completions.create`` first walks the whole
         # request through its TypedDict transformer (~2.5 ms of CPU per call
@@ -198,6 +220,10 @@ class LLMClient:
 
     def transcribe(self, audio: bytes, *, mimetype: str, filename: str | None = None) -> str:
         """Speech to text (Portuguese). Returns the text, possibly empty. Raises ``LLMError``."""
+        with _observed("transcription"):
+            return self._transcribe(audio, mimetype=mimetype, filename=filename)
+
+    def _transcribe(self, audio: bytes, *, mimetype: str, filename: str | None) -> str:
         base_type = (mimetype or "").split(";")[0].strip().lower()
         filename = filename or f"audio.{_MIME_EXTENSIONS.get(base_type, 'ogg')}"
         started = time.perf_counter()

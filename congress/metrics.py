@@ -55,6 +55,16 @@ class DatabaseCollector(Collector):
             ):
                 steps.add_metric([row["step"] or "unknown"], row["n"])
             yield steps
+            abandoned = GaugeMetricFamily(
+                "registration_abandoned_conversations", "Registrations abandoned, by the step they stopped at", labels=["step"]
+            )
+            for row in (
+                RegistrationEvent.objects.filter(kind=RegistrationEvent.Kind.ABANDONED)
+                .values("step")
+                .annotate(n=Count("conversation_id", distinct=True))
+            ):
+                abandoned.add_metric([row["step"] or "unknown"], row["n"])
+            yield abandoned
             outcomes = GaugeMetricFamily("registration_events", "Registration events by kind", labels=["kind"])
             for row in RegistrationEvent.objects.values("kind").annotate(n=Count("id")):
                 outcomes.add_metric([row["kind"]], row["n"])

@@ -34,8 +34,10 @@ def test_registration_gauges_come_from_the_database(client):
     make_participant()
     RegistrationEvent.objects.create(conversation_id="a", kind=RegistrationEvent.Kind.STEP, step="asking_name")
     RegistrationEvent.objects.create(conversation_id="b", kind=RegistrationEvent.Kind.STEP, step="asking_name")
+    RegistrationEvent.objects.create(conversation_id="b", kind=RegistrationEvent.Kind.ABANDONED, step="asking_cpf")
     text = client.get("/metrics").content.decode()
     assert metric_value(text, 'participants{status="confirmed"}') == 1
+    assert metric_value(text, 'registration_abandoned_conversations{step="asking_cpf"}') == 1
     assert metric_value(text, 'registration_funnel_conversations{step="asking_name"}') == 2
 
 
@@ -66,3 +68,18 @@ def test_pipeline_counters_move_as_whatsapp_messages_flow(client):
     assert metric_value(after, accepted) == metric_value(before, accepted) + 1
     assert metric_value(after, duplicate) == metric_value(before, duplicate) + 1
     assert metric_value(after, 'whatsapp_inbound_messages{status="pending"}') >= 1
+
+
+def test_llm_counters_move_with_calls_and_errors(client, fake_openai):
+    from chatbot.llm import LLMError, get_llm
+
+    def calls(outcome: str) -> float:
+        return metric_value(client.get("/metrics").content.decode(), f'llm_calls_total{{kind="chat",outcome="{outcome}"}}')
+
+    ok, errors = calls("ok"), calls("error")
+    get_llm().chat([{"role": "user", "content": "oi"}])
+    fake_openai.fail_with(500, times=100)
+    with pytest.raises(LLMError):
+        get_llm().chat([{"role": "user", "content": "oi"}])
+    assert calls("ok") == ok + 1
+    assert calls("error") == errors + 1
