@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import base64
-import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 
 from chatbot.models import ConversationState
 from congress.redis import get_redis, reset_breaker
 from congress.testing.factories import make_event
+from congress.testing.procs import start_redis
 
 pytestmark = pytest.mark.django_db
 
@@ -184,45 +181,23 @@ class TestTranscribeAudio:
         assert "detail" in response.json()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_redis(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [shutil.which("redis-server"), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return proc
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("private redis did not start")
-
-
 @pytest.mark.django_db(transaction=True)
 def test_chat_keeps_answering_with_redis_stopped_and_recovers_when_it_returns(api_client, settings):
-    port = _free_port()
-    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    server = start_redis()
+    settings.REDIS_URL = server.url()
     get_redis.cache_clear()
-    proc = _start_redis(port)
     try:
         assert chat(api_client, user_id="r1").status_code == 200
         assert api_client.get("/health").json()["redis"] == "ok"
 
-        proc.kill()
-        proc.wait()
+        server.kill()
         for i in range(3):
             response = chat(api_client, user_id="r1", message="menu")
             assert response.status_code == 200, response.content
             assert response.json()["turns"] == 2 + i
         assert api_client.get("/health").json()["status"] == "degraded"
 
-        proc = _start_redis(port)
+        server.start()
         reset_breaker()  # the breaker would close by itself after a few seconds
         assert api_client.get("/health").json()["status"] == "healthy"
         assert chat(api_client, user_id="r1", message="menu").json()["turns"] == 5
@@ -231,5 +206,4 @@ def test_chat_keeps_answering_with_redis_stopped_and_recovers_when_it_returns(ap
         with conversation_lock("r1") as lock:
             assert lock.backend == "redis"
     finally:
-        proc.kill()
-        proc.wait()
+        server.stop()
