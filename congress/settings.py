@@ -159,11 +159,11 @@ OPENAI_RETRY_AFTER_CAP_S = env.float("OPENAI_RETRY_AFTER_CAP_S", default=10.0)
 # Three timeouts must agree (DESIGN.md):
 #   LLM worst case  = OPENAI_TIMEOUT_S x (OPENAI_MAX_RETRIES + 1) + backoff
 #                   = 20 s x 4 + ~7 s  ~= 87 s per call at the defaults
-#   lock TTL        the drain task renews the chat's lock every TTL/3 from a
-#                     keeper thread while a turn runs (whatsapp.services.
-#                     LockKeeper), so a turn may outlast LOCK_TTL_SECONDS (60 s);
-#                     the TTL bounds how long a dead worker's chat stays blocked.
-#                     The sync paths hold conversation_lock for one turn.
+#   lock TTL        a held lock is renewed every TTL/3 by a keeper thread
+#                     (congress.locks.LockKeeper) while a turn runs, on the
+#                     drain task and on the sync paths alike, so a turn may
+#                     outlast LOCK_TTL_SECONDS (60 s); the TTL bounds how long a
+#                     dead worker's chat stays blocked.
 #   visibility      > lock TTL and > the longest task: one drain handles at most
 #                     WA_DRAIN_BATCH (20) messages, 20 x 87 s ~= 29 min < 2 h, so
 #                     a task that is still running is never handed to a second
