@@ -9,6 +9,8 @@ settings) at it, make it misbehave, then recover::
     smtp.set_mode("busy")      # 421 at the greeting, then close
     smtp.set_mode("defer")     # 451 to RCPT TO (greylisting)
     smtp.set_mode("accept")    # takes every message
+    smtp.drop_first = 1        # close the next connection before the greeting
+    smtp.refuse_recipients = True   # 550 to RCPT TO (a permanent refusal)
     smtp.messages_to("ana@example.com")
 
 Every SMTP session and what was refused is counted, so a test can prove the
@@ -39,6 +41,12 @@ class FakeSMTP:
     messages: list[ReceivedMail] = field(default_factory=list)
     sessions: int = 0
     refused: int = 0  # sessions refused with 421, RCPTs deferred with 451
+    drop_first: int = 0  # this many connections closed before the greeting
+    refuse_recipients: bool = False  # 550 to every RCPT TO
+
+    @property
+    def connections(self) -> int:
+        return self.sessions
 
     def __post_init__(self) -> None:
         self._listener: socket.socket | None = None
@@ -97,6 +105,10 @@ class FakeSMTP:
             client.settimeout(10)
             with self._guard:
                 self.sessions += 1
+                drop = self.sessions <= self.drop_first
+            if drop:  # the client sees SMTPServerDisconnected
+                client.close()
+                continue
             threading.Thread(target=self._session, args=(client,), daemon=True).start()
 
     def _session(self, client: socket.socket) -> None:
@@ -125,7 +137,9 @@ class FakeSMTP:
                     sender, recipients = command.split(":", 1)[1].strip(" <>"), []
                     send("250 OK")
                 elif upper.startswith("RCPT TO"):
-                    if self.mode == "defer":
+                    if self.refuse_recipients:
+                        send("550 5.1.1 mailbox unavailable")
+                    elif self.mode == "defer":
                         with self._guard:
                             self.refused += 1
                         send("451 4.7.1 greylisted, try again later")

@@ -5,9 +5,6 @@ the way the engine does (state locked, saved with the turn counter)."""
 from __future__ import annotations
 
 import datetime as dt
-import smtplib
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -15,6 +12,7 @@ import pytest
 from django.db import transaction
 
 from chatbot.models import ConversationState, Event, Profile
+from congress.testing.fake_smtp import FakeSMTP
 from registrations.conversation import registration_turn
 
 DEMO_PROFILES = (
@@ -161,98 +159,9 @@ def celery_eager() -> Iterator[None]:
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class FakeSMTP:
-    """A minimal SMTP server on 127.0.0.1 that can misbehave on purpose.
-
-    ``drop_first`` connections are closed before the greeting (the client
-    raises SMTPServerDisconnected); ``refuse_recipients`` answers RCPT with
-    550; everything else is accepted and kept in ``messages``.
-    """
-
-    drop_first: int = 0
-    refuse_recipients: bool = False
-    messages: list[bytes] = field(default_factory=list)
-    connections: int = 0
-    port: int = 0
-
-    def start(self) -> None:
-        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", 0))
-        self._server.listen(16)
-        self.port = self._server.getsockname()[1]
-        self._server.settimeout(0.1)  # so stop() is noticed without a connection
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._server.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                client, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            client.settimeout(10)
-            self.connections += 1
-            if self.connections <= self.drop_first:
-                client.close()
-                continue
-            threading.Thread(target=self._session, args=(client,), daemon=True).start()
-
-    def _session(self, client: socket.socket) -> None:
-        reader = client.makefile("rb")
-
-        def send(line: str) -> None:
-            client.sendall(line.encode() + b"\r\n")
-
-        try:
-            send("220 fake-smtp ready")
-            while True:
-                line = reader.readline()
-                if not line:
-                    return
-                command = line.decode(errors="replace").strip().upper()
-                if command.startswith(("EHLO", "HELO")):
-                    send("250 fake-smtp")
-                elif command.startswith("MAIL FROM"):
-                    send("250 OK")
-                elif command.startswith("RCPT TO"):
-                    send("550 5.1.1 mailbox unavailable" if self.refuse_recipients else "250 OK")
-                elif command == "DATA":
-                    send("354 end with .")
-                    body = []
-                    while True:
-                        data = reader.readline()
-                        if data in (b".\r\n", b".\n", b""):
-                            break
-                        body.append(data)
-                    self.messages.append(b"".join(body))
-                    send("250 queued")
-                elif command == "RSET" or command == "NOOP":
-                    send("250 OK")
-                elif command == "QUIT":
-                    send("221 bye")
-                    return
-                else:
-                    send("502 not implemented")
-        except OSError:
-            return
-        finally:
-            client.close()
-
-
 @pytest.fixture
 def fake_smtp(settings) -> Iterator[FakeSMTP]:
-    server = FakeSMTP()
-    server.start()
+    server = FakeSMTP().start()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = server.port
@@ -267,4 +176,3 @@ def fake_smtp(settings) -> Iterator[FakeSMTP]:
         server.stop()
 
 
-assert smtplib  # the client side the fake talks to
