@@ -129,7 +129,7 @@ def _profile(group, pids: list[int], seconds: float) -> None:
     for name, pid in (("web", pids[0]), ("worker", pids[1])):
         subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(pid), "--subprocesses",
                           "--duration", str(int(seconds)), "--rate", "200", "--format", "raw", "--nonblocking",
-                          "--output", str(out / f"{name}.txt")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          "--output", str(out / f"{name}.txt"), *(["--gil"] if os.environ.get("BENCH_PROFILE_GIL") else [])], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _figures(records, inbound, outbound, sent, starts, *, drained, rate, seconds, cpu, offered_end, latency_ms) -> dict:

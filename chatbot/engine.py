@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -147,11 +147,10 @@ def _load_state(conversation_id: str, push_name: str) -> ConversationState:
     try:
         state = ConversationState.objects.get(conversation_id=conversation_id)
     except ConversationState.DoesNotExist:
-        try:
-            with transaction.atomic():
-                state = ConversationState.objects.create(conversation_id=conversation_id)
-        except IntegrityError:  # created concurrently by another entry point
-            state = ConversationState.objects.get(conversation_id=conversation_id)
+        # INSERT ... ON CONFLICT DO NOTHING: no savepoint, and a row created
+        # concurrently by another entry point is simply read back.
+        ConversationState.objects.bulk_create([ConversationState(conversation_id=conversation_id)], ignore_conflicts=True)
+        state = ConversationState.objects.get(conversation_id=conversation_id)
     if push_name and state.push_name != push_name[:120]:
         state.push_name = push_name[:120]
     return state
@@ -296,10 +295,12 @@ def _save(state: ConversationState, text: str, replies: list[str], now) -> None:
     state.last_activity_at = now
 
 
-def _turn(conversation_id: str, text: str, push_name: str) -> TurnResult:
+def _turn(conversation_id: str, text: str, push_name: str, *, savepoint: bool = True) -> TurnResult:
     now = timezone.now()
     text = (text or "").strip()[: settings.MAX_MESSAGE_CHARS]
-    with transaction.atomic():
+    # Inside the caller's transaction (the pipeline) a savepoint would only
+    # cost two round trips: any error here rolls back the caller's block too.
+    with transaction.atomic(savepoint=savepoint):
         state = _load_state(conversation_id, push_name)
         _expire_if_idle(state, now)
         event = active_event()
@@ -318,6 +319,6 @@ def conversation_turn(*, conversation_id: str, text: str, push_name: str = "", l
     the conversation stays busy past the lock's wait.
     """
     if not lock:
-        return _turn(conversation_id, text, push_name)
+        return _turn(conversation_id, text, push_name, savepoint=False)
     with conversation_lock(conversation_id):
         return _turn(conversation_id, text, push_name)

@@ -276,6 +276,49 @@ def _pending(chat_id: str):
     return InboundMessage.objects.filter(chat_id=chat_id, status=InboundMessage.Status.PENDING)
 
 
+_CLAIM_NEXT = None
+
+
+def _claim_next(chat_id: str) -> tuple[InboundMessage | None, bool]:
+    """The chat's oldest pending message with its attempt counted (committed
+    before the turn, so a message that kills its worker every time still
+    ends), and whether more are pending after it. The caller holds the
+    chat's lock.
+
+    On PostgreSQL ONE statement (an UPDATE of the oldest pending row
+    returning it and an EXISTS for the next): where the ORM reads the batch,
+    then updates each message's attempts.
+    """
+    if connection.vendor != "postgresql":
+        inbound = _pending(chat_id).order_by("id").first()
+        if inbound is None:
+            return None, False
+        if not _pending(chat_id).filter(pk=inbound.pk).update(attempts=F("attempts") + 1):
+            return None, _pending(chat_id).exists()
+        inbound.attempts += 1
+        return inbound, _pending(chat_id).filter(pk__gt=inbound.pk).exists()
+    global _CLAIM_NEXT
+    fields = InboundMessage._meta.concrete_fields
+    if _CLAIM_NEXT is None:
+        table = InboundMessage._meta.db_table
+        # Table and column names come from the model, values are parameters.
+        _CLAIM_NEXT = (
+            f"UPDATE {table} AS m SET attempts = m.attempts + 1"  # noqa: S608
+            f" WHERE m.id = (SELECT id FROM {table} WHERE chat_id = %s AND status = %s ORDER BY id LIMIT 1)"
+            " AND m.status = %s"
+            f" RETURNING {', '.join('m.' + f.column for f in fields)},"
+            f" EXISTS (SELECT 1 FROM {table} o WHERE o.chat_id = m.chat_id AND o.status = %s AND o.id > m.id)"
+        )
+    pending = InboundMessage.Status.PENDING
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_NEXT, [chat_id, pending, pending, pending])
+        row = cursor.fetchone()
+    if row is None:
+        return None, False
+    inbound = InboundMessage.from_db(connection.alias, [f.attname for f in fields], row[:-1])
+    return inbound, bool(row[-1])
+
+
 def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
     """Process ``chat_id``'s pending messages oldest first, under its lock.
 
@@ -298,19 +341,22 @@ def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
     _inline_delivery.active = deliver
     try:
         with LockKeeper(lock) as keeper:
-            # The chat's pending messages in one read: only the lock's holder
-            # processes them, and one that lands meanwhile is caught by the
+            # Only the lock's holder processes the chat's messages; one that
+            # lands meanwhile is caught by the claim's "more" flag or by the
             # re-check after releasing.
-            batch = list(_pending(chat_id).order_by("id")[: settings.WA_DRAIN_BATCH])
-            for inbound in batch:
+            for _position in range(settings.WA_DRAIN_BATCH):
+                inbound, more = _claim_next(chat_id)
+                if inbound is None:
+                    break
                 answered = True
-                outcome, delay = inbound_process(inbound=inbound, keeper=keeper)
+                outcome, delay = inbound_process(inbound=inbound, keeper=keeper, claimed=True)
                 if outcome is Outcome.RETRY:
                     retry_in = delay
                     break
+                if not more:
+                    break
             else:
-                if len(batch) == settings.WA_DRAIN_BATCH:
-                    retry_in = 0.0  # a long backlog: yield to other chats, then go on
+                retry_in = 0.0  # a long backlog: yield to other chats, then go on
     finally:
         _inline_delivery.active = False
         release_lock(lock)
@@ -362,6 +408,57 @@ def _reply(inbound: InboundMessage, text: str, kind: str = OutboundMessage.Kind.
     return outbound
 
 
+_ANSWER = None
+
+
+def _inbound_answer(inbound: InboundMessage, *, reply: str, detail: str) -> bool:
+    """Inside the turn's transaction: mark the message done (only if still
+    pending), insert its reply and its "processed" event. False when it was
+    not pending any more (someone else answered it): the caller rolls back.
+
+    On PostgreSQL ONE statement (the status-guarded UPDATE feeding both
+    INSERTs): one round trip where the ORM needs three.
+    """
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        answered = InboundMessage.objects.filter(pk=inbound.pk, status=InboundMessage.Status.PENDING).update(
+            status=InboundMessage.Status.DONE, processed_at=now, last_error=""
+        )
+        if not answered:
+            return False
+        if reply:
+            _reply(inbound, reply)
+        MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.PROCESSED, detail=detail[:500])
+        return True
+    global _ANSWER
+    if _ANSWER is None:
+        inbound_table, outbound_table = InboundMessage._meta.db_table, OutboundMessage._meta.db_table
+        # Table and column names come from the models, values are parameters.
+        _ANSWER = (
+            f"WITH done AS (UPDATE {inbound_table} SET status = %s, processed_at = %s, last_error = ''"  # noqa: S608
+            " WHERE id = %s AND status = %s RETURNING id, chat_id, number, jid, request_id),"
+            f" reply AS (INSERT INTO {outbound_table} (inbound_id, kind, chat_id, number, jid, text, status,"
+            " attempts, last_error, next_attempt_at, request_id, created_at, sent_at)"
+            " SELECT id, %s, chat_id, number, jid, %s, %s, 0, '', NULL, request_id, %s, NULL FROM done WHERE %s"
+            " RETURNING id),"
+            f" event AS (INSERT INTO {MessageEvent._meta.db_table} (kind, detail, created_at, inbound_id)"
+            " SELECT %s, %s, %s, id FROM done)"
+            " SELECT (SELECT id FROM done), (SELECT id FROM reply)"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_ANSWER, [
+            InboundMessage.Status.DONE, now, inbound.pk, InboundMessage.Status.PENDING,
+            OutboundMessage.Kind.REPLY, reply, OutboundMessage.Status.PENDING, now, bool(reply),
+            MessageEvent.Kind.PROCESSED, detail[:500], now,
+        ])
+        answered, outbound_id = cursor.fetchone()
+    if answered is None:
+        return False
+    if outbound_id is not None and not getattr(_inline_delivery, "active", False):
+        transaction.on_commit(lambda: enqueue_send(outbound_id), robust=True)
+    return True
+
+
 def _finish_without_turn(inbound: InboundMessage, *, status: str, reply: str, kind: str, event: str, detail: str) -> bool:
     """Close a message with a canned reply (apology) in one transaction; False
     when someone else closed it first."""
@@ -394,22 +491,33 @@ def inbound_fail(*, inbound: InboundMessage, error: str) -> bool:
     return done
 
 
-def inbound_process(*, inbound: InboundMessage, keeper: LockKeeper) -> tuple[Outcome, float]:
+class _AlreadyAnswered(Exception):
+    """Raised inside the turn's transaction to roll it back: a previous
+    holder of the chat's lock answered this message meanwhile."""
+
+
+def inbound_process(*, inbound: InboundMessage, keeper: LockKeeper, claimed: bool = False) -> tuple[Outcome, float]:
     """Answer one pending message; the caller holds the chat's lock.
 
     The engine turn, the inbound's status change and the reply row commit in
     one transaction; the reply is enqueued for delivery on commit. A stale
-    holder (its lock expired and was taken) cannot commit: the row lock and
-    status check, the lock check before commit and the engine's version check
-    each roll it back.
+    holder (its lock expired and was taken) cannot commit: the lock check
+    before commit, the engine's version check and the status-guarded
+    "done" update each roll it back. ``claimed``: ``_claim_next`` already
+    counted this attempt.
     """
     from chatbot.engine import StaleConversation, conversation_turn
 
     set_request_id(inbound.request_id or get_request_id())
-    # Count the attempt before working: a message that kills its worker every
-    # time must end, not block its chat forever.
-    InboundMessage.objects.filter(pk=inbound.pk, status=InboundMessage.Status.PENDING).update(attempts=F("attempts") + 1)
-    inbound.attempts += 1
+    if not claimed:
+        # Count the attempt before working: a message that kills its worker
+        # every time must end, not block its chat forever.
+        counted = InboundMessage.objects.filter(pk=inbound.pk, status=InboundMessage.Status.PENDING).update(
+            attempts=F("attempts") + 1
+        )
+        if not counted:
+            return Outcome.DONE, 0.0  # answered by a previous holder
+        inbound.attempts += 1
     if inbound.attempts > settings.WA_PROCESS_MAX_ATTEMPTS:
         inbound_fail(inbound=inbound, error=f"gave up after {inbound.attempts - 1} attempts: {inbound.last_error}")
         return Outcome.FAILED, 0.0
@@ -435,22 +543,15 @@ def inbound_process(*, inbound: InboundMessage, keeper: LockKeeper) -> tuple[Out
     backoff = backoff_seconds(inbound.attempts, base=settings.WA_RETRY_BACKOFF_S, cap=settings.WA_RETRY_BACKOFF_MAX_S)
     try:
         with transaction.atomic():
-            current = InboundMessage.objects.select_for_update().only("status").get(pk=inbound.pk)
-            if current.status != InboundMessage.Status.PENDING:
-                return Outcome.DONE, 0.0  # answered by a previous holder
             result = conversation_turn(
                 conversation_id=inbound.chat_id, text=inbound.content, push_name=inbound.push_name, lock=False
             )
             if not keeper.held():
                 raise LockLost(f"lost the lock of {inbound.chat_id} during the turn")
-            InboundMessage.objects.filter(pk=inbound.pk).update(
-                status=InboundMessage.Status.DONE, processed_at=timezone.now(), last_error=""
-            )
-            if result.reply:
-                _reply(inbound, result.reply)
-            MessageEvent.objects.create(
-                inbound=inbound, kind=MessageEvent.Kind.PROCESSED, detail=f"step={result.step} turns={result.turns}"
-            )
+            if not _inbound_answer(inbound, reply=result.reply, detail=f"step={result.step} turns={result.turns}"):
+                raise _AlreadyAnswered
+    except _AlreadyAnswered:
+        return Outcome.DONE, 0.0  # answered by a previous holder; our turn was rolled back
     except (StaleConversation, LockLost) as exc:
         # Another holder moved the conversation on: nothing of ours was
         # written. Retry from the new state.
