@@ -57,7 +57,6 @@ def main(argv: list[str] | None = None) -> None:
         django.setup()
         from django.db import connection
 
-        from congress.redis import get_redis
         from whatsapp import services
 
         services.enqueue_drain = lambda *a, **k: True  # the drain runs right here
@@ -71,15 +70,16 @@ def main(argv: list[str] | None = None) -> None:
                 print("   SQL", sql[:160].replace("\n", " "))
             return execute(sql, params, many, context)
 
+        import redis
+
         redis_calls = [0]
-        client = get_redis()
-        original_execute = client.execute_command
+        original_execute = redis.Redis.execute_command
 
-        def counted(*a, **k):
+        def counted(self, *a, **k):  # every client: locks, cache, broker
             redis_calls[0] += 1
-            return original_execute(*a, **k)
+            return original_execute(self, *a, **k)
 
-        client.execute_command = counted
+        redis.Redis.execute_command = counted
         messages = [m for m in mixed_workload(rate=50, seconds=args.messages / 50, audio_share=0).messages
                     if not m.duplicate_of]
         log(f"profile: {len(messages)} messages accepted and drained one at a time in one process")

@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from chatbot.knowledge import knowledge_snapshot
 from chatbot.models import ConversationState, Event, RegistrationStep
 from congress.errors import CongressError
 from congress.locks import conversation_lock
@@ -300,7 +301,7 @@ def _turn(conversation_id: str, text: str, push_name: str, *, savepoint: bool = 
     text = (text or "").strip()[: settings.MAX_MESSAGE_CHARS]
     # Inside the caller's transaction (the pipeline) a savepoint would only
     # cost two round trips: any error here rolls back the caller's block too.
-    with transaction.atomic(savepoint=savepoint):
+    with transaction.atomic(savepoint=savepoint), knowledge_snapshot():
         state = _load_state(conversation_id, push_name)
         _expire_if_idle(state, now)
         event = active_event()

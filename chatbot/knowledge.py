@@ -16,11 +16,13 @@ workers that share the Redis cache.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -402,8 +404,37 @@ def _current_version() -> str | None:
     return version
 
 
+# Inside knowledge_snapshot(): the index this thread's turn already read.
+_snapshot = threading.local()
+
+
+@contextlib.contextmanager
+def knowledge_snapshot() -> Iterator[None]:
+    """One engine turn reads the shared version once: every
+    ``get_knowledge_index()`` inside the block (the event, the profiles,
+    the answer's retrieval) gets the index the first one got. A turn then
+    never mixes two versions of the knowledge, and saves a cache round trip
+    per further read; an edit is seen from the next turn on."""
+    if getattr(_snapshot, "active", False):
+        yield  # nested: the outer block owns the snapshot
+        return
+    _snapshot.active, _snapshot.index = True, None
+    try:
+        yield
+    finally:
+        _snapshot.active, _snapshot.index = False, None
+
+
 def get_knowledge_index() -> KnowledgeIndex:
     """The current index, rebuilt only when the knowledge changed since."""
+    if getattr(_snapshot, "active", False):
+        if _snapshot.index is None:
+            _snapshot.index = _current_index()
+        return _snapshot.index
+    return _current_index()
+
+
+def _current_index() -> KnowledgeIndex:
     global _local_index
     version = _current_version()
     index = _local_index

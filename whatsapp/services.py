@@ -361,13 +361,35 @@ def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
         _inline_delivery.active = False
         release_lock(lock)
         if deliver and answered:
-            outbox_flush(chat_id=chat_id)
+            outbox_flush(chat_id=chat_id, recheck=False)
     if retry_in is not None:
         raise RetryLater(retry_in)
     # Re-check AFTER releasing: a message committed while we held the lock saw
-    # it busy and returned, trusting us to pick it up.
-    if _pending(chat_id).exists():
+    # it busy and returned, trusting us to pick it up; likewise a reply
+    # another drain of this chat committed while our flush held the outbox
+    # lock. Both in one read.
+    messages_waiting, reply_due = _chat_pending(chat_id)
+    if messages_waiting:
         raise RetryLater(0.0, "new messages arrived while draining")
+    if reply_due is not None and deliver and answered:
+        enqueue_send(reply_due)
+
+
+def _chat_pending(chat_id: str) -> tuple[bool, int | None]:
+    """Whether ``chat_id`` has pending messages, and its oldest reply due for
+    sending now (None when none is): one round trip."""
+    inbound_table, outbound_table = InboundMessage._meta.db_table, OutboundMessage._meta.db_table
+    pending = InboundMessage.Status.PENDING
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {inbound_table} WHERE chat_id = %s AND status = %s),"  # noqa: S608
+            f" (SELECT id FROM {outbound_table} WHERE chat_id = %s AND status = %s"
+            " AND (next_attempt_at IS NULL OR next_attempt_at <= %s) ORDER BY id LIMIT 1)",
+            [chat_id, pending, chat_id, OutboundMessage.Status.PENDING, now],
+        )
+        waiting, reply = cursor.fetchone()
+    return bool(waiting), reply
 
 
 def _transcribe(inbound: InboundMessage) -> str | None:
@@ -611,12 +633,14 @@ def outbox_deliver(*, outbound_id: int) -> None:
     _chat_outbox_deliver(chat_id)
 
 
-def outbox_flush(*, chat_id: str) -> None:
+def outbox_flush(*, chat_id: str, recheck: bool = True) -> None:
     """Send ``chat_id``'s pending replies now, from the task that answered
     them. Never raises: whatever cannot go out now is handed to
-    ``send_outbound`` (with its backoff), or failing that to the sweeper."""
+    ``send_outbound`` (with its backoff), or failing that to the sweeper.
+    ``recheck=False``: the caller re-checks for replies that arrived while
+    this held the outbox lock (the drain does, with its own re-check)."""
     try:
-        _chat_outbox_deliver(chat_id)
+        _chat_outbox_deliver(chat_id, recheck=recheck)
     except RetryLater as exc:
         head = _next_pending_reply(chat_id)
         if head is not None:
@@ -625,7 +649,7 @@ def outbox_flush(*, chat_id: str) -> None:
         logger.warning("whatsapp.flush_infra_error chat=%s error=%s (the sweeper will send)", chat_id, exc)
 
 
-def _chat_outbox_deliver(chat_id: str) -> None:
+def _chat_outbox_deliver(chat_id: str, *, recheck: bool = True) -> None:
     lock = try_conversation_lock(_outbox_lock_name(chat_id))
     if lock is None:
         return  # the holder sends it and re-checks after releasing
@@ -651,7 +675,7 @@ def _chat_outbox_deliver(chat_id: str) -> None:
         release_lock(lock)
     if retry_in is not None:
         raise RetryLater(retry_in)
-    if _next_pending_reply(chat_id) is not None:
+    if recheck and _next_pending_reply(chat_id) is not None:
         raise RetryLater(0.0, "new replies arrived while sending")
 
 
