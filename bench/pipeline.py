@@ -1,7 +1,7 @@
 """Our pipeline end to end, and the naive design on the same workload.
 
     python bench/pipeline.py [--latency-ms 0] [--rate 150] [--seconds 20]
-                             [--pool threads] [--concurrency 32] [--naive]
+                             [--pool threads] [--concurrency 64] [--naive]
 
 ``ours``: the mixed workload (``common.mixed_workload``: registrations,
 questions, 5 % gateway re-deliveries, 2 % voice notes) is POSTed to
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate", type=float, default=150)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--pool", default="threads")
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--web-threads", type=int, default=4)
