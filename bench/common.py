@@ -469,13 +469,13 @@ def queued_body(msg: Message) -> dict:
 # --- the load generator (a separate process) ----------------------------------------------
 
 
-def run_loadgen(plan: dict, *, timeout: float) -> list[dict]:
-    """Run ``bench/loadgen.py`` on ``plan``; its per-request records."""
+def run_loadgen(plan: dict, *, timeout: float, script: str = "loadgen.py", env: dict[str, str] | None = None) -> list[dict]:
+    """Run ``bench/loadgen.py`` (or another load script) on ``plan``; its per-request records."""
     with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
         plan_path, out_path = Path(tmp) / "plan.json", Path(tmp) / "out.jsonl"
         plan_path.write_text(json.dumps(plan))
-        proc = subprocess.run([sys.executable, str(ROOT / "bench" / "loadgen.py"), str(plan_path), str(out_path)],
-                              cwd=ROOT, timeout=timeout, capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), str(plan_path), str(out_path)],
+                              cwd=ROOT, timeout=timeout, capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             raise RuntimeError(f"load generator failed:\n{proc.stderr[-3000:]}")
         return [json.loads(line) for line in out_path.read_text().splitlines() if line]

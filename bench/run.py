@@ -15,9 +15,11 @@ them all when it ends. Each benchmark's last line is ``name: key=value ...``.
 The pipeline runs the worker the way docs/benchmarks.md recommends
 (``--pool threads --concurrency 64``); ``--worker`` picks another
 (``prefork:2`` is the plain ``celery -A congress worker`` on two cores).
-With a 0 ms LLM the pipeline runs twice: at ``--rate0`` (the target; above
-our capacity, so ``sustained`` is the capacity) and at ``--rate0-latency``
-(a rate we keep up with, for honest latencies).
+With a 0 ms LLM the pipeline runs three times: at ``--rate0`` (the target;
+above our capacity, so ``sustained`` is the capacity), at ``--rate0-latency``
+(a rate we keep up with, for honest latencies), and at ``--rate0`` accepted
+in-process as our neonize gateway does (``pipeline_llm0_gateway``: no HTTP
+request per message; the issue's figure is the ``/whatsapp`` one).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import physical, pipeline, web
 from bench.common import fmt, idle_share, machine
 
-ALL = ["physical", "pipeline0", "pipeline0_latency", "pipeline1000", "naive0", "naive1000", "http"]
+ALL = ["physical", "pipeline0", "pipeline0_latency", "pipeline0_gateway", "pipeline1000", "naive0", "naive1000", "http"]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,6 +66,11 @@ def main(argv: list[str] | None = None) -> None:
         f = pipeline.run_ours(latency_ms=0, rate=args.rate0_latency, seconds=seconds, **worker)
         results["pipeline0_latency"] = f
         print(pipeline.line("pipeline_llm0_kept_up", f), flush=True)
+    if "pipeline0_gateway" in only:
+        # The same, accepted in-process as our neonize gateway does (no HTTP per message).
+        f = pipeline.run_ours(latency_ms=0, rate=args.rate0, seconds=seconds, via="gateway", **worker)
+        results["pipeline0_gateway"] = f
+        print(pipeline.line("pipeline_llm0_gateway", f), flush=True)
     for latency, rate in ((0, args.rate0), (1000, args.rate1000)):
         if f"pipeline{latency}" in only:
             f = pipeline.run_ours(latency_ms=latency, rate=rate, seconds=seconds, **worker)
@@ -89,6 +96,8 @@ def main(argv: list[str] | None = None) -> None:
             summary[f"llm{latency}_vs_naive"] = round(ours["sustained"] / max(naive["sustained"], 1e-9), 2)
         if ours and phys and latency == 0:
             summary["llm0_vs_physical"] = round(ours["sustained"] / phys, 3)
+    if results.get("pipeline0_gateway"):
+        summary["llm0_gateway_msgs_per_s"] = results["pipeline0_gateway"]["sustained"]
     summary["seconds"] = round(time.monotonic() - started)
     print(fmt("summary", **summary), flush=True)
 
