@@ -179,6 +179,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# No task sets a rate limit: skip the worker's per-task rate-limit bookkeeping.
+CELERY_WORKER_DISABLE_RATE_LIMITS = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_S", default=7200)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Keep worker database connections across tasks (Celery's Django fix-up would

@@ -619,6 +619,32 @@ def _next_pending_reply(chat_id: str) -> OutboundMessage | None:
     return _pending_replies(chat_id).first()
 
 
+_PENDING_REPLIES = None
+
+
+def _pending_reply_batch(chat_id: str) -> list[OutboundMessage]:
+    """The chat's pending replies, oldest first, at most WA_DRAIN_BATCH.
+
+    On PostgreSQL a prepared-once raw SELECT (the ORM compiles the same
+    query on every reply sent, a tenth of the flush's CPU); elsewhere the ORM.
+    """
+    if connection.vendor != "postgresql":
+        return list(_pending_replies(chat_id)[: settings.WA_DRAIN_BATCH])
+    global _PENDING_REPLIES
+    fields = OutboundMessage._meta.concrete_fields
+    if _PENDING_REPLIES is None:
+        # Table and column names come from the model, values are parameters.
+        _PENDING_REPLIES = (
+            f"SELECT {', '.join(f.column for f in fields)} FROM {OutboundMessage._meta.db_table}"  # noqa: S608
+            " WHERE chat_id = %s AND status = %s ORDER BY id LIMIT %s"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_PENDING_REPLIES, [chat_id, OutboundMessage.Status.PENDING, settings.WA_DRAIN_BATCH])
+        rows = cursor.fetchall()
+    names = [f.attname for f in fields]
+    return [OutboundMessage.from_db(connection.alias, names, row) for row in rows]
+
+
 def outbox_deliver(*, outbound_id: int) -> None:
     """Deliver the pending replies of ``outbound_id``'s chat, in order.
 
@@ -657,7 +683,7 @@ def _chat_outbox_deliver(chat_id: str, *, recheck: bool = True) -> None:
     try:
         # The chat's pending replies in one read (usually one or two), oldest
         # first; only this lock's holder sends them, so the list stays true.
-        batch = list(_pending_replies(chat_id)[: settings.WA_DRAIN_BATCH])
+        batch = _pending_reply_batch(chat_id)
         for position, outbound in enumerate(batch):
             wait = (outbound.next_attempt_at - timezone.now()).total_seconds() if outbound.next_attempt_at else 0
             if wait > 0:
