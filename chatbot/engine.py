@@ -200,13 +200,14 @@ def _expire_if_idle(state: ConversationState, now) -> None:
 
 def participant_status(state: ConversationState) -> str:
     """The participant's own status, for the LLM. Never holds a CPF or contact data."""
+    from registrations.conversation import own_registration_row
     from registrations.models import Participant
 
-    participant = Participant.objects.filter(conversation=state).select_related("profile").first()
-    if participant is not None:
+    row = own_registration_row(state)
+    if row is not None:
         return _("Participante inscrito (situação: %(status)s; perfil: %(profile)s).") % {
-            "status": participant.get_status_display(),
-            "profile": participant.profile.name,
+            "status": Participant.Status(row[7]).label,
+            "profile": row[9],
         }
     if state.registration_step in IN_FLOW_STEPS:
         return _("Inscrição em andamento (etapa: %(step)s).") % {"step": state.get_registration_step_display()}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -78,26 +78,54 @@ def _write(conversation: ConversationState, state: flow.FlowState) -> None:
 _FLOW_KEYS = frozenset({"fields", "editing", "pending", "mode", "mode_turn", "participant_id"})
 
 
-def _own_registration(conversation: ConversationState) -> flow.OwnRegistration | None:
+_OWN_SELECT = None
+
+
+def own_registration_row(conversation: ConversationState) -> tuple | None:
+    """The conversation's own participant as ``(id, full_name, email, cpf,
+    phone, city, uf, status, email_status, profile_name)``, or None.
+
+    Usually one row, rarely a few (cancelled, then registered with another
+    CPF): the active one wins, else the most recent. One prepared statement
+    (plain SQL, the same on PostgreSQL and SQLite): it runs on most turns
+    (registration steps and questions), where the ORM would compile the
+    query and build two model instances each time.
+    """
     if conversation.pk is None:
         return None
-    # Usually one row, rarely a few (cancelled, then registered with another
-    # CPF): the active one wins, else the most recent.
-    rows = list(Participant.objects.filter(conversation=conversation).select_related("profile").order_by("-updated_at")[:10])
-    participant = next((row for row in rows if row.is_active), rows[0] if rows else None)
-    if participant is None:
+    global _OWN_SELECT
+    if _OWN_SELECT is None:
+        from chatbot.models import Profile
+
+        # Table names come from the models, the id is a parameter.
+        _OWN_SELECT = (
+            "SELECT p.id, p.full_name, p.email, p.cpf, p.phone, p.city, p.uf, p.status,"  # noqa: S608
+            f" p.confirmation_email_status, pr.name FROM {Participant._meta.db_table} p"
+            f" JOIN {Profile._meta.db_table} pr ON pr.id = p.profile_id"
+            " WHERE p.conversation_id = %s ORDER BY p.updated_at DESC, p.id DESC LIMIT 10"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_OWN_SELECT, [conversation.pk])
+        rows = cursor.fetchall()
+    return next((row for row in rows if row[7] == Participant.Status.CONFIRMED), rows[0] if rows else None)
+
+
+def _own_registration(conversation: ConversationState) -> flow.OwnRegistration | None:
+    row = own_registration_row(conversation)
+    if row is None:
         return None
+    pk, full_name, email, cpf, phone, city, uf, status, email_status, profile_name = row
     return flow.OwnRegistration(
-        id=participant.pk,
-        full_name=participant.full_name,
-        email=participant.email,
-        cpf=participant.cpf,
-        phone=participant.phone,
-        city=participant.city,
-        uf=participant.uf,
-        profile_name=participant.profile.name,
-        active=participant.is_active,
-        email_status=participant.confirmation_email_status,
+        id=pk,
+        full_name=full_name,
+        email=email,
+        cpf=cpf,
+        phone=phone,
+        city=city,
+        uf=uf,
+        profile_name=profile_name,
+        active=status == Participant.Status.CONFIRMED,
+        email_status=email_status,
     )
 
 
