@@ -16,8 +16,6 @@ import logging
 from collections.abc import Callable, Iterable
 
 from django.db import connection, transaction
-from django.db.models import Q
-from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -146,12 +144,23 @@ def _owners(keys: set[str], conversation: ConversationState) -> dict[str, str]:
     emails = {key[6:] for key in keys if key.startswith("email:")}
     if not cpfs and not emails:
         return {}
-    rows = (
-        Participant.objects.filter(status=Participant.Status.CONFIRMED)
-        .alias(email_lower=Lower("email"))
-        .filter(Q(cpf__in=cpfs) | Q(email_lower__in=emails))
-        .values_list("cpf", "email", "conversation_id")
-    )
+    # Plain SQL (the same on PostgreSQL and SQLite; LOWER(email) is the
+    # unique index's expression): it runs on every step once an e-mail or
+    # CPF is known, where the ORM would compile it each time.
+    conditions, params = [], [Participant.Status.CONFIRMED]
+    if cpfs:
+        conditions.append(f"cpf IN ({', '.join(['%s'] * len(cpfs))})")
+        params += sorted(cpfs)
+    if emails:
+        conditions.append(f"LOWER(email) IN ({', '.join(['%s'] * len(emails))})")
+        params += sorted(emails)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT cpf, email, conversation_id FROM {Participant._meta.db_table}"  # noqa: S608 - placeholders only
+            f" WHERE status = %s AND ({' OR '.join(conditions)})",
+            params,
+        )
+        rows = cursor.fetchall()
     owners: dict[str, str] = {}
     for cpf, email, conversation_pk in rows:
         whose = "own" if conversation.pk is not None and conversation_pk == conversation.pk else "other"

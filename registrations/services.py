@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -51,14 +51,32 @@ def registration_event_record(
 ) -> RegistrationEvent:
     """Append one audit row. ``detail`` must never hold a CPF in clear (callers mask)."""
     participant_id = participant.pk if isinstance(participant, Participant) else participant
-    return RegistrationEvent.objects.create(
-        participant_id=participant_id,
-        conversation_id=conversation_id[:128],
-        kind=kind,
-        step=str(step)[:32],
-        detail=detail[:500],
-        actor=actor[:150],
-    )
+    values = {
+        "participant_id": participant_id,
+        "conversation_id": conversation_id[:128],
+        "kind": kind,
+        "step": str(step)[:32],
+        "detail": detail[:500],
+        "actor": actor[:150],
+        "created_at": timezone.now(),
+    }
+    # One plain INSERT … RETURNING (PostgreSQL and SQLite alike): a row on
+    # nearly every registration step, where Model.save() costs several times
+    # the statement itself. Values go through each field's own preparation.
+    meta = RegistrationEvent._meta
+    fields = {field.attname: field for field in meta.concrete_fields}
+    columns = [fields[name].column for name in values]
+    params = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {meta.db_table} ({', '.join(columns)})"  # noqa: S608 - names from the model
+            f" VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
+            params,
+        )
+        pk = cursor.fetchone()[0]
+    event = RegistrationEvent(pk=pk, **values)
+    event._state.adding, event._state.db = False, connection.alias
+    return event
 
 
 def _enqueue_confirmation(participant_id: int) -> None:
