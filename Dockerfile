@@ -19,4 +19,4 @@ RUN ENV=dev python manage.py collectstatic --noinput \
 USER congress
 
 EXPOSE 8000
-CMD ["gunicorn", "congress.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "congress.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--reuse-port", "--access-logfile", "-"]

@@ -308,7 +308,7 @@ def start_gunicorn(group: Group, env: dict[str, str], *, app: str = "congress.ws
     proc = start_proc(
         group, "gunicorn",
         [str(BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--threads", str(threads), "--log-level", "warning", "--backlog", "2048"],
+         "--threads", str(threads), "--log-level", "warning", "--backlog", "2048", "--reuse-port"],
         env, ready_url=f"http://127.0.0.1:{port}/health",
     )
     return f"http://127.0.0.1:{port}", proc
