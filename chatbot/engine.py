@@ -10,6 +10,7 @@ chat) runs this same function.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from chatbot.knowledge import knowledge_snapshot
 from chatbot.models import ConversationState, Event, RegistrationStep
+from congress import sql
 from congress.errors import CongressError
 from congress.locks import conversation_lock
 
@@ -141,7 +143,13 @@ def active_event() -> Event | None:
     return get_active_event()
 
 
-_STATE_SELECT = None
+@functools.cache
+def _state_select_sql() -> str:
+    # Table and column names come from the model, the id is a parameter.
+    return (
+        f"SELECT {sql.columns(ConversationState)} FROM {ConversationState._meta.db_table}"  # noqa: S608
+        " WHERE conversation_id = %s"
+    )
 
 
 def _state_read(conversation_id: str) -> ConversationState | None:
@@ -150,24 +158,10 @@ def _state_read(conversation_id: str) -> ConversationState | None:
     pipeline worker's CPU), with the fields' own conversions (JSON)."""
     if connection.vendor != "postgresql":
         return ConversationState.objects.filter(conversation_id=conversation_id).first()
-    global _STATE_SELECT
-    fields = ConversationState._meta.concrete_fields
-    if _STATE_SELECT is None:
-        # Table and column names come from the model, the id is a parameter.
-        _STATE_SELECT = (
-            f"SELECT {', '.join(f.column for f in fields)} FROM {ConversationState._meta.db_table}"  # noqa: S608
-            " WHERE conversation_id = %s"
-        )
     with connection.cursor() as cursor:
-        cursor.execute(_STATE_SELECT, [conversation_id])
+        cursor.execute(_state_select_sql(), [conversation_id])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    values = [
-        f.from_db_value(value, None, connection) if hasattr(f, "from_db_value") else value
-        for f, value in zip(fields, row, strict=True)
-    ]
-    return ConversationState.from_db(connection.alias, [f.attname for f in fields], values)
+    return None if row is None else sql.from_row(ConversationState, row)
 
 
 def _load_state(conversation_id: str, push_name: str) -> ConversationState:

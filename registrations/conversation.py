@@ -12,6 +12,7 @@ with its version check, in the same transaction as the writes made here).
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 
@@ -76,7 +77,17 @@ def _write(conversation: ConversationState, state: flow.FlowState) -> None:
 _FLOW_KEYS = frozenset({"fields", "editing", "pending", "mode", "mode_turn", "participant_id"})
 
 
-_OWN_SELECT = None
+@functools.cache
+def _own_select_sql() -> str:
+    from chatbot.models import Profile
+
+    # Table names come from the models, the id is a parameter.
+    return (
+        "SELECT p.id, p.full_name, p.email, p.cpf, p.phone, p.city, p.uf, p.status,"  # noqa: S608
+        f" p.confirmation_email_status, pr.name FROM {Participant._meta.db_table} p"
+        f" JOIN {Profile._meta.db_table} pr ON pr.id = p.profile_id"
+        " WHERE p.conversation_id = %s ORDER BY p.updated_at DESC, p.id DESC LIMIT 10"
+    )
 
 
 def own_registration_row(conversation: ConversationState) -> tuple | None:
@@ -91,19 +102,8 @@ def own_registration_row(conversation: ConversationState) -> tuple | None:
     """
     if conversation.pk is None:
         return None
-    global _OWN_SELECT
-    if _OWN_SELECT is None:
-        from chatbot.models import Profile
-
-        # Table names come from the models, the id is a parameter.
-        _OWN_SELECT = (
-            "SELECT p.id, p.full_name, p.email, p.cpf, p.phone, p.city, p.uf, p.status,"  # noqa: S608
-            f" p.confirmation_email_status, pr.name FROM {Participant._meta.db_table} p"
-            f" JOIN {Profile._meta.db_table} pr ON pr.id = p.profile_id"
-            " WHERE p.conversation_id = %s ORDER BY p.updated_at DESC, p.id DESC LIMIT 10"
-        )
     with connection.cursor() as cursor:
-        cursor.execute(_OWN_SELECT, [conversation.pk])
+        cursor.execute(_own_select_sql(), [conversation.pk])
         rows = cursor.fetchall()
     return next((row for row in rows if row[7] == Participant.Status.CONFIRMED), rows[0] if rows else None)
 

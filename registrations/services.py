@@ -26,6 +26,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from chatbot.models import ConversationState, Profile
+from congress import sql
 from registrations.flow import RegisterResult, RegistrationData, UpdateResult
 from registrations.models import Participant, RegistrationEvent
 from registrations.validators import mask_cpf, mask_email
@@ -60,21 +61,8 @@ def registration_event_record(
         "actor": actor[:150],
         "created_at": timezone.now(),
     }
-    # One plain INSERT … RETURNING (PostgreSQL and SQLite alike): a row on
-    # nearly every registration step, where Model.save() costs several times
-    # the statement itself. Values go through each field's own preparation.
-    meta = RegistrationEvent._meta
-    fields = {field.attname: field for field in meta.concrete_fields}
-    columns = [fields[name].column for name in values]
-    params = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {meta.db_table} ({', '.join(columns)})"  # noqa: S608 - names from the model
-            f" VALUES ({', '.join(['%s'] * len(columns))}) RETURNING id",
-            params,
-        )
-        pk = cursor.fetchone()[0]
-    event = RegistrationEvent(pk=pk, **values)
+    # A row on nearly every registration step: one plain INSERT, not save().
+    event = RegistrationEvent(pk=sql.insert(RegistrationEvent, values), **values)
     event._state.adding, event._state.db = False, connection.alias
     return event
 

@@ -19,6 +19,7 @@ Tasks call these and own only their retry policy: the services raise
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import random
 import re
@@ -35,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from kombu.exceptions import KombuError
 
+from congress import sql
 from congress.errors import CongressError, InvalidValue
 from congress.locks import (
     LockKeeper,
@@ -187,9 +189,6 @@ def message_accept(
     return AcceptResult(status="queued", message_id=message_id, inbound_id=inbound_id)
 
 
-_INSERT_ACCEPTED = None
-
-
 def _inbound_insert(fields: dict, *, source: str) -> int | None:
     """INSERT the inbound row and its "accepted" event together; the new id,
     or None when ``message_id`` is already stored.
@@ -208,23 +207,25 @@ def _inbound_insert(fields: dict, *, source: str) -> int | None:
         except IntegrityError:
             return None
         return inbound.pk
-    global _INSERT_ACCEPTED
-    if _INSERT_ACCEPTED is None:
-        columns = [*fields, "transcript", "status", "attempts", "last_error", "created_at"]
-        # Table and column names come from the models, values are parameters.
-        _INSERT_ACCEPTED = (
-            f"WITH new AS (INSERT INTO {InboundMessage._meta.db_table} ({', '.join(columns)})"  # noqa: S608
-            f" VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT (message_id) DO NOTHING"
-            " RETURNING id, created_at)"
-            f" INSERT INTO {MessageEvent._meta.db_table} (kind, detail, created_at, inbound_id)"
-            " SELECT %s, %s, created_at, id FROM new RETURNING inbound_id"
-        )
     params = [*fields.values(), "", InboundMessage.Status.PENDING, 0, "", timezone.now(),
               MessageEvent.Kind.ACCEPTED, source[:500]]
     with connection.cursor() as cursor:
-        cursor.execute(_INSERT_ACCEPTED, params)
+        cursor.execute(_insert_accepted_sql(tuple(fields)), params)
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+@functools.cache
+def _insert_accepted_sql(names: tuple[str, ...]) -> str:
+    columns = [*names, "transcript", "status", "attempts", "last_error", "created_at"]
+    # Table and column names come from the models, values are parameters.
+    return (
+        f"WITH new AS (INSERT INTO {InboundMessage._meta.db_table} ({', '.join(columns)})"  # noqa: S608
+        f" VALUES ({', '.join(['%s'] * len(columns))}) ON CONFLICT (message_id) DO NOTHING"
+        " RETURNING id, created_at)"
+        f" INSERT INTO {MessageEvent._meta.db_table} (kind, detail, created_at, inbound_id)"
+        " SELECT %s, %s, created_at, id FROM new RETURNING inbound_id"
+    )
 
 
 # --- enqueueing -----------------------------------------------------------------
@@ -276,7 +277,16 @@ def _pending(chat_id: str):
     return InboundMessage.objects.filter(chat_id=chat_id, status=InboundMessage.Status.PENDING)
 
 
-_CLAIM_NEXT = None
+@functools.cache
+def _claim_next_sql() -> str:
+    table = InboundMessage._meta.db_table
+    # Table and column names come from the model, values are parameters.
+    return (
+        f"UPDATE {table} AS m SET attempts = m.attempts + 1"  # noqa: S608
+        f" WHERE m.id = (SELECT id FROM {table} WHERE chat_id = %s AND status = %s ORDER BY id LIMIT 1)"
+        f" AND m.status = %s RETURNING {sql.columns(InboundMessage, 'm')},"
+        f" EXISTS (SELECT 1 FROM {table} o WHERE o.chat_id = m.chat_id AND o.status = %s AND o.id > m.id)"
+    )
 
 
 def _claim_next(chat_id: str) -> tuple[InboundMessage | None, bool]:
@@ -297,26 +307,13 @@ def _claim_next(chat_id: str) -> tuple[InboundMessage | None, bool]:
             return None, _pending(chat_id).exists()
         inbound.attempts += 1
         return inbound, _pending(chat_id).filter(pk__gt=inbound.pk).exists()
-    global _CLAIM_NEXT
-    fields = InboundMessage._meta.concrete_fields
-    if _CLAIM_NEXT is None:
-        table = InboundMessage._meta.db_table
-        # Table and column names come from the model, values are parameters.
-        _CLAIM_NEXT = (
-            f"UPDATE {table} AS m SET attempts = m.attempts + 1"  # noqa: S608
-            f" WHERE m.id = (SELECT id FROM {table} WHERE chat_id = %s AND status = %s ORDER BY id LIMIT 1)"
-            " AND m.status = %s"
-            f" RETURNING {', '.join('m.' + f.column for f in fields)},"
-            f" EXISTS (SELECT 1 FROM {table} o WHERE o.chat_id = m.chat_id AND o.status = %s AND o.id > m.id)"
-        )
     pending = InboundMessage.Status.PENDING
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_NEXT, [chat_id, pending, pending, pending])
+        cursor.execute(_claim_next_sql(), [chat_id, pending, pending, pending])
         row = cursor.fetchone()
     if row is None:
         return None, False
-    inbound = InboundMessage.from_db(connection.alias, [f.attname for f in fields], row[:-1])
-    return inbound, bool(row[-1])
+    return sql.from_row(InboundMessage, row[:-1]), bool(row[-1])
 
 
 def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
@@ -430,7 +427,21 @@ def _reply(inbound: InboundMessage, text: str, kind: str = OutboundMessage.Kind.
     return outbound
 
 
-_ANSWER = None
+@functools.cache
+def _answer_sql() -> str:
+    inbound_table, outbound_table = InboundMessage._meta.db_table, OutboundMessage._meta.db_table
+    # Table and column names come from the models, values are parameters.
+    return (
+        f"WITH done AS (UPDATE {inbound_table} SET status = %s, processed_at = %s, last_error = ''"  # noqa: S608
+        " WHERE id = %s AND status = %s RETURNING id, chat_id, number, jid, request_id),"
+        f" reply AS (INSERT INTO {outbound_table} (inbound_id, kind, chat_id, number, jid, text, status,"
+        " attempts, last_error, next_attempt_at, request_id, created_at, sent_at)"
+        " SELECT id, %s, chat_id, number, jid, %s, %s, 0, '', NULL, request_id, %s, NULL FROM done WHERE %s"
+        " RETURNING id),"
+        f" event AS (INSERT INTO {MessageEvent._meta.db_table} (kind, detail, created_at, inbound_id)"
+        " SELECT %s, %s, %s, id FROM done)"
+        " SELECT (SELECT id FROM done), (SELECT id FROM reply)"
+    )
 
 
 def _inbound_answer(inbound: InboundMessage, *, reply: str, detail: str) -> bool:
@@ -452,23 +463,8 @@ def _inbound_answer(inbound: InboundMessage, *, reply: str, detail: str) -> bool
             _reply(inbound, reply)
         MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.PROCESSED, detail=detail[:500])
         return True
-    global _ANSWER
-    if _ANSWER is None:
-        inbound_table, outbound_table = InboundMessage._meta.db_table, OutboundMessage._meta.db_table
-        # Table and column names come from the models, values are parameters.
-        _ANSWER = (
-            f"WITH done AS (UPDATE {inbound_table} SET status = %s, processed_at = %s, last_error = ''"  # noqa: S608
-            " WHERE id = %s AND status = %s RETURNING id, chat_id, number, jid, request_id),"
-            f" reply AS (INSERT INTO {outbound_table} (inbound_id, kind, chat_id, number, jid, text, status,"
-            " attempts, last_error, next_attempt_at, request_id, created_at, sent_at)"
-            " SELECT id, %s, chat_id, number, jid, %s, %s, 0, '', NULL, request_id, %s, NULL FROM done WHERE %s"
-            " RETURNING id),"
-            f" event AS (INSERT INTO {MessageEvent._meta.db_table} (kind, detail, created_at, inbound_id)"
-            " SELECT %s, %s, %s, id FROM done)"
-            " SELECT (SELECT id FROM done), (SELECT id FROM reply)"
-        )
     with connection.cursor() as cursor:
-        cursor.execute(_ANSWER, [
+        cursor.execute(_answer_sql(), [
             InboundMessage.Status.DONE, now, inbound.pk, InboundMessage.Status.PENDING,
             OutboundMessage.Kind.REPLY, reply, OutboundMessage.Status.PENDING, now, bool(reply),
             MessageEvent.Kind.PROCESSED, detail[:500], now,
@@ -619,7 +615,13 @@ def _next_pending_reply(chat_id: str) -> OutboundMessage | None:
     return _pending_replies(chat_id).first()
 
 
-_PENDING_REPLIES = None
+@functools.cache
+def _pending_replies_sql() -> str:
+    # Table and column names come from the model, values are parameters.
+    return (
+        f"SELECT {sql.columns(OutboundMessage)} FROM {OutboundMessage._meta.db_table}"  # noqa: S608
+        " WHERE chat_id = %s AND status = %s ORDER BY id LIMIT %s"
+    )
 
 
 def _pending_reply_batch(chat_id: str) -> list[OutboundMessage]:
@@ -630,19 +632,9 @@ def _pending_reply_batch(chat_id: str) -> list[OutboundMessage]:
     """
     if connection.vendor != "postgresql":
         return list(_pending_replies(chat_id)[: settings.WA_DRAIN_BATCH])
-    global _PENDING_REPLIES
-    fields = OutboundMessage._meta.concrete_fields
-    if _PENDING_REPLIES is None:
-        # Table and column names come from the model, values are parameters.
-        _PENDING_REPLIES = (
-            f"SELECT {', '.join(f.column for f in fields)} FROM {OutboundMessage._meta.db_table}"  # noqa: S608
-            " WHERE chat_id = %s AND status = %s ORDER BY id LIMIT %s"
-        )
     with connection.cursor() as cursor:
-        cursor.execute(_PENDING_REPLIES, [chat_id, OutboundMessage.Status.PENDING, settings.WA_DRAIN_BATCH])
-        rows = cursor.fetchall()
-    names = [f.attname for f in fields]
-    return [OutboundMessage.from_db(connection.alias, names, row) for row in rows]
+        cursor.execute(_pending_replies_sql(), [chat_id, OutboundMessage.Status.PENDING, settings.WA_DRAIN_BATCH])
+        return [sql.from_row(OutboundMessage, row) for row in cursor.fetchall()]
 
 
 def outbox_deliver(*, outbound_id: int) -> None:
