@@ -31,8 +31,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from openai.types.chat import ChatCompletion
 
+from chatbot.metrics import LLM_CALLS, LLM_LATENCY, LLM_TOKENS
 from congress.errors import CongressError
-from congress.metrics import LLM_CALLS, LLM_LATENCY, LLM_TOKENS
 
 logger = logging.getLogger(__name__)
 

@@ -1,26 +1,27 @@
-"""Prometheus metrics, served at GET /metrics (API key like the other endpoints).
+"""Prometheus metrics plumbing, served at GET /metrics (API key like the other
+endpoints).
 
-Two kinds:
-- in-process counters (HTTP requests, LLM calls, pipeline stages in
-  ``whatsapp.metrics``), aggregated across gunicorn/Celery processes when
+Two kinds of metric, each defined by the app it describes:
+- in-process counters (HTTP requests here; LLM calls in ``chatbot.metrics``;
+  pipeline stages in ``whatsapp.metrics``; registration outcomes in
+  ``registrations.metrics``), aggregated across gunicorn/Celery processes when
   ``PROMETHEUS_MULTIPROC_DIR`` is set (prometheus_client's multiprocess mode);
-- database-derived gauges computed at scrape time (messages by status, queue
-  lag, registration funnel), which are right whichever process did the work.
+- database-derived gauges computed at scrape time by the collectors named in
+  ``settings.METRICS_COLLECTORS`` (messages by status, queue lag, registration
+  funnel), which are right whichever process did the work.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-from django.db import DatabaseError
-from django.db.models import Count, Min
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
+from django.utils.module_loading import import_string
 from drf_spectacular.utils import extend_schema
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 from rest_framework.permissions import BasePermission
 from rest_framework.views import APIView
@@ -31,65 +32,6 @@ HTTP_REQUESTS = Counter("http_requests_total", "HTTP requests", ["view", "method
 HTTP_LATENCY = Histogram(
     "http_request_duration_seconds", "HTTP request latency", ["view"], buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 )
-LLM_CALLS = Counter("llm_calls_total", "LLM calls", ["kind", "outcome"])
-LLM_LATENCY = Histogram("llm_call_duration_seconds", "LLM call latency", ["kind"], buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 60))
-LLM_TOKENS = Counter("llm_tokens_total", "LLM tokens", ["type"])
-REGISTRATION_OUTCOMES = Counter("registration_outcomes_total", "Registration outcomes seen by this process", ["outcome"])
-
-
-class DatabaseCollector(Collector):
-    """Gauges read from PostgreSQL at scrape time."""
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from registrations.models import Participant, RegistrationEvent
-
-        try:
-            yield from self._messages()
-            steps = GaugeMetricFamily(
-                "registration_funnel_conversations", "Conversations that reached each registration step", labels=["step"]
-            )
-            for row in (
-                RegistrationEvent.objects.filter(kind=RegistrationEvent.Kind.STEP)
-                .values("step")
-                .annotate(n=Count("conversation_id", distinct=True))
-            ):
-                steps.add_metric([row["step"] or "unknown"], row["n"])
-            yield steps
-            abandoned = GaugeMetricFamily(
-                "registration_abandoned_conversations", "Registrations abandoned, by the step they stopped at", labels=["step"]
-            )
-            for row in (
-                RegistrationEvent.objects.filter(kind=RegistrationEvent.Kind.ABANDONED)
-                .values("step")
-                .annotate(n=Count("conversation_id", distinct=True))
-            ):
-                abandoned.add_metric([row["step"] or "unknown"], row["n"])
-            yield abandoned
-            outcomes = GaugeMetricFamily("registration_events", "Registration events by kind", labels=["kind"])
-            for row in RegistrationEvent.objects.values("kind").annotate(n=Count("id")):
-                outcomes.add_metric([row["kind"]], row["n"])
-            yield outcomes
-            participants = GaugeMetricFamily("participants", "Participants by status", labels=["status"])
-            for row in Participant.objects.values("status").annotate(n=Count("id")):
-                participants.add_metric([row["status"]], row["n"])
-            yield participants
-        except DatabaseError:
-            return
-
-    def _messages(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            from whatsapp.models import InboundMessage, OutboundMessage
-        except ImportError:  # pragma: no cover
-            return
-        for name, model in (("inbound", InboundMessage), ("outbound", OutboundMessage)):
-            gauge = GaugeMetricFamily(f"whatsapp_{name}_messages", f"{name.title()} messages by status", labels=["status"])
-            for row in model.objects.values("status").annotate(n=Count("id")):
-                gauge.add_metric([row["status"]], row["n"])
-            yield gauge
-        oldest = InboundMessage.objects.filter(status="pending").aggregate(t=Min("created_at"))["t"]
-        lag = GaugeMetricFamily("whatsapp_queue_lag_seconds", "Age of the oldest pending inbound message")
-        lag.add_metric([], (timezone.now() - oldest).total_seconds() if oldest else 0.0)
-        yield lag
 
 
 def _registry() -> CollectorRegistry:
@@ -101,7 +43,9 @@ def _registry() -> CollectorRegistry:
     else:
         registry = CollectorRegistry()
         registry.register(_DefaultRegistryProxy())
-    registry.register(DatabaseCollector())
+    # In settings order, so the scrape output keeps a stable shape.
+    for path in settings.METRICS_COLLECTORS:
+        registry.register(import_string(path)())
     return registry
 
 

@@ -363,6 +363,14 @@ LOGGING = {
     },
 }
 
+# --- Metrics -----------------------------------------------------------------
+# Database gauges computed at each scrape of GET /metrics, in this order; each
+# app defines its own (congress.metrics serves them).
+METRICS_COLLECTORS = [
+    "whatsapp.metrics.MessageCollector",
+    "registrations.metrics.RegistrationCollector",
+]
+
 # --- Event defaults -----------------------------------------------------------
 PRIVACY_NOTICE_VERSION = env.str("PRIVACY_NOTICE_VERSION", default="2026-11")
 PRIVACY_NOTICE_URL = env.str("PRIVACY_NOTICE_URL", default="")  # default: this app's /privacidade

@@ -2,10 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from congress.dashboard import dashboard_view
 from congress.health import HealthView
-from congress.legal import privacy_notice
 from congress.metrics import MetricsView
+from registrations.dashboard import dashboard_view
+from registrations.views import privacy_notice
 
 admin.site.site_header = "Congress Bot · Administração"
 admin.site.site_title = "Congress Bot"

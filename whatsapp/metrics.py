@@ -1,14 +1,26 @@
-"""Counters for every stage of the WhatsApp pipeline.
+"""Counters for every stage of the WhatsApp pipeline, and the message gauges
+read from PostgreSQL at scrape time.
 
-They live in the process that counts (web, worker, gateway); a /metrics view or
-prometheus_client's multiprocess mode exposes them. Each increment is paired
-with a structured log line carrying the request id, so a number on a dashboard
-leads to the messages behind it.
+The counters live in the process that counts (web, worker, gateway); the
+/metrics view (``congress.metrics``) or prometheus_client's multiprocess mode
+exposes them. Each increment is paired with a structured log line carrying the
+request id, so a number on a dashboard leads to the messages behind it. The
+gauges (``MessageCollector``, listed in ``settings.METRICS_COLLECTORS``) are
+right whichever process did the work.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from django.db import DatabaseError
+from django.db.models import Count, Min
+from django.utils import timezone
 from prometheus_client import Counter
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from whatsapp.models import InboundMessage, OutboundMessage
 
 ACCEPTED = Counter("whatsapp_inbound_accepted_total", "Inbound messages accepted and queued", ["source"])
 DUPLICATES = Counter("whatsapp_inbound_duplicate_total", "Inbound messages refused as duplicates", ["source"])
@@ -19,3 +31,21 @@ SENT = Counter("whatsapp_outbound_sent_total", "Replies delivered to the gateway
 SEND_FAILED = Counter("whatsapp_outbound_failed_total", "Replies given up (permanent error or attempts exhausted)")
 RETRIES = Counter("whatsapp_retries_total", "Retries scheduled, by stage", ["stage"])
 SWEPT = Counter("whatsapp_swept_total", "Chats and replies re-enqueued by the sweeper", ["kind"])
+
+
+class MessageCollector(Collector):
+    """Inbound and outbound messages by status, and the queue lag."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            for name, model in (("inbound", InboundMessage), ("outbound", OutboundMessage)):
+                gauge = GaugeMetricFamily(f"whatsapp_{name}_messages", f"{name.title()} messages by status", labels=["status"])
+                for row in model.objects.values("status").annotate(n=Count("id")):
+                    gauge.add_metric([row["status"]], row["n"])
+                yield gauge
+            oldest = InboundMessage.objects.filter(status="pending").aggregate(t=Min("created_at"))["t"]
+            lag = GaugeMetricFamily("whatsapp_queue_lag_seconds", "Age of the oldest pending inbound message")
+            lag.add_metric([], (timezone.now() - oldest).total_seconds() if oldest else 0.0)
+            yield lag
+        except DatabaseError:
+            return
