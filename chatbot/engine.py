@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -22,28 +21,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from chatbot.knowledge import knowledge_snapshot
-from chatbot.models import ConversationState, Event, RegistrationStep
+from chatbot.knowledge import event_contact_line, knowledge_snapshot
+from chatbot.models import ConversationState, Event
+from chatbot.router import MENU_OPTIONS_NEW, MENU_OPTIONS_REGISTERED, Routed, route
 from congress import sql
 from congress.errors import CongressError
 from congress.locks import conversation_lock
+from registrations.reading.answers import read_yes_no
+from registrations.reading.numbers import read_choice
+from registrations.steps import IN_FLOW_STEPS, RegistrationStep
+from registrations.validators import mask_pii
 
 logger = logging.getLogger(__name__)
-
-IN_FLOW_STEPS = frozenset(
-    {
-        RegistrationStep.ASKING_CONSENT,
-        RegistrationStep.ASKING_NAME,
-        RegistrationStep.ASKING_EMAIL,
-        RegistrationStep.ASKING_CPF,
-        RegistrationStep.ASKING_PHONE,
-        RegistrationStep.ASKING_CITY,
-        RegistrationStep.ASKING_STATE,
-        RegistrationStep.ASKING_PROFILE,
-        RegistrationStep.CONFIRMING,
-    }
-)
-
 
 class StaleConversation(CongressError):
     """The conversation changed under us (version check failed): retry the turn."""
@@ -63,27 +52,16 @@ class TurnResult:
         return "\n\n".join(self.replies)
 
 
-def fold(text: str) -> str:
-    from registrations.validators import fold as _fold
-
-    return _fold(text)
-
-
-_GREETINGS = re.compile(
-    r"^(oi+|ola|ol[aá]|opa|e ai|eai|hey|hello|hi|bom dia|boa tarde|boa noite|inicio|comecar|start)\b[\s!.,?]*"
-    r"(tudo bem|tudo bom|td bem)?[\s!.,?]*$"
-)
-_MENU = re.compile(r"^(menu|opcoes|voltar|inicio)[\s!.?]*$")
-_HELP = re.compile(r"^(ajuda|help|socorro|como funciona)[\s!.?]*$")
-_CANCEL = re.compile(r"^(cancelar|cancela|sair|parar|pare)[\s!.?]*$")
-_HUMAN = re.compile(r"(falar com (a |o )?(organizacao|organizador|organizadores|atendente|humano|alguem|pessoa))|^(atendente|humano)$")
-_MY_DATA = re.compile(r"^(meus dados|quais (sao )?meus dados|ver meus dados|dados pessoais)[\s!.?]*$")
-_ERASE_DATA = re.compile(r"^(apagar|excluir|deletar|remover|esquecer) (todos )?(os )?meus dados[\s!.?]*$")
-_YES = re.compile(r"^(sim|s|confirmo|pode apagar|apagar)[\s!.]*$")
-_MY_REGISTRATION = re.compile(r"^(minha inscricao|meu cadastro|minha inscrição)[\s!.?]*$")
-
-
-def menu_text(event: Event | None) -> str:
+def menu_text(event: Event | None, *, registered: bool = False) -> str:
+    if registered:
+        return _(
+            "Como posso ajudar? Responda com o número:\n"
+            "1️⃣ Inscrever outra pessoa\n"
+            "2️⃣ Informações sobre o evento\n"
+            "3️⃣ Minha inscrição\n"
+            "4️⃣ Falar com a organização\n\n"
+            "Ou escreva sua pergunta (ex.: *onde vai ser o evento?*)."
+        )
     return _(
         "Como posso ajudar? Responda com o número:\n"
         "1️⃣ Fazer minha inscrição\n"
@@ -94,25 +72,45 @@ def menu_text(event: Event | None) -> str:
     )
 
 
-def welcome_text(event: Event | None, push_name: str = "") -> str:
+def welcome_text(event: Event | None, push_name: str = "", *, registered: bool = False) -> str:
     name = push_name.split()[0] if push_name.strip() else ""
     hello = _("Olá, %(name)s! 👋") % {"name": name} if name else _("Olá! 👋")
     if event is None:
         intro = _("Sou o assistente virtual do congresso.")
     else:
         intro = _("Sou o assistente virtual do *%(event)s*.") % {"event": str(event)}
-    return f"{hello} {intro}\n\n{menu_text(event)}"
+    return f"{hello} {intro}\n\n{menu_text(event, registered=registered)}"
 
 
 def contact_text(event: Event | None) -> str:
-    if event is None or not (event.contact_email or event.contact_whatsapp):
+    contact = event_contact_line(event)
+    if not contact:
         return _("Vou avisar a organização. Em breve alguém entra em contato por aqui.")
-    parts = []
-    if event.contact_whatsapp:
-        parts.append(_("WhatsApp: %(phone)s") % {"phone": event.contact_whatsapp})
-    if event.contact_email:
-        parts.append(_("E-mail: %(email)s") % {"email": event.contact_email})
-    return _("Para falar com a organização:\n%(contacts)s") % {"contacts": "\n".join(parts)}
+    return _("Para falar com a organização: %(contact)s.") % {"contact": contact}
+
+
+def foreign_text(language: str, event: Event | None) -> str:
+    """A short answer for English and Spanish speakers: how to register and get help.
+
+    Written directly in each language (not translated through gettext: the
+    reply is for someone who does not read Portuguese, whatever the
+    project's language).
+    """
+    name = str(event) if event is not None else "the congress"
+    contact = event_contact_line(event)
+    if language == "es":
+        text = (
+            f"¡Hola! 👋 Soy el asistente del *{name}*. Por ahora atiendo en portugués. Para inscribirte, escribe "
+            "*quero me inscrever* y te guío paso a paso (nombre, e-mail, CPF, teléfono, ciudad). Si no tienes CPF "
+            "(participantes extranjeros), la organización hace tu inscripción con el pasaporte"
+        )
+        return text + (f": {contact}." if contact else ". Escribe *falar com a organização*.")
+    text = (
+        f"Hi! 👋 I'm the assistant of *{name}*. For now I answer in Portuguese. To register, write *quero me "
+        "inscrever* and I'll guide you step by step (name, e-mail, CPF, phone, city). Without a Brazilian CPF "
+        "(foreign participants), the organizers register you with your passport"
+    )
+    return text + (f": {contact}." if contact else ". Write *falar com a organização*.")
 
 
 def info_text(event: Event | None) -> str:
@@ -194,14 +192,13 @@ def _expire_if_idle(state: ConversationState, now) -> None:
 
 def participant_status(state: ConversationState) -> str:
     """The participant's own status, for the LLM. Never holds a CPF or contact data."""
-    from registrations.conversation import own_registration_row
-    from registrations.models import Participant
+    from chatbot.registration import own_registration
 
-    row = own_registration_row(state)
+    row = own_registration(state)
     if row is not None:
         return _("Participante inscrito (situação: %(status)s; perfil: %(profile)s).") % {
-            "status": Participant.Status(row[7]).label,
-            "profile": row[9],
+            "status": row.status_label,
+            "profile": row.profile_name,
         }
     if state.registration_step in IN_FLOW_STEPS:
         return _("Inscrição em andamento (etapa: %(step)s).") % {"step": state.get_registration_step_display()}
@@ -222,56 +219,90 @@ def _answer_fn(state: ConversationState) -> Callable[[str], str]:
     return answer
 
 
-def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[str]:
-    from registrations.conversation import registration_turn
+def _registered(state: ConversationState) -> bool:
+    data = state.data if isinstance(state.data, dict) else {}
+    return data.get("participant_id") is not None
 
-    folded = fold(text)
+
+def _mode_pending(state: ConversationState) -> bool:
+    """The last reply asked a self-service question ("qual dado?", "tem certeza?") that this message answers."""
+    data = state.data if isinstance(state.data, dict) else {}
+    return bool(data.get("mode")) and data.get("mode_turn") == state.turns - 1
+
+
+def _small_talk(routed: Routed, event: Event | None, registered: bool) -> str | None:
+    kind = routed.small_talk
+    if kind == "thanks":
+        return _("De nada! 😊 Se precisar de mais alguma coisa, é só chamar.")
+    if kind == "bye":
+        return _("Até mais! 👋 Se precisar, é só chamar por aqui.")
+    if kind == "how_are_you":
+        return _("Tudo ótimo, obrigado por perguntar! 😊") + "\n\n" + menu_text(event, registered=registered)
+    if kind == "laugh":
+        return _("😄 Posso ajudar com alguma informação sobre o evento?")
+    if kind == "ack" or (routed.command is None and not routed.question and read_yes_no(routed.text) is not None):
+        return _("👍 Se precisar de algo, diga *menu* para ver as opções ou escreva sua pergunta.")
+    return None
+
+
+def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[str]:
+    from chatbot.registration import registration_turn
+
     in_flow = state.registration_step in IN_FLOW_STEPS
+    registered = _registered(state)
+    routed = route(text, in_flow=in_flow)
     answer = _answer_fn(state)
 
-    if not folded:
-        return [_("Não entendi sua mensagem. 🤔"), menu_text(event)]
-    if _MENU.match(folded) or _HELP.match(folded):
-        replies = [menu_text(event)]
+    if routed.empty:
+        return [_("Não entendi sua mensagem. 🤔"), menu_text(event, registered=registered)]
+    privacy = _privacy_command(state, routed, answer)
+    if privacy is not None:
+        return privacy
+    if routed.language != "pt":
+        return [foreign_text(routed.language, event)]
+    if routed.command in ("menu", "help"):
+        replies = [menu_text(event, registered=registered)]
         if in_flow:
             replies.append(_("Sua inscrição está em andamento: responda à última pergunta para continuar, ou diga *cancelar*."))
         return replies
-    if _HUMAN.search(folded):
+    if routed.command == "human":
         return [contact_text(event)]
-    privacy = _privacy_command(state, folded)
-    if privacy is not None:
-        return privacy
 
     intent: str | None = None
     if not in_flow:
-        if _GREETINGS.match(folded):
-            return [welcome_text(event, state.push_name)]
-        option = folded.strip(" .!)º°")
-        if option == "1":
-            intent = "register"
-        elif option == "2":
-            return [info_text(event)]
-        elif option == "3" or _MY_REGISTRATION.match(folded):
-            intent = "my_registration"
-        elif option == "4":
-            return [contact_text(event)]
+        if routed.small_talk == "greeting":
+            return [welcome_text(event, state.push_name, registered=registered)]
+        choice = None if _mode_pending(state) else read_choice(text, 4)
+        if choice is not None:
+            option = (MENU_OPTIONS_REGISTERED if registered else MENU_OPTIONS_NEW)[choice - 1]
+            if option == "info":
+                return [info_text(event)]
+            if option == "human":
+                return [contact_text(event)]
+            intent = option
 
-    replies = registration_turn(conversation=state, text=text, intent=intent, answer=answer)
+    replies = registration_turn(conversation=state, text=text, intent=intent, answer=answer, routed=routed)
     if replies is not None:
         return replies
-    if _CANCEL.match(folded):
-        return [_("Não há nada em andamento para cancelar."), menu_text(event)]
+    if routed.command == "cancel":
+        return [_("Não há nada em andamento para cancelar."), menu_text(event, registered=registered)]
+    small_talk = None if routed.question else _small_talk(routed, event, registered)
+    if small_talk is not None:
+        return [small_talk]
     return [answer(text)]
 
 
-def _privacy_command(state: ConversationState, folded: str) -> list[str] | None:
+def _privacy_command(state: ConversationState, routed: Routed, answer: Callable[[str], str]) -> list[str] | None:
     """LGPD Art. 18 from the chat: "meus dados" and "apagar meus dados"."""
     from registrations.privacy import conversation_anonymize, personal_data_report
 
     data = state.data if isinstance(state.data, dict) else {}
     if data.get("erase_pending"):
+        if routed.question and read_yes_no(routed.text) is None:
+            # A question while the erasure waits for its answer: answer it, keep waiting.
+            return [answer(routed.text), _("Sobre apagar seus dados: responda *sim* para confirmar ou *não* para manter.")]
         data.pop("erase_pending")
-        if _YES.match(folded):
+        if read_yes_no(routed.text) == "yes" or routed.words in ("pode apagar", "apagar", "apaga", "confirmo"):
             conversation_anonymize(conversation_id=state.conversation_id, actor="participant")
             # The row now belongs to an anonymous id; keep this turn's record empty.
             state.registration_step = RegistrationStep.IDLE
@@ -281,9 +312,9 @@ def _privacy_command(state: ConversationState, folded: str) -> list[str] | None:
             return [_("Pronto: seus dados pessoais foram apagados. Se quiser, pode começar de novo a qualquer momento.")]
         state.data = data
         return [_("Certo, não apaguei nada.")]
-    if _MY_DATA.match(folded):
+    if routed.command == "my_data":
         return [personal_data_report(conversation=state)]
-    if _ERASE_DATA.match(folded):
+    if routed.command == "erase_data":
         state.data = {**data, "erase_pending": True}
         return [
             _(
@@ -294,10 +325,18 @@ def _privacy_command(state: ConversationState, folded: str) -> list[str] | None:
     return None
 
 
-def _save(state: ConversationState, text: str, replies: list[str], now) -> None:
+def _save(state: ConversationState, text: str, replies: list[str], now, *, in_flow: bool = False) -> None:
     history = list(state.history or [])
     stamp = now.isoformat()
-    history.append({"role": "user", "text": text, "at": stamp})
+    if getattr(state, "discard_registration_turns", False):
+        # An abandoned registration: what was typed for it is not kept either.
+        history = [_discarded(turn) for turn in history]
+        text = _("[mensagem descartada]")
+        in_flow = False
+    user_turn = {"role": "user", "text": text, "at": stamp}
+    if in_flow:
+        user_turn["registration"] = True
+    history.append(user_turn)
     history.append({"role": "assistant", "text": "\n\n".join(replies), "at": stamp})
     # One turn = the participant's message and our reply.
     history = history[-2 * settings.SESSION_MAX_STORED_TURNS :]
@@ -327,6 +366,16 @@ def _save(state: ConversationState, text: str, replies: list[str], now) -> None:
     state.last_activity_at = now
 
 
+def _discarded(turn: dict) -> dict:
+    if not isinstance(turn, dict):
+        return turn
+    if turn.get("registration") and turn.get("role") == "user":
+        return {"role": "user", "text": _("[mensagem descartada]"), "at": turn.get("at")}
+    if turn.get("role") == "assistant":
+        return {**turn, "text": mask_pii(str(turn.get("text", "")))}
+    return turn
+
+
 def _turn(conversation_id: str, text: str, push_name: str, *, savepoint: bool = True) -> TurnResult:
     now = timezone.now()
     text = (text or "").strip()[: settings.MAX_MESSAGE_CHARS]
@@ -336,8 +385,10 @@ def _turn(conversation_id: str, text: str, push_name: str, *, savepoint: bool = 
         state = _load_state(conversation_id, push_name)
         _expire_if_idle(state, now)
         event = active_event()
+        was_in_flow = state.registration_step in IN_FLOW_STEPS
         replies = [r for r in _dispatch(state, text, event) if r]
-        _save(state, text, replies, now)
+        in_flow = was_in_flow or state.registration_step in IN_FLOW_STEPS
+        _save(state, text, replies, now, in_flow=in_flow)
     return TurnResult(conversation_id=conversation_id, replies=replies, step=state.registration_step, turns=state.turns)
 
 

@@ -6,21 +6,10 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from registrations.steps import RegistrationStep
 
-class RegistrationStep(models.TextChoices):
-    """Where a conversation stands in the registration (CONTRACT §3 values)."""
-
-    IDLE = "idle", _("Sem inscrição em andamento")
-    ASKING_CONSENT = "asking_consent", _("Pedindo consentimento")
-    ASKING_NAME = "asking_name", _("Pedindo nome")
-    ASKING_EMAIL = "asking_email", _("Pedindo e-mail")
-    ASKING_CPF = "asking_cpf", _("Pedindo CPF")
-    ASKING_PHONE = "asking_phone", _("Pedindo telefone")
-    ASKING_CITY = "asking_city", _("Pedindo cidade")
-    ASKING_STATE = "asking_state", _("Pedindo UF")
-    ASKING_PROFILE = "asking_profile", _("Pedindo perfil")
-    CONFIRMING = "confirming", _("Confirmando")
-    COMPLETED = "completed", _("Concluída")
+# RegistrationStep lives in registrations.steps; it is imported here for the
+# field's choices and re-exported for older imports.
 
 
 class ConversationState(models.Model):
@@ -161,15 +150,29 @@ class ProgrammeSession(models.Model):
 
 
 class UnansweredQuestion(models.Model):
-    """A question the bot could not answer confidently, for organizers to answer."""
+    """A question the bot could not answer confidently, for organizers to answer.
+
+    ``question`` never holds personal data: e-mails, CPFs, phones and long
+    numbers are replaced by placeholders before the row is written.
+    """
 
     class Status(models.TextChoices):
         OPEN = "open", _("Aberta")
         ANSWERED = "answered", _("Respondida")
         DISMISSED = "dismissed", _("Descartada")
 
+    class Reason(models.TextChoices):
+        # Nothing in the knowledge fit: the participant was told it was forwarded.
+        UNANSWERED = "unanswered", _("Sem resposta")
+        # The bot replied with its best guess, marked as tentative: check it.
+        LOW_CONFIDENCE = "low_confidence", _("Resposta incerta")
+
     conversation_id = models.CharField(_("conversa"), max_length=128, db_index=True)
     question = models.TextField(_("pergunta"))
+    reason = models.CharField(
+        _("motivo"), max_length=16, choices=Reason.choices, default=Reason.UNANSWERED, db_index=True
+    )
+    bot_reply = models.TextField(_("resposta dada pelo bot"), blank=True)
     status = models.CharField(_("situação"), max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     answer = models.TextField(_("resposta"), blank=True)
     faq = models.ForeignKey(FAQEntry, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("FAQ criada"))

@@ -1,13 +1,14 @@
-"""The registration's side of one engine turn.
+"""The engine's adapter to the registration flow.
 
 ``registration_turn`` is called by ``chatbot.engine`` for every message after
-its own greeting/menu/help handling. It decides whether the message belongs
-to the registration, gathers what the pure flow needs (event, profiles, the
-conversation's own registration, who holds the CPFs and e-mails in the
-message), runs :func:`registrations.flow.advance`, executes the effects
-through the services, records step changes in the audit trail, and writes the
-new step and data back onto the conversation (in memory: the engine saves it
-with its version check, in the same transaction as the writes made here).
+the router (``chatbot.router``) has said what it is. It decides whether the
+message belongs to the registration, gathers what the pure flow
+(``registrations.flow``) needs (event, profiles, the conversation's own
+registration, who holds the CPFs and e-mails in the message), runs
+:func:`registrations.flow.advance`, executes the effects through the
+registration services, records step changes in the audit trail, and writes
+the new step and data back onto the conversation (in memory: the engine saves
+it with its version check, in the same transaction as the writes made here).
 """
 
 from __future__ import annotations
@@ -15,16 +16,18 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from chatbot.knowledge import get_knowledge_index
+from chatbot.knowledge import event_contact_line, get_knowledge_index
 from chatbot.models import ConversationState, Event, Profile
-from registrations import flow, services
+from chatbot.router import Routed, route
+from registrations import flow, places, services
 from registrations.models import Participant, RegistrationEvent
-from registrations.validators import strip_cpfs
+from registrations.validators import find_phone, mask_email, strip_cpfs
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +40,23 @@ def registration_turn(
     text: str,
     intent: str | None = None,
     answer: Answer,
+    routed: Routed | None = None,
 ) -> list[str] | None:
     """Run the registration for one message; ``None`` when it is not for us.
 
-    ``intent`` is ``None``, ``"register"`` (menu option 1) or
-    ``"my_registration"`` (menu option 3 / "minha inscrição"). Returns the
+    ``routed`` is the router's reading of ``text`` (computed here when the
+    caller has none). ``intent`` overrides its command: the engine's menu
+    options ("register", "register_other", "my_registration"). Returns the
     pt-BR replies, having updated ``conversation.registration_step`` and
     ``conversation.data`` in memory.
     """
     state = flow.FlowState.from_data(conversation.registration_step, conversation.data)
-    if not flow.wants_turn(state, text, intent=intent, turn=conversation.turns):
+    if routed is None:
+        routed = route(text, in_flow=state.step in flow.IN_FLOW_STEPS)
+    understood = routed.for_flow()
+    if intent is not None:
+        understood = flow.Understood(intent=intent, question=False, field=understood.field)
+    if not flow.wants_turn(state, understood, turn=conversation.turns):
         return None
     # No savepoint of its own inside the engine's transaction: nothing between
     # here and that transaction catches an error, so it would only cost two
@@ -55,7 +65,9 @@ def registration_turn(
         index = get_knowledge_index()
         event = index.event
         own = _own_registration(conversation)
-        ctx = _context(event, own, conversation, intent=intent, keys=flow.lookup_keys(state, text), profiles=index.profiles)
+        ctx = _context(
+            event, own, conversation, understood=understood, keys=flow.lookup_keys(state, text), profiles=index.profiles
+        )
         new_state, replies, effects = flow.advance(state, text, ctx=ctx)
         if not replies and not effects:
             if new_state != state:
@@ -69,85 +81,99 @@ def registration_turn(
 
 def _write(conversation: ConversationState, state: flow.FlowState) -> None:
     # Keep whatever other keys the engine stores in data.
-    others = {key: value for key, value in (conversation.data or {}).items() if key not in _FLOW_KEYS}
+    others = {key: value for key, value in (conversation.data or {}).items() if key not in flow.FLOW_DATA_KEYS}
     conversation.registration_step = state.step
     conversation.data = {**others, **state.to_data()}
 
 
-_FLOW_KEYS = frozenset({"fields", "editing", "pending", "mode", "mode_turn", "participant_id"})
-
-
 @functools.cache
 def _own_select_sql() -> str:
-    from chatbot.models import Profile
-
     # Table names come from the models, the id is a parameter.
     return (
         "SELECT p.id, p.full_name, p.email, p.cpf, p.phone, p.city, p.uf, p.status,"  # noqa: S608
-        f" p.confirmation_email_status, pr.name FROM {Participant._meta.db_table} p"
-        f" JOIN {Profile._meta.db_table} pr ON pr.id = p.profile_id"
+        " p.confirmation_email_status, pr.name, p.profile_id, p.city_ibge_code, p.district"
+        f" FROM {Participant._meta.db_table} p JOIN {Profile._meta.db_table} pr ON pr.id = p.profile_id"
         " WHERE p.conversation_id = %s ORDER BY p.updated_at DESC, p.id DESC LIMIT 10"
     )
 
 
-def own_registration_row(conversation: ConversationState) -> tuple | None:
-    """The conversation's own participant as ``(id, full_name, email, cpf,
-    phone, city, uf, status, email_status, profile_name)``, or None.
+@dataclass(frozen=True)
+class OwnRow:
+    """The conversation's own participant, as read for one turn."""
 
-    Usually one row, rarely a few (cancelled, then registered with another
-    CPF): the active one wins, else the most recent. One prepared statement
-    (plain SQL, the same on PostgreSQL and SQLite): it runs on most turns
-    (registration steps and questions), where the ORM would compile the
-    query and build two model instances each time.
+    id: int
+    full_name: str
+    email: str
+    cpf: str
+    phone: str
+    city: str
+    uf: str
+    status: str
+    email_status: str
+    profile_name: str
+    profile_id: int
+    city_ibge_code: int | None
+    district: str
+
+    @property
+    def status_label(self) -> str:
+        return str(Participant.Status(self.status).label)
+
+    def for_flow(self) -> flow.OwnRegistration:
+        return flow.OwnRegistration(
+            id=self.id,
+            full_name=self.full_name,
+            email=self.email,
+            cpf=self.cpf,
+            phone=self.phone,
+            city=self.city,
+            uf=self.uf,
+            profile_name=self.profile_name,
+            active=self.status == Participant.Status.CONFIRMED,
+            email_status=self.email_status,
+            profile_id=self.profile_id,
+            city_ibge_code=self.city_ibge_code,
+            district=self.district or "",
+        )
+
+
+def own_registration(conversation: ConversationState) -> OwnRow | None:
+    """The conversation's own participant, or None.
+
+    Usually one row, sometimes a few (cancelled then registered again, or
+    other people registered from the same phone): the active one wins, else
+    the most recent. One prepared statement (plain SQL, the same on
+    PostgreSQL and SQLite): it runs on most turns, where the ORM would compile
+    the query and build two model instances each time.
     """
     if conversation.pk is None:
         return None
     with connection.cursor() as cursor:
         cursor.execute(_own_select_sql(), [conversation.pk])
-        rows = cursor.fetchall()
-    return next((row for row in rows if row[7] == Participant.Status.CONFIRMED), rows[0] if rows else None)
+        rows = [OwnRow(*row) for row in cursor.fetchall()]
+    return next((row for row in rows if row.status == Participant.Status.CONFIRMED), rows[0] if rows else None)
 
 
 def _own_registration(conversation: ConversationState) -> flow.OwnRegistration | None:
-    row = own_registration_row(conversation)
-    if row is None:
-        return None
-    pk, full_name, email, cpf, phone, city, uf, status, email_status, profile_name = row
-    return flow.OwnRegistration(
-        id=pk,
-        full_name=full_name,
-        email=email,
-        cpf=cpf,
-        phone=phone,
-        city=city,
-        uf=uf,
-        profile_name=profile_name,
-        active=status == Participant.Status.CONFIRMED,
-        email_status=email_status,
-    )
+    row = own_registration(conversation)
+    return row.for_flow() if row is not None else None
 
 
-def contact_text(event: Event | None) -> str:
-    if event is None:
-        return ""
-    parts = []
-    if event.contact_whatsapp:
-        parts.append(_("WhatsApp %(phone)s") % {"phone": event.contact_whatsapp})
-    if event.contact_email:
-        parts.append(_("e-mail %(email)s") % {"email": event.contact_email})
-    return _(" ou ").join(parts)
+def _owners(keys: set[str], conversation: ConversationState) -> tuple[dict[str, str], dict[str, flow.OtherRegistration]]:
+    """Who holds each CPF / e-mail: "own" or "other", and the other registrations (id, masked e-mail).
 
-
-def _owners(keys: set[str], conversation: ConversationState) -> dict[str, str]:
-    """Who holds each CPF / e-mail among the active registrations: "own" or "other"."""
+    Active registrations decide "own"/"other"; a cancelled registration of
+    another conversation is "other" too (it can be reactivated only from its
+    own conversation), so the flow refuses it before the summary.
+    """
     cpfs = {key[4:] for key in keys if key.startswith("cpf:")}
     emails = {key[6:] for key in keys if key.startswith("email:")}
     if not cpfs and not emails:
-        return {}
+        return {}, {}
     # Plain SQL (the same on PostgreSQL and SQLite; LOWER(email) is the
     # unique index's expression): it runs on every step once an e-mail or
     # CPF is known, where the ORM would compile it each time.
-    conditions, params = [], [Participant.Status.CONFIRMED]
+    conditions, params = [], []
     if cpfs:
         conditions.append(f"cpf IN ({', '.join(['%s'] * len(cpfs))})")
         params += sorted(cpfs)
@@ -156,19 +182,27 @@ def _owners(keys: set[str], conversation: ConversationState) -> dict[str, str]:
         params += sorted(emails)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT cpf, email, conversation_id FROM {Participant._meta.db_table}"  # noqa: S608 - placeholders only
-            f" WHERE status = %s AND ({' OR '.join(conditions)})",
+            f"SELECT id, cpf, email, conversation_id, status FROM {Participant._meta.db_table}"  # noqa: S608 - placeholders only
+            f" WHERE ({' OR '.join(conditions)})",
             params,
         )
         rows = cursor.fetchall()
     owners: dict[str, str] = {}
-    for cpf, email, conversation_pk in rows:
-        whose = "own" if conversation.pk is not None and conversation_pk == conversation.pk else "other"
-        if cpf in cpfs:
-            owners[f"cpf:{cpf}"] = whose
-        if email.lower() in emails:
-            owners[f"email:{email.lower()}"] = whose
-    return owners
+    others: dict[str, flow.OtherRegistration] = {}
+    # Active rows first, so an active registration wins over a cancelled one.
+    for pk, cpf, email, conversation_pk, status in sorted(rows, key=lambda row: row[4] != Participant.Status.CONFIRMED):
+        active = status == Participant.Status.CONFIRMED
+        mine = conversation.pk is not None and conversation_pk == conversation.pk
+        if mine and not active:
+            continue  # one's own cancelled registration is free to reuse (reactivation)
+        hits = ((f"cpf:{cpf}", cpf in cpfs), (f"email:{email.lower()}", email.lower() in emails))
+        for key in (key for key, hit in hits if hit):
+            if key in owners:
+                continue
+            owners[key] = "own" if mine else "other"
+            if not mine:
+                others[key] = flow.OtherRegistration(id=pk, masked_email=mask_email(email), active=active)
+    return owners, others
 
 
 def _context(
@@ -176,7 +210,7 @@ def _context(
     own: flow.OwnRegistration | None,
     conversation: ConversationState,
     *,
-    intent: str | None,
+    understood: flow.Understood,
     keys: set[str],
     profiles: Iterable[Profile] | None = None,
 ) -> flow.FlowContext:
@@ -192,6 +226,7 @@ def _context(
             )
             for profile in profiles
         )
+    owners, others = _owners(keys, conversation)
     return flow.FlowContext(
         now=timezone.now(),
         event_name=str(event) if event is not None else "",
@@ -200,12 +235,24 @@ def _context(
         privacy_notice=event.privacy_notice if event is not None else "",
         privacy_notice_url=event.privacy_notice_url if event is not None else "",
         privacy_notice_version=event.privacy_notice_version if event is not None else "",
-        contact=contact_text(event),
-        intent=intent,
+        contact=event_contact_line(event),
+        intent=understood.intent,
+        understood=understood,
         turn=conversation.turns,
         own=own,
-        owners=_owners(keys, conversation),
+        owners=owners,
+        others=others,
+        whatsapp_phone=_whatsapp_phone(conversation.conversation_id),
+        region=places.region_ufs(event.uf) if event is not None and event.uf else (),
     )
+
+
+def _whatsapp_phone(conversation_id: str) -> str:
+    """The Brazilian number a conversation writes from, when its id is one (WhatsApp)."""
+    digits = conversation_id.split("@", 1)[0]
+    if not digits.isdigit() or not digits.startswith("55"):
+        return ""
+    return find_phone(f"+{digits}") or ""
 
 
 def _execute(
@@ -223,6 +270,9 @@ def _execute(
         if isinstance(effect, flow.AskQuestion):
             before.append(_answer_safely(answer, effect.text))
         elif isinstance(effect, flow.RecordOutcome):
+            if effect.kind in (flow.ABANDONED, flow.CONSENT_REFUSED):
+                # The engine drops what was typed for this registration from the history.
+                conversation.discard_registration_turns = True
             services.registration_event_record(
                 kind=effect.kind,
                 participant=ctx.own.id if ctx.own is not None else None,

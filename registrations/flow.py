@@ -4,24 +4,35 @@
 the next :class:`FlowState`, the pt-BR replies and a list of effects. It does
 no I/O: everything it needs from the world (the event, its profiles, the
 privacy notice, the clock, whether a CPF or e-mail already belongs to a
-registration, the conversation's own registration) arrives in
-:class:`FlowContext`, and everything it wants done to the world leaves as an
-effect (:class:`RegisterParticipant`, :class:`UpdateParticipant`, ...) that
-``registrations.conversation`` executes through the services. Effects whose
-outcome changes the conversation (a registration refused as a duplicate) are
-resolved by the pure follow-ups :func:`after_register` and
-:func:`after_update`.
+registration, the conversation's own registration, and what the message *is*
+according to the engine's router) arrives in :class:`FlowContext`, and
+everything it wants done to the world leaves as an effect
+(:class:`RegisterParticipant`, :class:`UpdateParticipant`, ...) that the
+engine's registration adapter (``chatbot.registration``) executes through the
+services. Effects whose outcome changes the conversation (a registration
+refused as a duplicate) are resolved by the pure follow-ups
+:func:`after_register` and :func:`after_update`.
 
-Steps (CONTRACT §4): consent -> name -> e-mail -> CPF -> phone -> city ->
-UF (only when the city does not settle it) -> profile -> confirming ->
-completed. A value for a later step typed early (an e-mail, CPF or phone
-anywhere in a message) is kept, and only what is missing is asked.
+Steps (CONTRACT §4, defined in ``registrations.steps``): consent -> name ->
+e-mail -> CPF -> phone -> city -> UF (only when the city does not settle it)
+-> profile -> confirming -> completed.
 
-State kept between turns (``ConversationState.data``, see
-:meth:`FlowState.to_data`): the collected fields, a pending yes/no question
-(an e-mail or city suggestion, the candidate cities of an ambiguous name), the
-field being corrected, and the self-service mode after completion. Personal
-data leaves ``data`` as soon as the registration is stored or abandoned.
+How a message is read, at any step:
+- the router (``ctx.understood``) has already said whether it is a question,
+  a command ("voltar", "cancelar", a correction naming a field, another
+  person's registration) or plain text;
+- every value is read with confidence by ``registrations.reading`` and
+  ``registrations.places``; a value the reader is unsure of (a repaired
+  e-mail, a name guessed out of a sentence, a CPF missing its leading zero,
+  an old 8-digit mobile, a city found through a typo) is asked back
+  ("Seu e-mail é *…*?") before it is stored;
+- an e-mail, CPF or phone typed at another step is kept and echoed; a city
+  or profile found in the rest of a name message is kept too;
+- every value kept is echoed, so a misreading can be spotted at once, and
+  the summary at the end lets any field be corrected.
+
+Text sent before consent is held (``FlowState.held``) for this conversation
+only: read after "sim", discarded on "não".
 """
 
 from __future__ import annotations
@@ -35,9 +46,14 @@ from typing import Any
 from django.utils.translation import gettext as _
 from rapidfuzz import fuzz
 
-from chatbot.models import RegistrationStep as Step
-from congress.errors import InvalidValue
+from registrations import places
 from registrations import validators as v
+from registrations.reading.answers import read_yes_no, split_yes_prefix, yes_with_reservation
+from registrations.reading.emails import find_email_span, read_email
+from registrations.reading.names import read_name
+from registrations.reading.numbers import means_same_number, read_choice, read_cpf, read_phone
+from registrations.steps import FIELD_STEP, FIELDS, IN_FLOW_STEPS, STEP_FIELD
+from registrations.steps import RegistrationStep as Step
 
 __all__ = [
     "FIELDS",
@@ -47,6 +63,7 @@ __all__ = [
     "Effect",
     "FlowContext",
     "FlowState",
+    "OtherRegistration",
     "OwnRegistration",
     "ProfileOption",
     "RecordOutcome",
@@ -54,38 +71,23 @@ __all__ = [
     "RegisterResult",
     "RegistrationData",
     "ResendEmail",
+    "Understood",
     "UpdateParticipant",
     "UpdateResult",
     "advance",
     "after_register",
     "after_update",
-    "detect_intent",
     "lookup_keys",
     "wants_turn",
 ]
 
-# The six things a participant gives us, in the order they are asked and
-# numbered in the summary. "city" stands for city + UF + IBGE code, "profile"
-# for profile id + name.
-FIELDS: tuple[str, ...] = ("full_name", "email", "cpf", "phone", "city", "profile")
-FIELD_STEP: dict[str, str] = {
-    "full_name": Step.ASKING_NAME,
-    "email": Step.ASKING_EMAIL,
-    "cpf": Step.ASKING_CPF,
-    "phone": Step.ASKING_PHONE,
-    "city": Step.ASKING_CITY,
-    "profile": Step.ASKING_PROFILE,
-}
-STEP_FIELD: dict[str, str] = {step: name for name, step in FIELD_STEP.items()} | {Step.ASKING_STATE: "city"}
-IN_FLOW_STEPS: frozenset[str] = frozenset({Step.ASKING_CONSENT, *STEP_FIELD, Step.CONFIRMING})
-# Values typed at another step that are captured when still missing.
-OUT_OF_TURN_FIELDS: tuple[str, ...] = ("email", "cpf", "phone")
-
 MODE_AMEND = "amend"  # correcting one field of the stored registration
 MODE_CHOOSE_FIELD = "choose_field"  # after completion: which field to correct?
 MODE_CONFIRM_CANCEL = "confirm_cancel"  # after completion: really cancel?
+MODE_LOOKUP = "lookup"  # no registration from this number: which CPF? (a changed phone)
+MODE_OFFER_RESEND = "offer_resend"  # a CPF on file elsewhere: resend its confirmation to the e-mail on file?
 
-# Outcome kinds the flow asks conversation.py to record (RegistrationEvent.Kind values).
+# Outcome kinds the flow asks the adapter to record (RegistrationEvent.Kind values).
 CONSENT_GIVEN = "consent_given"
 CONSENT_REFUSED = "consent_refused"
 ABANDONED = "abandoned"
@@ -95,6 +97,21 @@ DUPLICATE_REFUSED = "duplicate_refused"
 # --------------------------------------------------------------------------
 # Inputs
 # --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Understood:
+    """What the engine's router decided this message is (``chatbot.router``).
+
+    ``intent``: ``None`` (plain text), or one of ``register``,
+    ``register_other``, ``my_registration``, ``cancel_registration``,
+    ``resend``, ``correct``, ``back``, ``cancel`` (and engine commands the
+    flow ignores). ``field``: the registration field the message names.
+    """
+
+    intent: str | None = None
+    question: bool = False
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,22 @@ class OwnRegistration:
     profile_name: str
     active: bool
     email_status: str = "pending"
+    profile_id: int | None = None
+    city_ibge_code: int | None = None
+    district: str = ""
+
+
+@dataclass(frozen=True)
+class OtherRegistration:
+    """A registration of another conversation holding a CPF or e-mail typed here.
+
+    Only what may be said to whoever typed it: its id (to resend its own
+    confirmation to its own address) and its e-mail masked.
+    """
+
+    id: int
+    masked_email: str
+    active: bool
 
 
 @dataclass(frozen=True)
@@ -126,11 +159,14 @@ class FlowContext:
 
     ``owners`` maps ``"cpf:<11 digits>"`` / ``"email:<address>"`` to ``"own"``
     (the active registration of this conversation) or ``"other"`` (an active
-    registration of someone else); values not in it are free. Build the keys
-    with :func:`lookup_keys`. ``turn`` is the conversation's turn counter: a
-    self-service question (which field? really cancel?) is only answered on
-    the very next turn, so a "1" typed later for the engine's menu is not
-    mistaken for a field number.
+    registration of someone else); values not in it are free. ``others``
+    holds, for the same keys, the other registration (see
+    :class:`OtherRegistration`). Build the keys with :func:`lookup_keys`.
+    ``turn`` is the conversation's turn counter: a self-service question
+    (which field? really cancel?) is only answered on the very next turn.
+    ``whatsapp_phone`` is the E.164 number this conversation writes from, when
+    it is a Brazilian number (offered at the phone step). ``region`` is the
+    event's UF and its neighbours (city suggestions are ranked toward it).
     """
 
     now: datetime
@@ -145,6 +181,10 @@ class FlowContext:
     turn: int = 0
     own: OwnRegistration | None = None
     owners: Mapping[str, str] = field(default_factory=dict)
+    others: Mapping[str, OtherRegistration] = field(default_factory=dict)
+    understood: Understood = field(default_factory=Understood)
+    whatsapp_phone: str = ""
+    region: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -153,11 +193,13 @@ class FlowState:
 
     step: str = Step.IDLE
     fields: Mapping[str, Any] = field(default_factory=dict)
-    editing: str | None = None  # field being corrected (at the summary or, with mode amend, after completion)
+    editing: str | None = None  # field being corrected (at the summary, by "voltar"/"errei", or with mode amend)
     pending: Mapping[str, Any] | None = None  # a suggestion or candidate list awaiting an answer
     mode: str | None = None
     mode_turn: int | None = None
     participant_id: int | None = None
+    held: str | None = None  # text sent before consent, read after "sim"
+    other: bool = False  # this registration is for another person than the conversation's owner
 
     @classmethod
     def from_data(cls, step: str, data: Mapping[str, Any] | None) -> FlowState:
@@ -171,6 +213,8 @@ class FlowState:
             mode=data.get("mode"),
             mode_turn=data.get("mode_turn"),
             participant_id=data.get("participant_id"),
+            held=data.get("held"),
+            other=bool(data.get("other")),
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -182,12 +226,17 @@ class FlowState:
             "mode": self.mode,
             "mode_turn": self.mode_turn,
             "participant_id": self.participant_id,
+            "held": self.held,
+            "other": self.other or None,
         }
-        return {key: value for key, value in raw.items() if value not in (None, {})}
+        return {key: value for key, value in raw.items() if value not in (None, {}, "")}
 
     @property
     def missing(self) -> tuple[str, ...]:
         return tuple(name for name in FIELDS if not self.fields.get(name))
+
+
+FLOW_DATA_KEYS = frozenset({"fields", "editing", "pending", "mode", "mode_turn", "participant_id", "held", "other"})
 
 
 # --------------------------------------------------------------------------
@@ -207,6 +256,7 @@ class RegistrationData:
     profile_id: int
     consent_at: datetime
     consent_version: str
+    district: str = ""
 
 
 @dataclass(frozen=True)
@@ -277,191 +327,72 @@ def _words(text: str) -> str:
     return " ".join(re.sub(r"[^\w@]+", " ", v.fold(text)).split())
 
 
-_YES = frozenset(
-    {
-        "sim", "s", "ss", "si", "yes", "y", "ok", "okay", "oks", "certo", "correto", "isso", "isso mesmo",
-        "exato", "exatamente", "confirmo", "confirmar", "confirma", "confirmado", "concordo", "aceito", "pode",
-        "pode ser", "pode confirmar", "claro", "beleza", "blz", "tudo certo", "ta certo", "esta certo",
-        "positivo", "com certeza", "perfeito", "quero", "bora", "vamos", "esta correto", "ta correto",
-        "tudo ok", "estou de acordo", "de acordo", "eu concordo", "eu aceito",
-    }
-)  # fmt: skip
-_NO = frozenset(
-    {
-        "nao", "n", "no", "nops", "negativo", "nao concordo", "nao aceito", "recuso", "errado", "esta errado",
-        "ta errado", "nao quero", "nao esta certo", "nao ta certo", "incorreto", "nao obrigado", "nao obrigada",
-    }
-)  # fmt: skip
-_THUMBS_UP = ("\U0001f44d", "\u2705", "\U0001f44c")
-
-
 def is_yes(text: str) -> bool:
-    words = _words(text)
-    if words in _YES or words.split(" ", 1)[0] == "sim":
-        return True
-    return not words and text.strip().startswith(_THUMBS_UP)
+    return read_yes_no(text) == "yes"
 
 
 def is_no(text: str) -> bool:
-    words = _words(text)
-    return words in _NO or words.split(" ", 1)[0] == "nao"
+    return read_yes_no(text) == "no"
 
 
-_CANCEL_RE = re.compile(
-    r"^(quero |pode |vou )?(cancelar|cancela|cancele|sair|parar|pare|desistir|desisto|encerrar)"
-    r"( (a |essa |esta )?(inscricao|cadastro|tudo))?( por favor)?$"
-)
-
-
-def is_cancel(text: str) -> bool:
-    """``cancelar`` / ``sair`` / ``parar`` (and close variants) as the whole message."""
-    words = _words(text)
-    return bool(_CANCEL_RE.match(words)) or words in {"nao quero mais", "deixa pra la", "esquece"}
-
-
-_QUESTION_START_RE = re.compile(
-    r"^(qual|quais|quando|onde|como|quanto|quantos|quantas|quem|que horas|o que|por que|porque|pq|tem|tera|"
-    r"vai ter|havera|posso|podem|preciso|precisa|existe|existem|sera|aceita|aceitam|da pra|e possivel|"
-    r"voces|vcs|a programacao|o evento|sobre o|gostaria de saber|queria saber|me fala|me diga|me diz)\b"
-)
-
-
-def looks_like_question(text: str) -> bool:
-    return "?" in text or bool(_QUESTION_START_RE.match(_words(text)))
-
-
-_FIELD_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("email", re.compile(r"\be ?mail\b|\bemail\b|\bmail\b")),
-    ("full_name", re.compile(r"\bnome\b")),
-    ("cpf", re.compile(r"\bcpf\b")),
-    ("phone", re.compile(r"\b(telefone|celular|fone|whatsapp|whats|zap|tel)\b")),
-    ("city", re.compile(r"\b(cidade|municipio|estado|uf)\b")),
-    ("profile", re.compile(r"\b(perfil|categoria|profissao|ocupacao)\b")),
-)
-
-
-def field_in(text: str) -> str | None:
-    """The field a message refers to: its summary number (1-6) or its name."""
-    words = _words(text)
-    number = re.fullmatch(r"(?:o |opcao |item |campo |numero |n )?(\d{1,2})", words)
-    if number:
-        index = int(number.group(1))
-        return FIELDS[index - 1] if 1 <= index <= len(FIELDS) else None
-    found = [name for name, pattern in _FIELD_WORDS if pattern.search(words)]
-    return found[0] if len(found) == 1 else None
-
-
-_NOT_A_SIGNUP_RE = re.compile(r"\b(quando|prazo|ate|quanto|valor|valores|preco|precos|custa|gratis|gratuit\w*|pag\w*|lote)\b")
-_CORRECT_RE = re.compile(r"\b(corrigir|corrige|corrijam?|correcao|alterar|altera|alteracao|mudar|muda|trocar|troca|atualizar|atualiza|editar|edita)\b")
-_RESEND_RE = re.compile(r"\b(reenvi\w*|envi\w* de novo|mand\w* de novo|envi\w* novamente|mand\w* novamente|nao recebi|nao chegou)\b")
-_CANCEL_REGISTRATION_RE = re.compile(
-    r"\b(cancel\w*|desistir|desisto)\b.*\b(inscricao|cadastro|registro|participacao)\b"
-)
-_MY_REGISTRATION_RE = re.compile(
-    r"\b(minha inscricao|meu cadastro|meus dados|meu registro|ver (a |minha )?inscricao|consultar (a |minha )?inscricao|"
-    r"status da inscricao|situacao da inscricao|dados da inscricao|estou inscrit[oa]|ja (me )?inscrevi|sou inscrit[oa]|"
-    r"ja fiz (a |minha )?inscricao)\b"
-)
-_REGISTER_RE = re.compile(
-    r"\b(inscrev\w*|inscreve\w*|increv\w*|cadastr\w*|quero participar|fazer (a |uma |minha )?inscricao|"
-    r"faco (a |uma |minha )?inscricao|realizar (a |minha )?inscricao)\b"
-)
-_REGISTER_ALONE = frozenset({"inscricao", "inscricoes", "cadastro", "registro", "quero inscricao", "quero participar"})
-
-
-def detect_intent(text: str) -> str | None:
-    """The registration intent in free text, or ``None``.
-
-    One of ``register``, ``my_registration``, ``cancel_registration``,
-    ``resend`` and ``correct``. Questions about prices and deadlines ("até
-    quando posso me inscrever?") are left to the Q&A.
-    """
-    words = _words(text)
-    if not words:
-        return None
-    if _CANCEL_REGISTRATION_RE.search(words):
-        return "cancel_registration"
-    mentions_email = bool(re.search(r"\be ?mail\b|\bemail\b|\bconfirmacao\b", words))
-    if _RESEND_RE.search(words) and (mentions_email or words.startswith("reenvi")):
-        return "resend"
-    question = looks_like_question(text)
-    # "posso mudar de categoria?" is a question for the Q&A; "pode corrigir meu e-mail?" is a request.
-    if (
-        _CORRECT_RE.search(words)
-        and (field_in(text) or re.search(r"\b(dados|dado|inscricao|cadastro)\b", words) or len(words.split()) == 1)
-        and (not question or re.search(r"\b(meu|minha|meus|minhas)\b", words))
-    ):
-        return "correct"
-    if _REGISTER_RE.search(words) and re.search(r"\b(fazer|faco|realizar)\b", words):
-        return None if question and _NOT_A_SIGNUP_RE.search(words) else "register"
-    if _MY_REGISTRATION_RE.search(words):
-        return "my_registration"
-    if words in _REGISTER_ALONE:
-        return "register"
-    if _REGISTER_RE.search(words):
-        return None if question and _NOT_A_SIGNUP_RE.search(words) else "register"
-    return None
-
-
-def wants_turn(state: FlowState, text: str, *, intent: str | None, turn: int) -> bool:
-    """Whether this message belongs to the registration (else the engine does Q&A)."""
+def wants_turn(state: FlowState, understood: Understood, *, turn: int) -> bool:
+    """Whether this message belongs to the registration (else the engine answers it)."""
     if state.step in IN_FLOW_STEPS:
         return True
     if state.mode is not None and state.mode_turn == turn - 1:
         return True
-    return intent in ("register", "my_registration") or detect_intent(text) is not None
+    return understood.intent in (
+        "register", "register_other", "my_registration", "cancel_registration", "resend", "correct",
+    ) or (understood.intent == "cancel" and state.participant_id is not None)  # fmt: skip
 
 
 # Pieces of text that hold personal data, removed before reading a name, a
 # city or a profile from the rest of the message.
-_EMAIL_LIKE_RE = re.compile(r"\S+@\S+")
 _DIGIT_RUN_RE = re.compile(r"[+(]?\d[\d\s().+/\-]*\d\)?")
+_LABELS_RE = re.compile(r"(?i)\b(e-?mail|cpf|telefone|celular|fone|whats(app)?|zap)\b\s*(é|e|:)?")
 
 
 def _without_data(text: str) -> str:
-    text = _EMAIL_LIKE_RE.sub(" ", text)
+    span = find_email_span(text)
+    while span is not None:
+        text = text[: span[0]] + " " + text[span[1] :]
+        span = find_email_span(text)
     text = _DIGIT_RUN_RE.sub(lambda m: " " if sum(ch.isdigit() for ch in m.group(0)) >= 8 else m.group(0), text)
-    text = re.sub(r"(?i)\b(e-?mail|cpf|telefone|celular|fone|whats(app)?)\b\s*:?", " ", text)
+    text = _LABELS_RE.sub(" ", text)
     return " ".join(text.replace(",", " ").replace(";", " ").split()).strip(" .,;:-")
-
-
-def _longest_digit_run(text: str) -> str:
-    runs = [m.group(0) for m in _DIGIT_RUN_RE.finditer(text)]
-    return max(runs, key=lambda run: sum(ch.isdigit() for ch in run)) if runs else text
-
-
-_NAME_LEAD_RE = re.compile(r"(?i)^\s*(o |a )?(meu nome( completo)? (é|e)|me chamo|eu me chamo|nome( completo)?\s*:|eu sou (o |a )?|sou (o |a ))\s*")
-_CITY_LEAD_RE = re.compile(r"(?i)^\s*(eu )?(moro (em|no|na)|sou (de|do|da)|cidade\s*:?|a cidade (é|e)|minha cidade (é|e)|em|de)\s+")
 
 
 def lookup_keys(state: FlowState, text: str) -> set[str]:
     """Every ``owners`` key ``advance`` may consult for this message.
 
-    conversation.py looks these up in the database before calling ``advance``.
+    The adapter looks these up in the database before calling ``advance``.
     """
     emails: set[str] = set()
     cpfs: set[str] = set()
+    reading = read_email(text)
+    emails.update(value for value in (reading.value, reading.suggestion) if value)
     found_email = v.find_email(text)
     if found_email:
         emails.add(found_email)
-        suggested = v.suggest_email(found_email)
-        if suggested:
-            emails.add(suggested)
-    try:
-        emails.add(v.normalize_email(text))
-    except InvalidValue as error:
-        if error.suggestion:
-            emails.add(error.suggestion)
+    cpf = read_cpf(text)
+    cpfs.update(value for value in (cpf.value, cpf.suggestion) if value)
     found_cpf = v.find_cpf(text)
     if found_cpf:
         cpfs.add(found_cpf)
     pending = state.pending or {}
-    if pending.get("kind") == "email_suggestion":
-        emails.update(value for value in (pending.get("value"), pending.get("original")) if value)
+    if pending.get("kind") == "email_suggestion" and pending.get("value"):
+        emails.add(pending["value"])
+    if pending.get("kind") == "cpf_suggestion" and pending.get("value"):
+        cpfs.add(pending["value"])
     if state.fields.get("email"):
         emails.add(state.fields["email"])
     if state.fields.get("cpf"):
         cpfs.add(state.fields["cpf"])
+    if state.held:
+        held_email = read_email(state.held)
+        emails.update(value for value in (held_email.value, held_email.suggestion) if value)
+        held_cpf = read_cpf(state.held)
+        cpfs.update(value for value in (held_cpf.value,) if value)
     return {f"email:{email}" for email in emails} | {f"cpf:{cpf}" for cpf in cpfs}
 
 
@@ -492,6 +423,18 @@ def _field_label_lower(name: str) -> str:
     }[name]
 
 
+def _field_with_article(name: str) -> str:
+    """"o nome", "a cidade": Portuguese needs the article's gender."""
+    return {
+        "full_name": _("o nome"),
+        "email": _("o e-mail"),
+        "cpf": _("o CPF"),
+        "phone": _("o telefone"),
+        "city": _("a cidade"),
+        "profile": _("o perfil"),
+    }[name]
+
+
 def _contact_line(ctx: FlowContext) -> str:
     if ctx.contact:
         return _("Para falar com a organização: %(contact)s.") % {"contact": ctx.contact}
@@ -501,7 +444,7 @@ def _contact_line(ctx: FlowContext) -> str:
 def _consent_prompt(ctx: FlowContext) -> str:
     event = ctx.event_name or _("evento")
     notice = ctx.privacy_notice.strip() or _(
-        "Para fazer sua inscrição no *%(event)s* vou pedir seu nome, e-mail, CPF, telefone, cidade e perfil. "
+        "Para fazer sua inscrição no *%(event)s* vou pedir nome, e-mail, CPF, telefone, cidade e perfil. "
         "Esses dados são usados só para organizar o evento (credenciamento, certificado e avisos sobre o "
         "evento), guardados com segurança e não são compartilhados para outros fins. Você pode ver, "
         "corrigir ou cancelar sua inscrição a qualquer momento por aqui."
@@ -513,12 +456,23 @@ def _consent_prompt(ctx: FlowContext) -> str:
     return "\n\n".join(parts)
 
 
+def _consent_short(ctx: FlowContext) -> str:
+    """The consent question again, without the whole notice (already shown)."""
+    return _("Você concorda com o uso dos seus dados para a inscrição, como expliquei acima? Responda *sim* ou *não*.")
+
+
 def _profiles_menu(ctx: FlowContext) -> str:
     return "\n".join(f"{index}. {profile.name}" for index, profile in enumerate(ctx.profiles, start=1))
 
 
+def _place_label(option: list[Any] | tuple[Any, ...]) -> str:
+    _code, name, uf, *rest = option
+    district = rest[0] if rest else ""
+    return f"{district} ({name}/{uf})" if district else f"{name}/{uf}"
+
+
 def _candidates_menu(cities: list[list[Any]]) -> str:
-    return "\n".join(f"{index}. {name}/{uf}" for index, (_code, name, uf) in enumerate(cities, start=1))
+    return "\n".join(f"{index}. {_place_label(option)}" for index, option in enumerate(cities, start=1))
 
 
 def _prompt(state: FlowState, ctx: FlowContext) -> str:
@@ -530,20 +484,25 @@ def _prompt(state: FlowState, ctx: FlowContext) -> str:
         return _consent_prompt(ctx)
     if step == Step.ASKING_NAME:
         text = _("Qual é o seu *nome completo*? (do jeito que deve sair no crachá e no certificado)")
+        if state.other:
+            text = _("Qual é o *nome completo* da pessoa que você quer inscrever? (como deve sair no crachá)")
     elif step == Step.ASKING_EMAIL:
         text = _("Qual é o seu *e-mail*? A confirmação da inscrição vai para ele.")
     elif step == Step.ASKING_CPF:
         text = _("Qual é o seu *CPF*? Pode enviar só os números, por exemplo: 123.456.789-09.")
     elif step == Step.ASKING_PHONE:
         text = _("Qual é o seu *telefone com DDD*? Por exemplo: (61) 99999-0000.")
+        if ctx.whatsapp_phone and not current and not state.other:
+            text = _(
+                "Qual é o seu *telefone com DDD*? Se for este WhatsApp, *%(phone)s*, responda *esse mesmo*."
+            ) % {"phone": _phone_display(ctx.whatsapp_phone)}
     elif step == Step.ASKING_CITY:
-        text = _("Em qual *cidade* você mora? Por exemplo: Londrina, ou Santa Maria/RS.")
+        text = _("Em qual *cidade* você mora? Por exemplo: Goiânia, ou Santa Maria/RS.")
     elif step == Step.ASKING_STATE:
         cities = list((state.pending or {}).get("cities") or [])
-        name = cities[0][1] if cities else ""
-        return _(
-            "Encontrei *%(city)s* em mais de um estado. Qual é o seu? Responda com o número ou a sigla do estado (UF):\n%(options)s"
-        ) % {"city": name, "options": _candidates_menu(cities)}
+        return _("Encontrei mais de um lugar com esse nome. Qual é o seu? Responda com o número ou a sigla do estado (UF):\n%(options)s") % {
+            "options": _candidates_menu(cities)
+        }
     elif step == Step.ASKING_PROFILE:
         text = _("Qual é o seu *perfil*? Responda com o número ou o nome:\n%(options)s") % {
             "options": _profiles_menu(ctx)
@@ -558,7 +517,10 @@ def _prompt(state: FlowState, ctx: FlowContext) -> str:
             "current": current,
         }
     elif current:
-        text = _("%(question)s\n(Hoje está: %(current)s.)") % {"question": text, "current": current}
+        text = _("%(question)s\n(Hoje está: %(current)s. Se estiver certo, responda *está certo*.)") % {
+            "question": text,
+            "current": current,
+        }
     return text
 
 
@@ -595,7 +557,9 @@ def _display(fields: Mapping[str, Any], name: str, *, mask: bool = False) -> str
     if name == "phone":
         return _phone_display(value)
     if name == "city":
-        return f"{value}/{fields.get('uf', '')}"
+        district = fields.get("district")
+        place = f"{value}/{fields.get('uf', '')}"
+        return f"{district} ({place})" if district else place
     if name == "profile":
         return str(fields.get("profile_name") or value)
     return str(value)
@@ -641,25 +605,41 @@ def _own_summary(own: OwnRegistration) -> str:
     return _(
         "📋 *Sua inscrição está confirmada* ✅\n%(lines)s\nE-mail de confirmação: %(email_status)s\n\n"
         "Para corrigir um dado, diga *corrigir* (ou, por exemplo, *corrigir e-mail*). "
-        "Para receber a confirmação de novo, *reenviar e-mail*. Para cancelar, *cancelar minha inscrição*."
+        "Para receber a confirmação de novo, *reenviar e-mail*. Para cancelar, *cancelar minha inscrição*. "
+        "Para inscrever outra pessoa, *inscrever outra pessoa*."
     ) % {"lines": "\n".join(lines), "email_status": email_status}
 
 
-def _duplicate_message(name: str, ctx: FlowContext) -> str:
-    # Never a word about the other registration: not its name, e-mail or phone.
+def _duplicate_message(name: str, ctx: FlowContext, other: OtherRegistration | None = None) -> str:
+    # Never a word about the other registration but its e-mail masked, and
+    # only to offer sending its own confirmation to its own address.
     if name == "cpf":
-        text = _("Este CPF já tem uma inscrição confirmada, então não posso usá-lo de novo.")
+        text = _("Este CPF já está em outra inscrição, então não posso usá-lo de novo.")
     else:
         text = _("Este e-mail já está sendo usado em outra inscrição, então não posso usá-lo de novo.")
-    return _(
-        "%(text)s Se a inscrição é sua ou se acha que há um engano, a organização pode ajudar. %(contact)s"
-    ) % {"text": text, "contact": _contact_line(ctx)}
+    if other is not None and other.active and name == "email":
+        # They typed the address: offering to write to it reveals nothing.
+        return _(
+            "%(text)s Se a inscrição é sua (por exemplo, feita por outro número), posso reenviar a confirmação "
+            "para esse e-mail: responda *reenviar*. Se digitou errado, envie o e-mail certo."
+        ) % {"text": text}
+    if other is not None and other.active:
+        # CONTRACT §4: nothing about the other registration is shown, not even
+        # its e-mail masked; the confirmation goes to its own address.
+        return _(
+            "%(text)s Se a inscrição é sua (feita por outro número, por exemplo), posso reenviar a confirmação "
+            "para o e-mail cadastrado nela: responda *reenviar*. Se digitou errado, envie o CPF certo. %(contact)s"
+        ) % {"text": text, "contact": _contact_line(ctx)}
+    return _("%(text)s Se a inscrição é sua ou se acha que há um engano, a organização pode ajudar. %(contact)s") % {
+        "text": text,
+        "contact": _contact_line(ctx),
+    }
 
 
 def _own_found_message() -> str:
     return _(
         "Esse dado já está na inscrição feita por esta conversa. Diga *minha inscrição* para ver ou corrigir "
-        "seus dados."
+        "seus dados, ou *inscrever outra pessoa*."
     )
 
 
@@ -675,6 +655,25 @@ def _closed_message(ctx: FlowContext) -> str:
     return _("As inscrições estão encerradas no momento. 🙏 %(contact)s") % {"contact": _contact_line(ctx)}
 
 
+def _echo(name: str, values: Mapping[str, Any]) -> str:
+    """One short line that shows the participant what was understood."""
+    if name == "full_name":
+        return _("Nome: *%(value)s* ✍️") % {"value": values["full_name"]}
+    if name == "email":
+        return _("E-mail: *%(value)s* ✍️") % {"value": values["email"]}
+    if name == "cpf":
+        return _("CPF: *%(value)s* ✍️") % {"value": v.format_cpf(values["cpf"])}
+    if name == "phone":
+        return _("Telefone: *%(value)s* ✍️") % {"value": _phone_display(values["phone"])}
+    if name == "city":
+        return _("Cidade: *%(value)s* 📍") % {"value": _display(values, "city")}
+    return _("Perfil: *%(value)s* ✍️") % {"value": values.get("profile_name") or values.get("profile")}
+
+
+def _echoes(values: Mapping[str, Any]) -> str:
+    return _("Anotei:\n%(lines)s") % {"lines": "\n".join(_echo(name, values) for name in FIELDS if values.get(name))}
+
+
 # --------------------------------------------------------------------------
 # Parsing one step's answer
 # --------------------------------------------------------------------------
@@ -688,161 +687,330 @@ class _Parsed:
     step: str | None = None  # move to this step (city -> state)
     prompt: str | None = None  # say this instead of the step's prompt (with pending)
     question: bool = False  # not an answer: a question for the Q&A
+    extra: Mapping[str, Any] | None = None  # values for later fields found in the same message
+    other: bool | None = None  # the registration turned out to be for another person
+
+
+_WHY_RE = re.compile(r"\b(pra que|para que|por que|porque|pq|pra q|por q)\b")
+
+
+def _why_message(name: str) -> str:
+    """Why we ask ``name``: the answer to "pra que vc precisa do meu nome?"."""
+    reasons = {
+        "full_name": _("Seu nome vai no crachá e no certificado."),
+        "email": _("A confirmação da inscrição e os avisos do evento vão para o seu e-mail."),
+        "cpf": _("O CPF identifica sua inscrição no credenciamento e no certificado, e evita inscrições repetidas."),
+        "phone": _("O telefone é para a organização avisar você sobre o evento, se precisar."),
+        "city": _("A cidade ajuda a organização a conhecer o público do evento."),
+        "profile": _("O perfil ajuda a organização a preparar o evento para cada público."),
+    }
+    return _("%(reason)s Seus dados são usados só para organizar o evento e não são compartilhados.") % {
+        "reason": reasons[name]
+    }
+
+
+def _is_why_question(text: str, ctx: FlowContext) -> bool:
+    words = _words(text)
+    return ctx.understood.question and bool(_WHY_RE.search(words)) and bool(
+        re.search(r"\b(nome|e ?mail|email|cpf|telefone|celular|cidade|perfil|dados|isso|informacao|precisa|precisam)\b", words)
+    )
+
+
+_NAME_ERRORS = {
+    "greeting": lambda: _("Olá! 😊 Para seguir com a inscrição, me diga seu *nome completo*."),
+    "negation": lambda: _(
+        "Sem o nome não consigo fazer a inscrição: ele vai no crachá e no certificado. Se preferir parar, diga *cancelar*."
+    ),
+    "sentence": lambda: _("Sem pressa! Quando puder, me envie seu *nome completo*. Para parar, diga *cancelar*."),
+    "profanity": lambda: _("Vamos manter a conversa respeitosa, por favor 🙏 Qual é o seu *nome completo*?"),
+    "single_word": lambda: _("Preciso do nome completo, com nome e sobrenome. Por exemplo: Maria da Silva."),
+    "digits": lambda: _("O nome não pode ter números. Envie só o nome completo, por exemplo: Maria da Silva."),
+}
+
+
+def _name_fragments(ctx: FlowContext) -> tuple[str, ...]:
+    return tuple(profile.name for profile in ctx.profiles) + tuple(k for p in ctx.profiles for k in p.keywords)
+
+
+def _extras_from(rest: str, ctx: FlowContext) -> dict[str, Any]:
+    """A city and a profile in what a name message held besides the name (kept only when certain)."""
+    found: dict[str, Any] = {}
+    if not rest.strip():
+        return found
+    reading = places.read_place(rest, region=ctx.region)
+    if reading.place is not None and not reading.unsure:
+        found.update(_place_values(reading.place))
+    profile = match_profile(rest, ctx.profiles, numbers=False)
+    if profile is not None:
+        found.update({"profile": profile.id, "profile_name": profile.name})
+    return found
 
 
 def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
-    if looks_like_question(text):
+    pending = state.pending or {}
+    if pending.get("kind") == "name_confirm":
+        answer = read_yes_no(text)
+        if answer == "yes":
+            return _Parsed(values={"full_name": pending["value"]}, extra=pending.get("extra"))
+        if answer == "no":
+            return _Parsed(error=_("Tudo bem. Como devo escrever seu *nome completo*?"))
+    if _is_why_question(text, ctx):
+        return _Parsed(error=_why_message("full_name"))
+    reading = read_name(_without_data(text), extra_fragments=_name_fragments(ctx))
+    if reading.value is None and ctx.understood.question:
         return _Parsed(question=True)
-    rest = _NAME_LEAD_RE.sub("", _without_data(text))
-    if not rest and text.strip():
-        return _Parsed(error="")  # only data for other steps: just ask the name again
-    try:
-        return _Parsed(values={"full_name": v.normalize_name(rest)})
-    except InvalidValue as error:
-        return _Parsed(error=error.message)
+    other = True if reading.other_person else None
+    if reading.value is None:
+        if reading.other_person:
+            return _Parsed(
+                error=_("Certo, vamos fazer a inscrição dessa pessoa. Qual é o *nome completo* dela?"), other=True
+            )
+        if reading.problem == "empty" and _without_data(text) != text.strip():
+            return _Parsed(error="")  # only data for other steps: ask the name again
+        message = _NAME_ERRORS.get(reading.problem)
+        if message is not None:
+            return _Parsed(error=message())
+        try:
+            v.normalize_name(_without_data(text))
+        except v.InvalidValue as error:
+            return _Parsed(error=error.message)
+        return _Parsed(error=_NAME_ERRORS["sentence"]())
+    extra = _extras_from(reading.rest, ctx)
+    if reading.unsure:
+        return _Parsed(
+            pending={"kind": "name_confirm", "value": reading.value, "extra": extra or None},
+            prompt=_("Seu nome é *%(name)s*? Responda *sim* ou envie o nome completo.") % {"name": reading.value},
+            other=other,
+        )
+    return _Parsed(values={"full_name": reading.value}, extra=extra or None, other=other)
+
+
+def _suggestion_answer(state: FlowState, text: str, kind: str, name: str) -> _Parsed | None:
+    """The answer to "Você quis dizer …?" for ``kind``: yes keeps the suggestion, no asks again."""
+    pending = state.pending or {}
+    if pending.get("kind") != kind:
+        return None
+    answer = read_yes_no(text)
+    if answer == "yes":
+        return _Parsed(values={name: pending["value"]})
+    if answer == "no":
+        declined = {"kind": f"{name}_declined", "value": pending.get("value"), "original": pending.get("original")}
+        again = {
+            "email": _("Tudo bem. Envie seu e-mail completo de novo, com atenção ao que vem depois do @ (ex.: maria.souza@gmail.com)."),
+            "cpf": _("Tudo bem. Envie os 11 números do seu CPF de novo, conferindo no documento."),
+            "phone": _("Tudo bem. Envie seu telefone com DDD de novo, por exemplo: (61) 99999-0000."),
+        }[name]
+        return _Parsed(error=again, pending=declined)
+    return None
 
 
 def _parse_email(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
+    answered = _suggestion_answer(state, text, "email_suggestion", "email")
+    if answered is not None:
+        return answered
+    if _is_why_question(text, ctx):
+        return _Parsed(error=_why_message("email"))
+    reading = read_email(text)
     pending = state.pending or {}
-    if pending.get("kind") == "email_suggestion":
-        if is_yes(text):
-            return _Parsed(values={"email": pending["value"]})
-        if is_no(text) and pending.get("original"):
-            return _Parsed(values={"email": pending["original"]})
-        if is_no(text):
-            return _Parsed(error=_("Tudo bem. Envie seu e-mail completo, por exemplo: maria.souza@gmail.com."))
-    found = v.find_email(text)
-    if found is None:
-        if looks_like_question(text):
-            return _Parsed(question=True)
-        try:
-            found = v.normalize_email(text)
-        except InvalidValue as error:
-            if error.suggestion:
-                return _Parsed(
-                    pending={"kind": "email_suggestion", "value": error.suggestion, "original": None},
-                    prompt=_("Esse e-mail parece incompleto. Você quis dizer *%(suggestion)s*? Responda *sim* ou envie o e-mail certo.")
-                    % {"suggestion": error.suggestion},
-                )
-            return _Parsed(error=error.message)
-    suggestion = v.suggest_email(found)
-    if suggestion:
+    if (
+        reading.suggestion
+        and pending.get("kind") == "email_declined"
+        and reading.suggestion == pending.get("value")
+        and _compact(text) == pending.get("original")
+    ):
+        # Typed again exactly as before after a "não": the participant knows their address.
+        return _Parsed(values={"email": pending["original"]})
+    if reading.value:
+        return _Parsed(values={"email": reading.value})
+    if reading.suggestion:
         return _Parsed(
-            pending={"kind": "email_suggestion", "value": suggestion, "original": found},
-            prompt=_(
-                "Você quis dizer *%(suggestion)s*? Responda *sim* para usar esse, *não* para manter "
-                "%(original)s, ou envie o e-mail certo."
-            )
-            % {"suggestion": suggestion, "original": found},
+            pending={"kind": "email_suggestion", "value": reading.suggestion, "original": _compact(text)[:254]},
+            prompt=_("Seu e-mail é *%(suggestion)s*? Responda *sim* ou envie o e-mail certo.") % {"suggestion": reading.suggestion},
         )
-    return _Parsed(values={"email": found})
+    if ctx.understood.question:
+        return _Parsed(question=True)
+    if reading.problem == "several":
+        return _Parsed(error=_("Recebi mais de um e-mail. Envie só o seu, por exemplo: maria.souza@gmail.com."))
+    if "@" not in text and not re.search(r"\barroba\b", _words(text)):
+        return _Parsed(error=_("Não encontrei um e-mail na mensagem. Envie no formato maria.souza@gmail.com."))
+    try:
+        v.normalize_email(text)
+    except v.InvalidValue as error:
+        return _Parsed(error=error.message)
+    return _Parsed(error=_("Esse e-mail não parece válido. Envie no formato maria.souza@gmail.com."))
+
+
+def _compact(text: str) -> str:
+    return "".join(text.split()).lower()
+
+
+_NO_CPF_RE = re.compile(r"\b(nao tenho cpf|sem cpf|estrangeir\w*|passaporte|passport|foreign\w*|extranjer\w*|sou de fora)\b")
 
 
 def _parse_cpf(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
-    found = v.find_cpf(text)
-    if found is not None:
-        return _Parsed(values={"cpf": found})
-    if looks_like_question(text) and not any(ch.isdigit() for ch in text):
+    answered = _suggestion_answer(state, text, "cpf_suggestion", "cpf")
+    if answered is not None:
+        return answered
+    if _is_why_question(text, ctx):
+        return _Parsed(error=_why_message("cpf"))
+    if _NO_CPF_RE.search(_words(text)):
+        return _Parsed(
+            error=_(
+                "Sem CPF (participantes estrangeiros, por exemplo), a inscrição é feita pela organização, com o "
+                "passaporte. %(contact)s Para parar aqui, diga *cancelar*."
+            )
+            % {"contact": _contact_line(ctx)}
+        )
+    reading = read_cpf(text)
+    if reading.value:
+        return _Parsed(values={"cpf": reading.value})
+    if reading.suggestion:
+        return _Parsed(
+            pending={"kind": "cpf_suggestion", "value": reading.suggestion},
+            prompt=_("Seu CPF é *%(cpf)s*? (Completei o 0 do começo.) Responda *sim* ou envie o CPF certo.")
+            % {"cpf": v.format_cpf(reading.suggestion)},
+        )
+    if ctx.understood.question and not reading.digits:
         return _Parsed(question=True)
-    try:
-        return _Parsed(values={"cpf": v.normalize_cpf(_longest_digit_run(text))})
-    except InvalidValue as error:
-        return _Parsed(error=error.message)
+    example = "123.456.789-09"
+    messages = {
+        "missing_digits": _("O CPF tem 11 dígitos e chegaram %(count)d. Confira no documento e envie de novo, por exemplo: %(example)s."),
+        "extra_digits": _("O CPF tem 11 dígitos e chegaram %(count)d. Envie só o CPF, por exemplo: %(example)s."),
+        "check_digits": _(
+            "Esse CPF não é válido: os dois últimos dígitos não conferem. Confira no documento e envie de novo, por exemplo: %(example)s."
+        ),
+        "repeated": _("CPF com todos os dígitos iguais não é válido. Envie o número do seu documento, por exemplo: %(example)s."),
+    }
+    message = messages.get(reading.problem)
+    if message is None:
+        if reading.digits == 0 and v.find_email(text) is None and not re.search(r"\d", text):
+            return _Parsed(error=_("Envie os 11 números do seu CPF, por exemplo: %(example)s.") % {"example": example})
+        message = _("O CPF tem só números. Envie os 11 números, por exemplo: %(example)s.")
+    return _Parsed(error=message % {"count": reading.digits, "example": example})
 
 
 def _parse_phone(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
-    found = v.find_phone(text)
-    if found is not None:
-        return _Parsed(values={"phone": found})
-    if looks_like_question(text) and not any(ch.isdigit() for ch in text):
+    answered = _suggestion_answer(state, text, "phone_suggestion", "phone")
+    if answered is not None:
+        return answered
+    if _is_why_question(text, ctx):
+        return _Parsed(error=_why_message("phone"))
+    if means_same_number(text) or (ctx.whatsapp_phone and is_yes(text)):
+        if ctx.whatsapp_phone:
+            return _Parsed(values={"phone": ctx.whatsapp_phone})
+        return _Parsed(error=_("Não consigo ver o número desta conversa por aqui. Envie o telefone com DDD, por exemplo: (61) 99999-0000."))
+    reading = read_phone(text)
+    if reading.value:
+        return _Parsed(values={"phone": reading.value})
+    if reading.suggestion:
+        return _Parsed(
+            pending={"kind": "phone_suggestion", "value": reading.suggestion},
+            prompt=_("Faltou o 9 da frente? *%(phone)s* — responda *sim* ou envie o número certo.")
+            % {"phone": _phone_display(reading.suggestion)},
+        )
+    if reading.problem == "foreign":
+        return _Parsed(
+            error=_(
+                "Esse número é de fora do Brasil (%(number)s). Para a inscrição preciso de um telefone brasileiro com "
+                "DDD. Se você não tem um, a organização faz sua inscrição: %(contact)s"
+            )
+            % {"number": reading.foreign or text.strip()[:20], "contact": ctx.contact or _("diga *falar com a organização*")}
+        )
+    if ctx.understood.question and not any(ch.isdigit() for ch in text):
         return _Parsed(question=True)
     try:
-        return _Parsed(values={"phone": v.normalize_phone(_longest_digit_run(text))})
-    except InvalidValue as error:
+        v.normalize_phone(text if any(ch.isdigit() for ch in text) else "")
+    except v.InvalidValue as error:
         return _Parsed(error=error.message)
+    return _Parsed(error=_("Envie seu telefone com DDD, por exemplo: (61) 99999-0000."))
 
 
-def _city_values(city: v.City) -> dict[str, Any]:
-    return {"city": city.name, "uf": city.uf, "city_ibge_code": city.ibge_code}
+def _place_values(place: places.Place) -> dict[str, Any]:
+    values: dict[str, Any] = {"city": place.city.name, "uf": place.city.uf, "city_ibge_code": place.city.ibge_code}
+    values["district"] = place.district or ""
+    return values
 
 
-def _read_city(text: str) -> _Parsed:
-    rest = _CITY_LEAD_RE.sub("", _without_data(text))
-    if not rest:
-        return _Parsed(error=_("Envie o nome da sua cidade, por exemplo: Londrina, ou Santa Maria/RS."))
-    try:
-        found = v.match_city(rest)
-    except InvalidValue as error:
-        return _Parsed(error=error.message)
-    if found.city is not None and not found.fuzzy:
-        return _Parsed(values=_city_values(found.city))
-    if found.city is not None:  # settled through a typo: confirm before storing
-        found = v.CityMatch(suggestion=found.city)
-    if found.candidates:
-        cities = [[city.ibge_code, city.name, city.uf] for city in found.candidates]
-        return _Parsed(step=Step.ASKING_STATE, pending={"kind": "city_candidates", "cities": cities})
-    if found.suggestion is not None:
-        city = found.suggestion
+def _place_option(place: places.Place) -> list[Any]:
+    return [place.city.ibge_code, place.city.name, place.city.uf, place.district or ""]
+
+
+def _option_values(option: list[Any]) -> dict[str, Any]:
+    code, name, uf, *rest = option
+    return {"city": name, "uf": uf, "city_ibge_code": code, "district": rest[0] if rest else ""}
+
+
+def _read_city(text: str, ctx: FlowContext) -> _Parsed:
+    reading = places.read_place(_without_data(text) or text, region=ctx.region)
+    query = reading.query or _without_data(text) or text.strip()
+    if reading.place is not None and not reading.unsure:
+        return _Parsed(values=_place_values(reading.place))
+    if reading.place is not None or reading.suggestion is not None:
+        place = reading.place or reading.suggestion
+        assert place is not None
         return _Parsed(
-            pending={"kind": "city_suggestion", "city": [city.ibge_code, city.name, city.uf]},
-            prompt=_(
-                "Não encontrei a cidade “%(text)s”. Você quis dizer *%(city)s/%(uf)s*? Responda *sim* ou envie "
-                "o nome da cidade de novo."
-            )
-            % {"text": rest, "city": city.name, "uf": city.uf},
+            pending={"kind": "city_suggestion", "value": _place_option(place)},
+            prompt=_("Você quis dizer *%(city)s*? Responda *sim* ou envie o nome da cidade de novo.")
+            % {"city": _place_label(_place_option(place))},
         )
+    if reading.options:
+        cities = [_place_option(place) for place in reading.options[:9]]
+        return _Parsed(step=Step.ASKING_STATE, pending={"kind": "city_candidates", "cities": cities})
+    if not query:
+        return _Parsed(error=_("Envie o nome da sua cidade, por exemplo: Goiânia, ou Santa Maria/RS."))
     return _Parsed(
         error=_(
             "Não encontrei a cidade “%(text)s” na lista de municípios do IBGE. Confira a grafia e envie de novo, "
-            "de preferência com o estado, por exemplo: Londrina/PR."
+            "de preferência com o estado, por exemplo: Rio Verde/GO."
         )
-        % {"text": rest}
+        % {"text": query[:60]}
     )
 
 
 def _parse_city(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     pending = state.pending or {}
     if pending.get("kind") == "city_suggestion":
-        if is_yes(text):
-            code, name, uf = pending["city"]
-            return _Parsed(values={"city": name, "uf": uf, "city_ibge_code": code})
-        if is_no(text):
-            return _Parsed(error=_("Tudo bem. Envie o nome da sua cidade de novo, de preferência com o estado, por exemplo: Londrina/PR."))
-    if looks_like_question(text):
+        answer = read_yes_no(text)
+        if answer == "yes":
+            return _Parsed(values=_option_values(pending["value"]))
+        if answer == "no":
+            return _Parsed(error=_("Tudo bem. Envie o nome da sua cidade de novo, de preferência com o estado, por exemplo: Rio Verde/GO."))
+    if _is_why_question(text, ctx):
+        return _Parsed(error=_why_message("city"))
+    parsed = _read_city(text, ctx)
+    if parsed.values is None and parsed.pending is None and ctx.understood.question:
         return _Parsed(question=True)
-    return _read_city(text)
+    return parsed
 
 
 def _parse_state(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     cities = list((state.pending or {}).get("cities") or [])
     if not cities:  # nothing to choose from: ask the city again
         return _Parsed(step=Step.ASKING_CITY, error="")
-    words = _words(text)
-    number = re.fullmatch(r"(?:opcao |numero |n )?(\d{1,2})", words)
-    if number and 1 <= int(number.group(1)) <= len(cities):
-        code, name, uf = cities[int(number.group(1)) - 1]
-        return _Parsed(values={"city": name, "uf": uf, "city_ibge_code": code})
+    chosen = read_choice(text, len(cities))
+    if chosen is not None:
+        return _Parsed(values=_option_values(cities[chosen - 1]))
     try:
         uf = v.normalize_uf(text)
-    except InvalidValue:
+    except v.InvalidValue:
         uf = None
     if uf is not None:
-        for code, name, city_uf in cities:
-            if city_uf == uf:
-                return _Parsed(values={"city": name, "uf": uf, "city_ibge_code": code})
+        for option in cities:
+            if option[2] == uf:
+                return _Parsed(values=_option_values(option))
         return _Parsed(
-            error=_("Não há %(city)s em %(uf)s na lista do IBGE. Responda uma destas opções:\n%(options)s")
-            % {"city": cities[0][1], "uf": uf, "options": _candidates_menu(cities)},
+            error=_("Não encontrei essa opção em %(uf)s. Responda uma destas opções:\n%(options)s")
+            % {"uf": uf, "options": _candidates_menu(cities)},
             pending=state.pending,
         )
-    if looks_like_question(text):
+    if ctx.understood.question:
         return _Parsed(question=True)
     # Maybe another city altogether ("Santa Maria do Pará", "Londrina").
-    again = _read_city(text)
+    again = _read_city(text, ctx)
     if again.values or again.step or again.pending:
         return again
     return _Parsed(
-        error=_("Não entendi o estado. Responda com o número ou a sigla (UF), por exemplo: RS."),
+        error=_("Não entendi. Responda com o número da opção ou a sigla do estado (UF), por exemplo: GO."),
         pending=state.pending,
     )
 
@@ -864,13 +1032,13 @@ def _profile_terms(profile: ProfileOption) -> set[str]:
     return {term for term in terms if term}
 
 
-def match_profile(text: str, profiles: tuple[ProfileOption, ...]) -> ProfileOption | None:
-    """A profile chosen by its number or named in free text ("sou produtor rural")."""
+def match_profile(text: str, profiles: tuple[ProfileOption, ...], *, numbers: bool = True) -> ProfileOption | None:
+    """A profile chosen by its number (digits, words, ordinals, keycaps) or named in free text."""
+    if numbers:
+        chosen = read_choice(text, len(profiles))
+        if chosen is not None:
+            return profiles[chosen - 1]
     words = _words(text)
-    number = re.fullmatch(r"(?:opcao |numero |n |perfil )?(\d{1,2})", words)
-    if number:
-        index = int(number.group(1))
-        return profiles[index - 1] if 1 <= index <= len(profiles) else None
     exact: dict[int, int] = {}
     for profile in profiles:
         for term in _profile_terms(profile):
@@ -880,6 +1048,8 @@ def match_profile(text: str, profiles: tuple[ProfileOption, ...]) -> ProfileOpti
         return next(p for p in profiles if p.id in exact)
     if exact:
         return None  # two profiles named: ask which one
+    if not numbers:
+        return None  # guessing from a long message is for the profile step only
     scores: dict[int, float] = {}
     for profile in profiles:
         for term in _profile_terms(profile):
@@ -892,10 +1062,12 @@ def match_profile(text: str, profiles: tuple[ProfileOption, ...]) -> ProfileOpti
 
 
 def _parse_profile(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
+    if _is_why_question(text, ctx):
+        return _Parsed(error=_why_message("profile"))
     chosen = match_profile(_without_data(text) or text, ctx.profiles)
     if chosen is not None:
         return _Parsed(values={"profile": chosen.id, "profile_name": chosen.name})
-    if looks_like_question(text):
+    if ctx.understood.question:
         return _Parsed(question=True)
     return _Parsed(
         error=_("Não identifiquei o perfil. Responda com o *número* de uma das opções:\n%(options)s")
@@ -932,21 +1104,50 @@ def advance(state: FlowState, text: str, *, ctx: FlowContext) -> Turn:
     return _rest_turn(state, text, ctx)
 
 
-def _start(state: FlowState, ctx: FlowContext) -> Turn:
+_SIGNUP_LEAD_RE = re.compile(
+    r"(?i)^\W*((oi+|ol[aá]|bom dia|boa tarde|boa noite|opa)\W+)*(eu\s+)?(quero|queria|gostaria\s+de|vim|vou|preciso)?\s*"
+    r"(me\s+)?(inscrever|increver|cadastrar|fazer\s+(a\s+|minha\s+|uma\s+)?inscri[cç][aã]o|participar|registrar)"
+    r"(\s+(de|da|do|no|na)\s+\w+)?(\s+(no|na)\s+(evento|congresso))?(\s+(para|pra)\s+mim)?\W*"
+)
+
+
+def _has_data(text: str) -> bool:
+    """Whether ``text`` carries registration data worth holding until consent."""
+    if not text.strip():
+        return False
+    if read_email(text).value or read_email(text).suggestion or v.find_cpf(text) or v.find_phone(text):
+        return True
+    return read_name(_without_data(text)).value is not None and not read_name(_without_data(text)).unsure
+
+
+def _start(state: FlowState, ctx: FlowContext, *, text: str = "", other: bool = False) -> Turn:
     resting = _resting(state, ctx)
-    if ctx.own is not None and ctx.own.active:
+    if ctx.own is not None and ctx.own.active and not other:
         return (
             replace(resting, step=Step.COMPLETED),
             [
-                _("Você já está inscrito(a) no *%(event)s* ✅ Diga *minha inscrição* para ver ou corrigir seus dados.")
+                _(
+                    "Você já tem inscrição confirmada no *%(event)s* ✅ Diga *minha inscrição* para ver ou corrigir seus "
+                    "dados. Para inscrever outra pessoa (família, equipe), diga *inscrever outra pessoa*."
+                )
                 % {"event": ctx.event_name or _("evento")}
             ],
             [],
         )
     if not ctx.registration_open or not ctx.profiles:
         return resting, [_closed_message(ctx)], []
-    started = FlowState(step=Step.ASKING_CONSENT, participant_id=resting.participant_id)
-    greeting = _("Que bom que você quer participar! 🎉 São só algumas perguntas rápidas.")
+    held_text = _SIGNUP_LEAD_RE.sub("", text, count=1).strip() if text else ""
+    held = held_text[:2000] if _has_data(held_text) else None
+    started = FlowState(step=Step.ASKING_CONSENT, participant_id=resting.participant_id, held=held, other=other)
+    if other:
+        greeting = _(
+            "Vamos inscrever outra pessoa! 🎉 Cada inscrição é de uma pessoa, com nome, e-mail e CPF dela, e a "
+            "confirmação vai para o e-mail dela. A pessoa precisa estar de acordo com o uso dos dados."
+        )
+    else:
+        greeting = _("Que bom que você quer participar! 🎉 São só algumas perguntas rápidas.")
+    if held:
+        greeting += " " + _("Já recebi alguns dados seus; anoto assim que você concordar.")
     return started, [greeting, _consent_prompt(ctx)], []
 
 
@@ -968,8 +1169,8 @@ def _abandon(state: FlowState, ctx: FlowContext) -> Turn:
         resting,
         [
             _(
-                "Tudo bem, cancelei a inscrição em andamento e não guardei nenhum dado. Quando quiser, é só dizer "
-                "*quero me inscrever*. Posso ajudar com alguma informação sobre o evento?"
+                "Tudo bem, cancelei a inscrição em andamento e descartei os dados que você tinha enviado. Quando "
+                "quiser, é só dizer *quero me inscrever*. Posso ajudar com alguma informação sobre o evento?"
             )
         ],
         [RecordOutcome(ABANDONED, detail=str(state.step))],
@@ -977,84 +1178,157 @@ def _abandon(state: FlowState, ctx: FlowContext) -> Turn:
 
 
 def _flow_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
-    if is_cancel(text):
+    intent = ctx.understood.intent
+    if intent == "cancel":
         return _abandon(state, ctx)
     if state.step == Step.ASKING_CONSENT:
         return _consent_turn(state, text, ctx)
+    offer = _offer_resend_turn(state, text, ctx)
+    if offer is not None:
+        return offer
+    if intent == "back":
+        return _go_back(state, ctx)
+    if intent == "correct" and ctx.understood.field and not ctx.understood.question:
+        corrected = _correct(state, ctx.understood.field, text, ctx)
+        if corrected is not None:
+            return corrected
     if state.step == Step.CONFIRMING:
         return _confirm_turn(state, text, ctx)
+    if state.editing and state.fields.get(state.editing) and _keeps_value(text) and not state.pending:
+        return _next(state, ctx, prefix=_("Certo, mantive %(field)s. 👍") % {"field": _field_with_article(state.editing)})
     return _data_turn(state, text, ctx)
 
 
+_KEEP_RE = re.compile(r"^(esta certo|ta certo|esta correto|ta correto|pode manter|manter|mantem|mantenha|deixa assim|deixa|"
+                      r"e esse mesmo|e este mesmo|esse mesmo|e isso|certo|correto|sim|ok|isso)( mesmo)?( obrigad[oa])?$")
+
+
+def _keeps_value(text: str) -> bool:
+    return bool(_KEEP_RE.match(_words(text)))
+
+
 def _consent_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
-    if is_yes(text):
-        fields = {"consent_at": ctx.now.isoformat(), "consent_version": ctx.privacy_notice_version}
-        nxt = replace(state, step=Step.ASKING_NAME, fields=fields)
-        return (
-            nxt,
-            [_("Obrigado! 👍\n\n%(prompt)s") % {"prompt": _prompt(nxt, ctx)}],
-            [RecordOutcome(CONSENT_GIVEN, detail=ctx.privacy_notice_version)],
+    answer, rest = split_yes_prefix(text)
+    if answer == "yes" and not yes_with_reservation(text):
+        fields: dict[str, Any] = {"consent_at": ctx.now.isoformat(), "consent_version": ctx.privacy_notice_version}
+        nxt = replace(state, step=Step.ASKING_NAME, fields=fields, held=None)
+        effects: list[Effect] = [RecordOutcome(CONSENT_GIVEN, detail=ctx.privacy_notice_version)]
+        intro = _(
+            "Obrigado! 👍 São 6 perguntas rápidas; no final mostro um resumo para você conferir e corrigir o que precisar."
         )
-    if is_no(text):
+        own = ctx.own
+        if own is not None and not own.active and not state.other and own.profile_id:
+            # Coming back after cancelling: start from the data on file, shown for review.
+            previous = {
+                **fields, **_own_fields(own), "profile": own.profile_id, "city_ibge_code": own.city_ibge_code,
+                "district": own.district,
+            }  # fmt: skip
+            nxt = replace(nxt, step=Step.CONFIRMING, fields=previous)
+            return nxt, [_("Obrigado! 👍 Usei os dados da sua inscrição anterior; confira e corrija o que mudou.") + "\n\n" + _summary(previous)], effects
+        material = " ".join(part for part in (state.held, rest.strip()) if part)
+        if material and _has_data(material):
+            plain = replace(ctx, understood=Understood())
+            after, replies, more = _data_turn(nxt, material, plain)
+            return after, [intro, *replies], [*effects, *more]
+        return nxt, [intro + "\n\n" + _prompt(nxt, ctx)], effects
+    if answer == "no" and not rest.strip():
         resting = _resting(replace(state, step=Step.IDLE), ctx)
         return (
             resting,
             [
                 _(
-                    "Tudo bem! Sem o seu consentimento não posso fazer a inscrição, e nenhum dado seu foi guardado. "
-                    "Se mudar de ideia, é só dizer *quero me inscrever*. Posso ajudar com alguma informação sobre o evento?"
+                    "Tudo bem! Sem o seu consentimento não posso fazer a inscrição, e não guardei nenhum dado da "
+                    "inscrição. Se mudar de ideia, é só dizer *quero me inscrever*. Posso ajudar com alguma "
+                    "informação sobre o evento?"
                 )
             ],
             [RecordOutcome(CONSENT_REFUSED, detail=ctx.privacy_notice_version)],
         )
-    if looks_like_question(text):
-        return state, [_back_to(_prompt(state, ctx))], [AskQuestion(text)]
-    return state, [_("Para continuar, preciso que você responda *sim* ou *não*.\n\n%(prompt)s") % {"prompt": _prompt(state, ctx)}], []
+    if ctx.understood.question:
+        return state, [_back_to(_consent_short(ctx))], [AskQuestion(text)]
+    if _has_data(text):
+        held = " ".join(part for part in (state.held, text) if part)[:2000]
+        return (
+            replace(state, held=held),
+            [_("Recebi seus dados 👍 Antes de anotá-los, preciso do seu ok.") + "\n\n" + _consent_short(ctx)],
+            [],
+        )
+    return state, [_("Para continuar, preciso que você responda *sim* ou *não*.") + "\n\n" + _consent_short(ctx)], []
 
 
 def _owner(ctx: FlowContext, name: str, value: str) -> str | None:
     return ctx.owners.get(f"{name}:{value}")
 
 
-def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, Any], list[str], list[Effect]]:
-    """E-mail, CPF and phone typed at another step: keep the missing ones."""
-    if state.editing or state.mode:
-        return {}, [], []
+_PHONE_CUE_RE = re.compile(r"\b(telefone|celular|fone|whats|whatsapp|zap|contato|numero)\b")
+_CPF_CUE_RE = re.compile(r"\bcpf\b")
+
+
+def _found_values(state: FlowState, text: str, ctx: FlowContext) -> dict[str, Any]:
+    """Certain e-mail, CPF and phone values in ``text`` for fields other than the current step's."""
     current = STEP_FIELD.get(state.step)
-    finders = {"email": v.find_email, "cpf": v.find_cpf, "phone": v.find_phone}
+    words = _words(text)
+    found: dict[str, Any] = {}
+    if current != "email":
+        email = read_email(text)
+        if email.value:
+            found["email"] = email.value
+    cpf = v.find_cpf(text)
+    if current != "cpf" and cpf and (current != "phone" or _CPF_CUE_RE.search(words) or v.find_phone(text) != _as_phone(cpf)):
+        found["cpf"] = cpf
+    if current != "phone":
+        phone = v.find_phone(text)
+        # At the CPF step digits are a CPF attempt: a phone only with a word that says so.
+        if phone and (current != "cpf" or _PHONE_CUE_RE.search(words) or (cpf and phone != _as_phone(cpf))):
+            found["phone"] = phone
+    return found
+
+
+def _as_phone(digits: str) -> str | None:
+    return v.find_phone(digits)
+
+
+def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, Any], list[str], list[Effect], FlowState]:
+    """E-mail, CPF and phone typed at another step: keep them (a correction replaces)."""
+    if state.mode:
+        return {}, [], [], state
     captured: dict[str, Any] = {}
     notes: list[str] = []
     effects: list[Effect] = []
-    for name in OUT_OF_TURN_FIELDS:
-        if name == current or state.fields.get(name):
+    correcting = ctx.understood.intent == "correct"
+    for name, value in _found_values(state, text, ctx).items():
+        if state.fields.get(name) and (state.fields[name] == value or not correcting):
             continue
-        value = finders[name](text)
-        if value is None or (name == "email" and v.suggest_email(value)):
-            continue  # a possible typo is confirmed at its own step
         owner = _owner(ctx, name, value) if name in ("cpf", "email") else None
         if owner == "other":
-            notes.append(_duplicate_message(name, ctx))
+            other = ctx.others.get(f"{name}:{value}")
+            notes.append(_duplicate_message(name, ctx, other))
             effects.append(RecordOutcome(DUPLICATE_REFUSED, detail=f"{name} at {state.step}"))
+            if other is not None and other.active:
+                state = replace(state, pending={"kind": "offer_resend", "participant_id": other.id, "email": other.masked_email})
             continue
         captured[name] = value
-    return captured, notes, effects
+    return captured, notes, effects, state
 
 
 def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
-    captured, notes, effects = _capture(state, text, ctx)
+    captured, notes, effects, state = _capture(state, text, ctx)
     parsed = _PARSERS[state.step](state, text, ctx)
     state = replace(state, fields={**state.fields, **captured})
-    ack = ""
-    if captured:
-        ack = _("Anotei: %(fields)s. ✍️") % {"fields": ", ".join(_field_label_lower(name) for name in captured)}
+    if parsed.other is not None:
+        state = replace(state, other=parsed.other)
+    ack = _echoes(captured) if captured else ""
     if parsed.question:
         # Answered by the Q&A (placed before these replies); data typed along is kept.
         message = "\n\n".join(part for part in (ack, _back_to(_prompt(state, ctx))) if part)
         return state, [*notes, message], [*effects, AskQuestion(text)]
 
     if parsed.values is None:
-        nxt = replace(state, step=parsed.step or state.step, pending=parsed.pending)
-        only_data = parsed.error == "" or state.step in (Step.ASKING_EMAIL, Step.ASKING_CPF, Step.ASKING_PHONE)
+        keep_pending = (state.pending or {}).get("kind") == "offer_resend" and parsed.pending is None
+        nxt = replace(state, step=parsed.step or state.step, pending=state.pending if keep_pending else parsed.pending)
+        if parsed.extra:
+            nxt = replace(nxt, fields={**nxt.fields, **{k: val for k, val in parsed.extra.items() if not nxt.fields.get(k)}})
+        only_data = parsed.error == "" or (captured and parsed.error is not None and state.step in (Step.ASKING_EMAIL, Step.ASKING_CPF, Step.ASKING_PHONE))
         if captured and only_data and not parsed.pending and state.step != Step.ASKING_STATE:
             # The message held only data for other steps: keep it and ask what is still missing.
             return _next(nxt, ctx, prefix=ack, notes=notes, effects=effects)
@@ -1065,12 +1339,37 @@ def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         return nxt, [*notes, message], effects
 
     values = dict(parsed.values)
+    for key, value in (parsed.extra or {}).items():
+        if not state.fields.get(key) and key not in values:
+            values[key] = value
     refusal = _refuse_taken(state, values, ctx)
     if refusal is not None:
         nxt, reply, extra = refusal
         return nxt, [*notes, *reply], [*effects, *extra]
-    nxt = replace(state, fields={**state.fields, **values}, pending=None)
-    return _next(nxt, ctx, prefix=ack, notes=notes, effects=effects, accepted=values)
+    pending = state.pending if (state.pending or {}).get("kind") == "offer_resend" else None
+    nxt = replace(state, fields={**state.fields, **values}, pending=pending)
+    return _next(nxt, ctx, notes=notes, effects=effects, accepted={**captured, **values})
+
+
+def _offer_resend_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn | None:
+    """After "este CPF já está em outra inscrição … responda *reenviar*"."""
+    pending = state.pending or {}
+    if pending.get("kind") != "offer_resend":
+        return None
+    if ctx.understood.intent == "resend" or _words(text) in ("reenviar", "reenvia", "pode reenviar", "sim reenviar"):
+        resting = _resting(replace(state, step=Step.IDLE), ctx)
+        return (
+            resting,
+            [
+                _(
+                    "Pronto! Pedi o reenvio da confirmação para o e-mail cadastrado na inscrição. 📧 Confira também o "
+                    "spam. Se não tiver mais acesso a esse e-mail, a organização ajuda: %(contact)s"
+                )
+                % {"contact": ctx.contact or _("diga *falar com a organização*")}
+            ],
+            [ResendEmail(int(pending["participant_id"])), RecordOutcome(ABANDONED, detail="registered elsewhere: resend")],
+        )
+    return None
 
 
 def _refuse_taken(state: FlowState, values: Mapping[str, Any], ctx: FlowContext) -> Turn | None:
@@ -1079,16 +1378,23 @@ def _refuse_taken(state: FlowState, values: Mapping[str, Any], ctx: FlowContext)
             continue
         owner = _owner(ctx, name, values[name])
         if owner == "other":
-            nxt = replace(state, pending=None)
-            return (
-                nxt,
-                [_duplicate_message(name, ctx) + "\n\n" + _("Se digitou errado, envie o %(field)s certo, ou diga *cancelar*.")
-                 % {"field": _field_label_lower(name)}],
-                [RecordOutcome(DUPLICATE_REFUSED, detail=f"{name} at {state.step}")],
-            )
-        if owner == "own":
+            other = ctx.others.get(f"{name}:{values[name]}")
+            pending = None
+            if other is not None and other.active:
+                pending = {"kind": "offer_resend", "participant_id": other.id, "email": other.masked_email}
+            nxt = replace(state, pending=pending)
+            message = _duplicate_message(name, ctx, other)
+            if pending is None:
+                message += "\n\n" + _("Se digitou errado, envie o %(field)s certo, ou diga *cancelar*.") % {
+                    "field": _field_label_lower(name)
+                }
+            return nxt, [message], [RecordOutcome(DUPLICATE_REFUSED, detail=f"{name} at {state.step}")]
+        if owner == "own" and not state.other:
             resting = _resting(replace(state, step=Step.COMPLETED), ctx)
             return resting, [_own_found_message()], []
+        if owner == "own":
+            nxt = replace(state, pending=None)
+            return nxt, [_("Esse %(field)s já está na sua própria inscrição. Envie o %(field)s da pessoa que você está inscrevendo.") % {"field": _field_label_lower(name)}], []
     return None
 
 
@@ -1104,35 +1410,104 @@ def _next(
     """After a value was kept: the next missing field, or the summary."""
     notes = list(notes or [])
     effects = list(effects or [])
-    if state.editing is not None and not state.missing:
-        nxt = replace(state, step=Step.CONFIRMING, editing=None, pending=None)
-    elif state.missing:
-        nxt = replace(state, step=FIELD_STEP[state.missing[0]], editing=None, pending=None)
+    pending = state.pending if (state.pending or {}).get("kind") == "offer_resend" else None
+    if state.missing:
+        nxt = replace(state, step=FIELD_STEP[state.missing[0]], editing=None, pending=pending)
     else:
         nxt = replace(state, step=Step.CONFIRMING, editing=None, pending=None)
-    if accepted and "full_name" in accepted and nxt.step != Step.CONFIRMING:
-        first = str(accepted["full_name"]).split(" ", 1)[0]
-        prefix = "\n".join(part for part in (_("Prazer, %(name)s! 😊") % {"name": first}, prefix) if part)
-    elif accepted and "city" in accepted and nxt.step != Step.CONFIRMING:
-        prefix = "\n".join(
-            part for part in (_("Anotei: %(city)s/%(uf)s. 📍") % {"city": accepted["city"], "uf": accepted["uf"]}, prefix) if part
-        )
-    message = "\n\n".join(part for part in (prefix, _prompt(nxt, ctx)) if part)
+    parts = [prefix] if prefix else []
+    if accepted:
+        if "full_name" in accepted and nxt.step != Step.CONFIRMING and not state.other and len(accepted) == 1:
+            first = str(accepted["full_name"]).split(" ", 1)[0]
+            parts.append(_("Prazer, %(name)s! 😊") % {"name": first})
+        elif nxt.step != Step.CONFIRMING:
+            shown = {**state.fields, **accepted}
+            parts.append(_echoes({key: shown[key] for key in FIELDS if key in accepted} | {
+                key: shown.get(key) for key in ("uf", "district", "profile_name") if key in shown}))
+    message = "\n\n".join(part for part in ("\n".join(parts), _prompt(nxt, ctx)) if part)
     return nxt, [*notes, message], effects
+
+
+def _go_back(state: FlowState, ctx: FlowContext) -> Turn:
+    """"voltar": the previous question, showing what it holds now."""
+    if state.step == Step.CONFIRMING:
+        target = FIELDS[-1]
+    else:
+        current = STEP_FIELD.get(state.step, FIELDS[0])
+        index = FIELDS.index(current)
+        if index == 0:
+            return replace(state, pending=None), [_("Essa é a primeira pergunta. 🙂") + "\n\n" + _prompt(state, ctx)], []
+        target = FIELDS[index - 1]
+    nxt = replace(state, step=FIELD_STEP[target], editing=target, pending=None)
+    return nxt, [_("↩️ Voltando uma pergunta.") + "\n\n" + _prompt(nxt, ctx)], []
+
+
+def _inline_value(name: str, text: str, ctx: FlowContext) -> dict[str, Any] | None:
+    """A new value typed together with the request to correct ("na verdade meu e-mail é x@y.com")."""
+    if name == "email":
+        reading = read_email(text)
+        return {"email": reading.value} if reading.value else None
+    if name == "cpf":
+        reading_cpf = read_cpf(text)
+        return {"cpf": reading_cpf.value} if reading_cpf.value else None
+    if name == "phone":
+        reading_phone = read_phone(text)
+        return {"phone": reading_phone.value} if reading_phone.value else None
+    if name == "full_name":
+        after = re.split(r"(?i)\bnome\b", text, maxsplit=1)
+        if len(after) == 2:
+            reading_name = read_name(re.sub(r"(?i)^\s*(completo\s+)?(é|e|eh|:|certo é|correto é|para|pra)\s+", "", after[1]))
+            if reading_name.value and not reading_name.unsure:
+                return {"full_name": reading_name.value}
+        return None
+    if name == "city":
+        after = re.split(r"(?i)\b(cidade|moro em|moro no|moro na)\b", text, maxsplit=1)
+        if len(after) == 3:
+            reading_place = places.read_place(after[2], region=ctx.region)
+            if reading_place.place is not None and not reading_place.unsure:
+                return _place_values(reading_place.place)
+        return None
+    if name == "profile":
+        profile = match_profile(text, ctx.profiles, numbers=False)
+        return {"profile": profile.id, "profile_name": profile.name} if profile else None
+    return None
+
+
+def _correct(state: FlowState, name: str, text: str, ctx: FlowContext) -> Turn | None:
+    """"errei o e-mail", "na verdade meu CPF é …", "corrigir cidade": at any step."""
+    current = STEP_FIELD.get(state.step)
+    if state.step != Step.CONFIRMING and not state.fields.get(name) and name != current:
+        return None  # not given yet: it is simply a value (read by the step or captured)
+    inline = _inline_value(name, text, ctx)
+    if inline is not None:
+        refusal = _refuse_taken(state, inline, ctx)
+        if refusal is not None:
+            return refusal
+        fixed = replace(state, fields={**state.fields, **inline}, pending=None)
+        prefix = _("Corrigido! ✏️ %(echo)s") % {"echo": _echo(name, {**fixed.fields})}
+        if state.step in (Step.CONFIRMING, FIELD_STEP[name]) or state.editing:
+            return _next(replace(fixed, editing=None), ctx, prefix=prefix)
+        return fixed, [prefix + "\n\n" + _prompt(fixed, ctx)], []
+    editing = replace(state, step=FIELD_STEP[name], editing=name, pending=None)
+    return editing, [_prompt(editing, ctx)], []
 
 
 def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     if state.missing:  # never confirm with a missing field (defensive: data edited by hand)
         return _next(state, ctx)
-    chosen = field_in(text)
-    if chosen is not None and not is_yes(text):
-        return _edit_at_summary(state, chosen, text, ctx)
-    if is_yes(text):
+    answer, rest = split_yes_prefix(text)
+    named = ctx.understood.field
+    if yes_with_reservation(text) or (answer == "yes" and rest.strip() and (named or _words(rest) not in ("", "obrigado", "obrigada", "pode confirmar"))):
+        # "sim, mas o e-mail está errado" is not a confirmation.
+        if named:
+            return _edit_at_summary(state, named, text, ctx)
+        return state, [_("Claro! Qual dado você quer corrigir? Responda com o número (1 a %(n)d).") % {"n": len(FIELDS)}], []
+    if answer == "yes":
         if not ctx.registration_open:
             resting = _resting(replace(state, step=Step.IDLE), ctx)
             return resting, [_closed_message(ctx)], [RecordOutcome(ABANDONED, detail="registration closed")]
         owners = {_owner(ctx, "cpf", state.fields["cpf"]), _owner(ctx, "email", state.fields["email"])}
-        if "own" in owners and "other" not in owners and ctx.own is not None:
+        if "own" in owners and "other" not in owners and ctx.own is not None and not state.other:
             # A confirmation delivered twice: the first one already stored it.
             done = FlowState(step=Step.COMPLETED, participant_id=ctx.own.id)
             return done, _already_confirmed(), []
@@ -1140,8 +1515,8 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         if refusal is not None:
             nxt, reply, extra = refusal
             if nxt.step == Step.CONFIRMING:
-                taken = "cpf" if _owner(ctx, "cpf", state.fields["cpf"]) == "other" else "email"
-                nxt = _reask(nxt, taken)
+                taken = "cpf" if _owner(ctx, "cpf", state.fields["cpf"]) in ("other", "own") else "email"
+                nxt = replace(_reask(nxt, taken), pending=nxt.pending)
             return nxt, reply, extra
         fields = state.fields
         data = RegistrationData(
@@ -1155,16 +1530,21 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             profile_id=int(fields["profile"]),
             consent_at=datetime.fromisoformat(fields["consent_at"]),
             consent_version=str(fields.get("consent_version") or ""),
+            district=str(fields.get("district") or ""),
         )
         return state, [], [RegisterParticipant(data)]
-    if is_no(text) or _CORRECT_RE.search(_words(text)):
+    chosen = read_choice(text, len(FIELDS))
+    if chosen is not None:
+        return _edit_at_summary(state, FIELDS[chosen - 1], text, ctx)
+    if named and (ctx.understood.intent == "correct" or len(_words(text).split()) <= 4):
+        return _edit_at_summary(state, named, text, ctx)
+    if answer == "no":
         return state, [_("Qual dado você quer corrigir? Responda com o número (1 a %(n)d).") % {"n": len(FIELDS)}], []
     # A new e-mail, CPF or phone typed at the summary replaces the old one.
-    for name, finder in (("email", v.find_email), ("cpf", v.find_cpf), ("phone", v.find_phone)):
-        value = finder(text)
-        if value is not None and value != state.fields.get(name):
+    for name, value in _found_values(state, text, ctx).items():
+        if value != state.fields.get(name):
             return _edit_at_summary(state, name, text, ctx)
-    if looks_like_question(text):
+    if ctx.understood.question:
         return state, [_back_to(_("Está tudo certo com seus dados? Responda *sim* para confirmar ou o número do dado que quer corrigir."))], [AskQuestion(text)]
     return state, [_("Não entendi. Responda *sim* para confirmar a inscrição, ou o número do dado que quer corrigir (1 a %(n)d).") % {"n": len(FIELDS)}], []
 
@@ -1177,7 +1557,7 @@ def _reask(state: FlowState, name: str) -> FlowState:
 
 def _edit_at_summary(state: FlowState, name: str, text: str, ctx: FlowContext) -> Turn:
     editing = replace(state, step=FIELD_STEP[name], editing=name, pending=None)
-    inline = _inline_value(name, text)
+    inline = _inline_value(name, text, ctx)
     if inline is not None:
         refusal = _refuse_taken(editing, inline, ctx)
         if refusal is not None:
@@ -1187,20 +1567,6 @@ def _edit_at_summary(state: FlowState, name: str, text: str, ctx: FlowContext) -
     return editing, [_prompt(editing, ctx)], []
 
 
-def _inline_value(name: str, text: str) -> dict[str, Any] | None:
-    """A new value typed together with the request to correct ("corrigir e-mail para x@y.com")."""
-    if name == "email":
-        value = v.find_email(text)
-        return {"email": value} if value and not v.suggest_email(value) else None
-    if name == "cpf":
-        value = v.find_cpf(text)
-        return {"cpf": value} if value else None
-    if name == "phone":
-        value = v.find_phone(text)
-        return {"phone": value} if value else None
-    return None
-
-
 # --------------------------------------------------------------------------
 # After completion: self-service
 # --------------------------------------------------------------------------
@@ -1208,10 +1574,12 @@ def _inline_value(name: str, text: str) -> dict[str, Any] | None:
 
 def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     mode = state.mode if state.mode is not None and state.mode_turn == ctx.turn - 1 else None
-    base = replace(state, mode=None, mode_turn=None)
+    base = replace(state, mode=None, mode_turn=None, pending=None)
     own = ctx.own
+    understood = ctx.understood
     if mode == MODE_CONFIRM_CANCEL and own is not None and own.active:
-        if is_yes(text) or (is_cancel(text) and not is_no(text)):
+        answer = read_yes_no(text)
+        if answer == "yes" or understood.intent in ("cancel", "cancel_registration"):
             return (
                 replace(_resting(base, ctx), step=Step.COMPLETED),
                 [
@@ -1222,29 +1590,38 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
                 ],
                 [CancelParticipant(own.id)],
             )
-        if is_no(text):
+        if answer == "no":
             return base, [_("Certo, sua inscrição continua confirmada. ✅")], []
     if mode == MODE_CHOOSE_FIELD and own is not None and own.active:
-        chosen = field_in(text)
-        if chosen is not None:
-            return _amend_start(base, chosen, text, ctx)
+        chosen = read_choice(text, len(FIELDS))
+        name = FIELDS[chosen - 1] if chosen is not None else understood.field
+        if name is not None:
+            return _amend_start(base, name, text, ctx)
+    if mode == MODE_LOOKUP:
+        looked = _lookup_turn(base, text, ctx)
+        if looked is not None:
+            return looked
 
-    intent = detect_intent(text) or ctx.intent
+    intent = understood.intent or ctx.intent
+    if intent == "register_other":
+        return _start(base, ctx, text=text, other=True)
     if intent == "register":
-        return _start(base, ctx)
-    if intent is None:
+        return _start(base, ctx, text=text)
+    if intent == "cancel" and own is not None and own.active:
+        intent = "cancel_registration"
+    if intent not in ("my_registration", "cancel_registration", "resend", "correct"):
         return base, [], []
     if own is None:
         if intent == "correct":
             return base, [], []
         return (
-            base,
+            replace(base, mode=MODE_LOOKUP, mode_turn=ctx.turn),
             [
                 _(
-                    "Não encontrei uma inscrição feita por esta conversa. Para se inscrever, diga *quero me inscrever*. "
-                    "Se você se inscreveu por outro número, a organização pode ajudar. %(contact)s"
+                    "Não encontrei uma inscrição feita por este número. Se você se inscreveu por outro número, envie "
+                    "seu *CPF* e eu reenvio a confirmação para o e-mail cadastrado. Para se inscrever, diga *quero me "
+                    "inscrever*."
                 )
-                % {"contact": _contact_line(ctx)}
             ],
             [],
         )
@@ -1276,9 +1653,8 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             [ResendEmail(own.id)],
         )
     # correct
-    chosen = field_in(text)
-    if chosen is not None:
-        return _amend_start(base, chosen, text, ctx)
+    if understood.field is not None:
+        return _amend_start(base, understood.field, text, ctx)
     lines = "\n".join(f"{index}. {field_label(name)}" for index, name in enumerate(FIELDS, start=1))
     return (
         replace(base, mode=MODE_CHOOSE_FIELD, mode_turn=ctx.turn),
@@ -1287,9 +1663,42 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     )
 
 
+def _lookup_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn | None:
+    """A CPF sent after "não encontrei uma inscrição feita por este número"."""
+    reading = read_cpf(text)
+    if reading.value is None:
+        return None
+    other = ctx.others.get(f"cpf:{reading.value}")
+    if other is not None and other.active:
+        return (
+            state,
+            [
+                _(
+                    "Se esse CPF tem uma inscrição confirmada, a confirmação foi reenviada para o e-mail cadastrado "
+                    "nela. 📧 Se não chegar ou se não tiver mais acesso a esse e-mail, a organização ajuda: %(contact)s"
+                )
+                % {"contact": ctx.contact or _("diga *falar com a organização*")}
+            ],
+            [ResendEmail(other.id)],
+        )
+    # The same words whether or not the CPF is registered: a CPF typed here
+    # must not tell a stranger whether its owner is registered.
+    return (
+        state,
+        [
+            _(
+                "Se esse CPF tem uma inscrição confirmada, a confirmação foi reenviada para o e-mail cadastrado "
+                "nela. 📧 Se não chegar ou se não tiver mais acesso a esse e-mail, a organização ajuda: %(contact)s"
+            )
+            % {"contact": ctx.contact or _("diga *falar com a organização*")}
+        ],
+        [],
+    )
+
+
 def _amend_start(state: FlowState, name: str, text: str, ctx: FlowContext) -> Turn:
     amending = replace(state, step=FIELD_STEP[name], mode=MODE_AMEND, mode_turn=None, editing=name, pending=None)
-    inline = _inline_value(name, text)
+    inline = _inline_value(name, text, ctx)
     if inline is not None:
         return _amend_apply(amending, name, inline, ctx)
     return amending, [_prompt(amending, ctx)], []
@@ -1300,7 +1709,7 @@ def _amend_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     done = replace(_resting(replace(state, step=Step.COMPLETED), ctx), step=Step.COMPLETED)
     if own is None or not own.active:
         return done, [_("Não encontrei sua inscrição ativa. Diga *minha inscrição* para ver a situação.")], []
-    if is_cancel(text):
+    if ctx.understood.intent in ("cancel", "back"):
         return done, [_("Tudo bem, não alterei nada. ✅")], []
     parsed = _PARSERS[state.step](state, text, ctx)
     if parsed.question:
@@ -1325,7 +1734,7 @@ def _amend_apply(state: FlowState, name: str, values: Mapping[str, Any], ctx: Fl
                  % {"field": _field_label_lower(key)}],
                 [RecordOutcome(DUPLICATE_REFUSED, detail=f"{key} at amend")],
             )
-    changes = dict(values)
+    changes = {key: value for key, value in values.items() if key in (name, "uf", "city_ibge_code", "district", "profile_name")}
     if "profile" in changes:
         changes = {"profile_id": changes["profile"], "profile_name": changes["profile_name"]}
     return state, [], [UpdateParticipant(own.id, name, changes)]
@@ -1338,7 +1747,7 @@ def after_register(state: FlowState, result: RegisterResult, ctx: FlowContext) -
         done = FlowState(step=Step.COMPLETED, participant_id=result.participant_id)
         return done, [
             _(
-                "✅ *Inscrição confirmada!* Bem-vindo(a) ao *%(event)s*.\n\nEnviamos a confirmação para *%(email)s* "
+                "✅ *Inscrição confirmada!* Te esperamos no *%(event)s*.\n\nEnviamos a confirmação para *%(email)s* "
                 "(confira também a caixa de spam).\n\nPara ver, corrigir ou cancelar sua inscrição depois, é só dizer "
                 "*minha inscrição*. Se tiver dúvidas sobre o evento, pode perguntar por aqui!"
             )
@@ -1362,11 +1771,11 @@ def after_update(state: FlowState, result: UpdateResult, ctx: FlowContext) -> tu
     name = state.editing or STEP_FIELD.get(state.step, "email")
     if result.outcome == "updated":
         return done, [
-            _("Pronto! Atualizei seu %(field)s. ✅ Diga *minha inscrição* para ver todos os seus dados.")
-            % {"field": _field_label_lower(name)}
+            _("Pronto! Atualizei %(field)s. ✅ Diga *minha inscrição* para ver todos os seus dados.")
+            % {"field": _field_with_article(name)}
         ]
     if result.outcome == "unchanged":
-        return done, [_("Esse já é o seu %(field)s; não mudei nada. ✅") % {"field": _field_label_lower(name)}]
+        return done, [_("Esse valor já estava na inscrição; não mudei nada. ✅")]
     if result.outcome == "duplicate":
         key = result.field or name
         return replace(state, pending=None), [

@@ -28,6 +28,9 @@ class Participant(models.Model):
     city = models.CharField(_("cidade"), max_length=80)
     city_ibge_code = models.PositiveIntegerField(_("código IBGE da cidade"), null=True, blank=True)
     uf = models.CharField(_("UF"), max_length=2, db_index=True)
+    # A DF administrative region (Ceilândia, Taguatinga, ...) people give as
+    # their city; IBGE lists only Brasília, which is what ``city`` holds.
+    district = models.CharField(_("região / distrito"), max_length=80, blank=True, default="")
     profile = models.ForeignKey(
         "chatbot.Profile", verbose_name=_("perfil"), on_delete=models.PROTECT, related_name="participants"
     )

@@ -38,7 +38,7 @@ PARTICIPANT_ACTOR = "participante"
 SYSTEM_ACTOR = "sistema"
 
 # Fields a participant (or the admin) may change through participant_update.
-UPDATABLE_FIELDS = frozenset({"full_name", "email", "cpf", "phone", "city", "uf", "city_ibge_code", "profile_id"})
+UPDATABLE_FIELDS = frozenset({"full_name", "email", "cpf", "phone", "city", "uf", "city_ibge_code", "district", "profile_id"})
 
 
 def registration_event_record(
@@ -123,6 +123,7 @@ def participant_register(
                         city=data.city,
                         city_ibge_code=data.city_ibge_code,
                         uf=data.uf,
+                        district=data.district,
                         profile_id=data.profile_id,
                         consent_at=data.consent_at,
                         consent_version=data.consent_version,
@@ -170,6 +171,12 @@ def _register_against(
     for row in (by_cpf, by_email):
         if row is not None and row.is_active and mine(row):
             return RegisterResult(outcome="already_registered", participant_id=row.pk)
+    # A cancelled registration comes back only from its own conversation:
+    # from another phone, someone else's CPF would reactivate *her* record
+    # with another name and e-mail, and lock her out.
+    for name, row in (("cpf", by_cpf), ("email", by_email)):
+        if row is not None and not mine(row):
+            return _duplicate(name, data=data, conversation_id=conversation_id, actor=actor)
     if by_cpf is not None and by_email is not None and by_cpf.pk != by_email.pk:
         # Two cancelled registrations, one with this CPF and another with this
         # e-mail: they cannot be merged without the organizers.
@@ -183,6 +190,7 @@ def _register_against(
     row.city = data.city
     row.city_ibge_code = data.city_ibge_code
     row.uf = data.uf
+    row.district = data.district
     row.profile_id = data.profile_id
     row.consent_at = data.consent_at
     row.consent_version = data.consent_version

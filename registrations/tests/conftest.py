@@ -13,7 +13,7 @@ from django.db import transaction
 
 from chatbot.models import ConversationState, Event, Profile
 from congress.testing.fake_smtp import FakeSMTP
-from registrations.conversation import registration_turn
+from chatbot.registration import registration_turn
 
 DEMO_PROFILES = (
     ("Produtor rural", "agricultor, agricultora, pecuarista, fazendeiro, fazendeira, produtora, sitiante"),

@@ -186,7 +186,7 @@ def test_cpf_of_another_registration_is_refused_without_revealing_anything(chat)
     for text in ("quero me inscrever", "sim", "Ana Lima", "ana@gmail.com"):
         c.say(text)
     reply = c.text(CPF_A)
-    assert "já tem uma inscrição" in reply
+    assert "já está em outra inscrição" in reply
     assert "(43) 99999-1234" in reply  # how to reach the organizers
     assert other_registration_leaks(reply) == []
     assert c.step == "asking_cpf"
@@ -211,7 +211,7 @@ def test_duplicate_that_appears_between_typing_and_confirming_is_refused_at_conf
         slow.say(text)
     register(chat())  # Maria confirms CPF_A first
     reply = slow.text("sim")
-    assert "já tem uma inscrição" in reply
+    assert "já está em outra inscrição" in reply
     assert other_registration_leaks(reply) == []
     assert slow.step == "asking_cpf"
     slow.say(CPF_C)
@@ -222,7 +222,7 @@ def test_duplicate_that_appears_between_typing_and_confirming_is_refused_at_conf
 def test_own_registration_is_offered_minha_inscricao_instead_of_a_new_one(chat):
     c = register(chat())
     reply = c.text("quero me inscrever")
-    assert "já está inscrito" in reply and "minha inscrição" in reply
+    assert "já tem inscrição confirmada" in reply and "minha inscrição" in reply
     assert Participant.objects.count() == 1
 
 
@@ -253,7 +253,7 @@ def test_self_service_correction_updates_the_participant(chat):
     c.say("corrigir")
     c.say("4")
     assert c.step == "asking_phone"
-    assert "Atualizei seu telefone" in c.text("(43) 3333-4444")
+    assert "Atualizei o telefone" in c.text("(43) 3333-4444")
     assert Participant.objects.get().phone == "+554333334444"
     assert c.step == "completed"
     assert RegistrationEvent.objects.filter(kind=RegistrationEvent.Kind.UPDATED, detail="phone").exists()
@@ -264,7 +264,7 @@ def test_self_service_correction_to_someone_elses_cpf_is_refused(chat):
     c = register(chat())
     c.say("corrigir CPF")
     reply = c.text(CPF_B)
-    assert "já tem uma inscrição" in reply and "Ana" not in reply
+    assert "já está em outra inscrição" in reply and "Ana" not in reply
     assert Participant.objects.get(email="maria.souza@gmail.com").cpf == "12345678909"
 
 
@@ -276,7 +276,12 @@ def test_self_service_cancel_then_register_again_reactivates_the_same_row(chat):
     c.say("sim")
     assert Participant.objects.get().status == Participant.Status.CANCELLED
     assert "cancelada" in c.text("minha inscrição")
-    register(c, answers_for(name="Maria Souza", email="maria.souza@gmail.com", cpf=CPF_A))
+    c.say("quero me inscrever")
+    summary = c.text("sim")  # consent: the data on file comes back for review, not retyped
+    assert "inscrição anterior" in summary and "Maria das Dores Souza" in summary
+    c.say("1")
+    c.say("Maria Souza")
+    c.say("sim")
     reactivated = Participant.objects.get()
     assert reactivated.pk == participant.pk
     assert reactivated.status == Participant.Status.CONFIRMED
@@ -360,10 +365,10 @@ def test_engine_menu_option_three_shows_own_registration_masked(event):
 def test_engine_greeting_between_which_field_and_a_number_does_not_edit_a_field(event):
     for text in ("quero me inscrever", *HAPPY_ANSWERS, "sim", "corrigir"):
         turn(text)
-    turn("oi")  # the engine answers the greeting with its menu
-    result = turn("1")  # menu option 1, not field 1
-    assert result.step == "completed"
-    assert "já está inscrito" in result.reply
+    assert "Inscrever outra pessoa" in turn("oi").reply  # a registered participant's menu
+    result = turn("1")  # menu option 1 ("inscrever outra pessoa"), not field 1
+    assert result.step == "asking_consent"
+    assert "outra pessoa" in result.reply
 
 
 def test_chat_endpoint_reports_the_registration_step(event, api_client):

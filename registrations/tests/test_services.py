@@ -97,17 +97,28 @@ def test_register_again_from_the_same_conversation_is_idempotent(profile, conv, 
     assert Participant.objects.count() == 1
 
 
-def test_register_with_a_cancelled_cpf_reactivates_the_same_row_with_the_new_data(profile, conv, other_conv):
+def test_register_with_a_cancelled_cpf_reactivates_the_same_row_with_the_new_data(profile, conv):
     first = participant_register(data=data(profile), conversation=conv)
     participant = Participant.objects.get(pk=first.participant_id)
     participant_cancel(participant=participant)
     Participant.objects.filter(pk=participant.pk).update(confirmation_email_status=Participant.EmailStatus.SENT)
-    again = participant_register(data=data(profile, email="nova@gmail.com", name="Ana L. Lima"), conversation=other_conv)
+    again = participant_register(data=data(profile, email="nova@gmail.com", name="Ana L. Lima"), conversation=conv)
     assert (again.outcome, again.participant_id) == ("reactivated", participant.pk)
     participant.refresh_from_db()
     assert participant.status == Participant.Status.CONFIRMED
-    assert (participant.email, participant.full_name, participant.conversation) == ("nova@gmail.com", "Ana L. Lima", other_conv)
+    assert (participant.email, participant.full_name, participant.conversation) == ("nova@gmail.com", "Ana L. Lima", conv)
     assert participant.confirmation_email_status == Participant.EmailStatus.PENDING
+
+
+def test_a_cancelled_registration_is_not_reactivated_from_another_conversation(profile, conv, other_conv):
+    first = participant_register(data=data(profile), conversation=conv)
+    participant = Participant.objects.get(pk=first.participant_id)
+    participant_cancel(participant=participant)
+    again = participant_register(data=data(profile, email="intruso@gmail.com", name="Outra Pessoa"), conversation=other_conv)
+    assert (again.outcome, again.field) == ("duplicate", "cpf")
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.CANCELLED
+    assert (participant.email, participant.conversation) == ("ana@gmail.com", conv)
 
 
 def test_register_refuses_to_merge_two_cancelled_registrations(profile, conv):
@@ -209,12 +220,15 @@ def confirm_all_at_once(chats) -> list[str]:
     return [replies[i] for i in range(len(chats))]
 
 
+NAMES = ("Ana", "Bruno", "Carla", "Diego", "Elisa", "Fábio", "Gabriela", "Heitor")
+
+
 @pytest.mark.django_db(transaction=True)
 def test_eight_conversations_confirming_the_same_cpf_at_once_make_exactly_one_participant(chat):
     chats = [chat() for _ in range(8)]
     for index, c in enumerate(chats):
         c.say("quero me inscrever")
-        for text in answers_for(name=f"Pessoa Numero {'abcdefgh'[index]}", email=f"p{index}@gmail.com", cpf=CPF_A):
+        for text in answers_for(name=f"{NAMES[index]} Souza", email=f"p{index}@gmail.com", cpf=CPF_A):
             c.say(text)
         assert c.step == "confirming"
 
@@ -223,7 +237,7 @@ def test_eight_conversations_confirming_the_same_cpf_at_once_make_exactly_one_pa
     assert Participant.objects.filter(cpf="12345678909").count() == 1
     winner = Participant.objects.get()
     confirmed = [r for r in replies if "Inscrição confirmada" in r]
-    refused = [r for r in replies if "já tem uma inscrição" in r]
+    refused = [r for r in replies if "já está em outra inscrição" in r]
     assert (len(confirmed), len(refused)) == (1, 7)
     for reply in refused:  # nothing about the winner leaks
         assert winner.email not in reply and winner.full_name not in reply and "99999-1234" in reply
