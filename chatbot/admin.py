@@ -100,11 +100,11 @@ class ProgrammeSessionAdmin(admin.ModelAdmin):
 
 @admin.register(UnansweredQuestion)
 class UnansweredQuestionAdmin(admin.ModelAdmin):
-    list_display = ("question_short", "status", "created_at", "faq")
-    list_filter = ("status",)
+    list_display = ("question_short", "reason", "status", "created_at", "faq")
+    list_filter = ("status", "reason")
     search_fields = ("question", "answer")
-    readonly_fields = ("question", "conversation_id", "created_at", "faq")
-    fields = ("question", "conversation_id", "created_at", "answer", "status", "faq")
+    readonly_fields = ("question", "reason", "bot_reply", "conversation_id", "created_at", "faq")
+    fields = ("question", "reason", "bot_reply", "conversation_id", "created_at", "answer", "status", "faq")
     actions = ("answer_and_create_faq", "dismiss")
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -1,13 +1,26 @@
-"""Answer a participant's question about the event.
+"""Answer a participant's message about the event.
 
-With an OpenAI key the LLM writes the answer, but it receives ONLY: the system
-prompt, the few knowledge documents retrieval ranked highest (delimited as
-data), the last few turns of this conversation and the participant's own
-status line, all with CPF-like numbers removed first. Without a key, or when
-the LLM still fails after its retries, the offline answerer replies with the
-best FAQ answer or event fact. When nothing in the knowledge fits, the reply
-says the question was forwarded to the organizers and the question lands in
-the admin queue (``UnansweredQuestion``).
+First the scope (``chatbot.scope.question_kind``): small talk gets a short
+friendly line and noise a "não entendi" with a hint, without retrieval, the
+LLM or the organizers' queue. Everything else is looked up, one retrieval per
+part of a multi-part question ("onde vai ser e quanto custa?"):
+
+- confident (>= ``CONFIDENCE_THRESHOLD``): answered as fact;
+- a real question, middle confidence (>= ``TENTATIVE_THRESHOLD``): answered
+  as a suggestion ("Encontrei isto, veja se ajuda") and queued for organizers
+  to review (reason ``low_confidence``);
+- a real question, low confidence: the reply says it was forwarded and it is
+  queued (reason ``unanswered``);
+- off-topic or noise without a confident answer: a short scope line or a
+  hint; nothing is queued.
+
+With an OpenAI key the LLM writes the reply for the in-scope cases, but it
+receives ONLY: the system prompt, the few knowledge documents retrieval ranked
+highest (delimited as data), the last few turns of this conversation and the
+participant's own status line, all with personal data (e-mails, CPFs, phones,
+long numbers) replaced by placeholders first. Without a key, or when the LLM
+still fails after its retries, the offline answerer replies. The queue only
+ever stores the redacted question.
 
 ``answer_question`` never raises for LLM trouble.
 """
@@ -15,6 +28,7 @@ the admin queue (``UnansweredQuestion``).
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,11 +39,19 @@ from django.utils.translation import gettext as _
 from chatbot.knowledge import KnowledgeDoc, event_contact_line, event_display_name, get_knowledge_index
 from chatbot.llm import SYSTEM_PROMPT, LLMError, get_llm
 from chatbot.models import Event, UnansweredQuestion
-from chatbot.retrieval import fold, tokenize
-from registrations.validators import strip_cpfs
+from chatbot.retrieval import ScoredDoc, fold, tokenize
+from chatbot.scope import (
+    MessageKind,
+    asks_for_list,
+    question_kind,
+    redact_personal_data,
+    split_questions,
+    without_placeholders,
+)
 
 __all__ = [
     "CONFIDENCE_THRESHOLD",
+    "TENTATIVE_THRESHOLD",
     "Answer",
     "AnswerSource",
     "answer_question",
@@ -39,22 +61,32 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Below this retrieval confidence the offline answerer does not guess: it
-# forwards the question to the organizers. Chosen on the demo event: questions
-# the knowledge covers score >= 0.44, unrelated ones <= 0.25.
-CONFIDENCE_THRESHOLD = 0.35
+# From this retrieval confidence on, the best document is the answer. Between
+# the two thresholds it is offered as a suggestion and queued for review;
+# below, a question is forwarded. Chosen on the demo event (see
+# chatbot/tests/test_answer_scope.py): questions the knowledge covers score
+# >= 0.6, unrelated ones whose subject it never mentions <= 0.32.
+CONFIDENCE_THRESHOLD = 0.6
+TENTATIVE_THRESHOLD = 0.35
 TOP_K = 4
 HISTORY_TURNS = 6
 MAX_TURN_CHARS = 600
 MAX_QUESTION_CHARS = 1000
 MAX_STATUS_CHARS = 300
 MAX_REPLY_TOKENS = 400
+# WhatsApp-sized: a longer offline reply is cut at a line break, unless the
+# participant asked for a list (the programme, every price).
+MAX_REPLY_CHARS = 1000
 
 
 class AnswerSource:
     LLM = "llm"
     OFFLINE = "offline"
+    # Offered as a suggestion, queued for organizers to review.
+    TENTATIVE = "tentative"
     UNANSWERED = "unanswered"
+    # Small talk, off-topic or noise: a short line, nothing looked up or queued.
+    SCOPE = "scope"
 
 
 @dataclass(frozen=True)
@@ -65,8 +97,8 @@ class Answer:
 
 
 def _clean(text: str, limit: int) -> str:
-    """CPF-like numbers removed, whitespace trimmed, length capped."""
-    return strip_cpfs(text or "").strip()[:limit]
+    """Personal data replaced by placeholders, whitespace trimmed, length capped."""
+    return redact_personal_data(text or "").strip()[:limit]
 
 
 def _knowledge_block(docs: list[KnowledgeDoc], event: Event | None) -> str:
@@ -97,7 +129,7 @@ def build_messages(
     history: list[dict] | None = None,
     participant_status: str | None = None,
 ) -> list[dict[str, str]]:
-    """The exact chat messages sent to the LLM (CPF-like numbers removed everywhere)."""
+    """The exact chat messages sent to the LLM (personal data replaced everywhere)."""
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "system", "content": _knowledge_block(docs, event)},
@@ -118,13 +150,39 @@ def build_messages(
     return messages
 
 
-def _small_talk_reply(event: Event | None) -> str:
+_THANKS_RE = re.compile(r"\b(obrigad|obg|brigad|valeu|vlw|grat[oa]|agradec)")
+
+
+def _small_talk_reply(text: str, event: Event | None) -> str:
     if event is None:
         return _("Olá! Posso ajudar com informações sobre o evento assim que elas forem publicadas. 😊")
+    name = {"name": event_display_name(event)}
+    if _THANKS_RE.search(fold(text)):
+        return _("De nada! 😊 Se tiver outra dúvida sobre o *%(name)s*, é só perguntar.") % name
     return _(
-        "Estou aqui para ajudar com o *%(name)s*: datas, local, programação, valores e inscrição. "
-        "É só perguntar! 😊"
+        "😊 Estou aqui para ajudar com o *%(name)s*: datas, local, programação, valores e inscrição. "
+        "É só perguntar!"
+    ) % name
+
+
+def _off_topic_reply(event: Event | None) -> str:
+    if event is None:
+        return _("Sobre isso não sei ajudar 🙂 Aqui eu respondo dúvidas sobre o evento.")
+    text = _(
+        "Sobre isso não sei ajudar 🙂 Eu respondo dúvidas sobre o *%(name)s*: datas, local, programação, "
+        "valores e inscrição."
     ) % {"name": event_display_name(event)}
+    contact = event_contact_line(event)
+    if contact:
+        text += " " + _("Para falar com uma pessoa: %(contact)s.") % {"contact": contact}
+    return text
+
+
+def _noise_reply() -> str:
+    return _(
+        "Não entendi 🤔 Pode escrever sua dúvida como pergunta? Ex.: *onde vai ser?*, *quanto custa?* "
+        "Para se inscrever, diga *quero me inscrever*."
+    )
 
 
 def _forwarded_reply(event: Event | None) -> str:
@@ -135,8 +193,12 @@ def _forwarded_reply(event: Event | None) -> str:
     return text
 
 
-def _record_unanswered(*, conversation_id: str, question: str) -> None:
-    """Queue the question for organizers, once per open question per conversation."""
+def _tentative_reply(doc: KnowledgeDoc) -> str:
+    return _("Encontrei isto, veja se ajuda:") + "\n\n" + doc.text
+
+
+def _record(*, conversation_id: str, question: str, reason: str, bot_reply: str = "") -> None:
+    """Queue the (already redacted) question for organizers, once per open question per conversation."""
     key = fold(question).strip(" ?!.")
     try:
         with transaction.atomic():
@@ -145,10 +207,26 @@ def _record_unanswered(*, conversation_id: str, question: str) -> None:
             ).values_list("question", flat=True)
             if any(fold(existing).strip(" ?!.") == key for existing in open_questions):
                 return
-            UnansweredQuestion.objects.create(conversation_id=conversation_id, question=question)
+            UnansweredQuestion.objects.create(
+                conversation_id=conversation_id, question=question, reason=reason, bot_reply=bot_reply[:4000]
+            )
     except DatabaseError:
         # The participant still gets the reply; the queue is best effort.
         logger.exception("Could not record an unanswered question")
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut at a line break to at most ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    kept: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        if size + len(line) + 1 > limit - 2:
+            break
+        kept.append(line)
+        size += len(line) + 1
+    return ("\n".join(kept).rstrip() or text[: limit - 2].rstrip()) + "\n…"
 
 
 def answer_question(
@@ -165,44 +243,126 @@ def answer_question(
         )
 
 
+@dataclass(frozen=True)
+class _Part:
+    text: str
+    hits: tuple[ScoredDoc, ...]
+
+    @property
+    def confidence(self) -> float:
+        return self.hits[0].confidence if self.hits else 0.0
+
+
+def _retrieve_parts(index, question: str) -> list[_Part]:
+    texts = split_questions(question)
+    if len(texts) > 1:
+        # "meu CPF é [CPF], posso levar meu cachorro?": only the question parts.
+        texts = [t for t in texts if question_kind(t) == MessageKind.QUESTION] or texts
+    parts = []
+    for text in texts:
+        text = text[:MAX_QUESTION_CHARS]
+        query = without_placeholders(text)
+        hits = tuple(index.retriever.search(query, k=TOP_K)) if tokenize(query) else ()
+        parts.append(_Part(text=text, hits=hits))
+    return parts
+
+
+def _docs_for_llm(parts: list[_Part]) -> list[KnowledgeDoc]:
+    """The parts' hits interleaved by rank (each part's best first), without repeats, at most TOP_K."""
+    docs: list[KnowledgeDoc] = []
+    for rank in range(TOP_K):
+        for part in parts:
+            if rank < len(part.hits) and part.hits[rank].doc not in docs:
+                docs.append(part.hits[rank].doc)
+    return docs[:TOP_K]
+
+
 def _answer(*, question: str, conversation_id: str, history: list[dict] | None, participant_status: str | None) -> Answer:
     clean_question = _clean(question, MAX_QUESTION_CHARS)
     index = get_knowledge_index()
     event = index.event
-    if not tokenize(clean_question):
-        # "oi", "obrigado", "ok": nothing to look up and nothing to forward.
-        return Answer(text=_small_talk_reply(event), source=AnswerSource.OFFLINE)
+    kind = question_kind(question)
+    if kind == MessageKind.SMALL_TALK:
+        return Answer(text=_small_talk_reply(clean_question, event), source=AnswerSource.SCOPE)
+    if kind == MessageKind.NOISE or not tokenize(without_placeholders(clean_question)):
+        # A lone name, e-mail or number, random letters, a story: nothing to
+        # look up (an e-mail would only match the contacts), nothing to queue.
+        return Answer(text=_noise_reply(), source=AnswerSource.SCOPE)
 
-    hits = index.retriever.search(clean_question, k=TOP_K)
-    confidence = hits[0].confidence if hits else 0.0
-    confident = confidence >= CONFIDENCE_THRESHOLD
-    doc_ids = tuple(hit.doc.id for hit in hits)
+    parts = _retrieve_parts(index, redact_personal_data(question))
+    if len(clean_question) >= MAX_QUESTION_CHARS:
+        # A long text: what organizers need is its questions, not the story.
+        clean_question = " ".join(part.text for part in parts)[:MAX_QUESTION_CHARS]
+    best = max(part.confidence for part in parts)
+    is_question = kind == MessageKind.QUESTION
+    if not is_question and best < CONFIDENCE_THRESHOLD:
+        # Off-topic or noise that the knowledge does not clearly answer:
+        # a short line, nothing sent to the LLM, nothing queued.
+        logger.info("Message out of scope: kind=%s confidence=%.2f", kind, best)
+        reply = _off_topic_reply(event) if kind == MessageKind.OFF_TOPIC else _noise_reply()
+        return Answer(text=reply, source=AnswerSource.SCOPE)
 
+    weakest = min(part.confidence for part in parts)
     llm = get_llm()
     if llm is not None:
+        docs = _docs_for_llm(parts)
+        doc_ids = tuple(doc.id for doc in docs)
         messages = build_messages(
-            question=clean_question,
-            docs=[hit.doc for hit in hits],
-            event=event,
-            history=history,
-            participant_status=participant_status,
+            question=clean_question, docs=docs, event=event, history=history, participant_status=participant_status
         )
         try:
             reply = llm.chat(messages, max_tokens=MAX_REPLY_TOKENS)
         except LLMError as exc:
             logger.warning("LLM unavailable (%s, transient=%s); answering offline", exc, exc.transient)
         else:
-            if not confident:
-                # The model may still have handled it (small talk), but the
-                # knowledge did not cover it: organizers should see it.
-                _record_unanswered(conversation_id=conversation_id, question=clean_question)
-            logger.info("Question answered: source=llm docs=%s confidence=%.2f", ",".join(doc_ids), confidence)
+            if weakest < CONFIDENCE_THRESHOLD:
+                # The knowledge did not clearly cover it: organizers should see it.
+                reason = (
+                    UnansweredQuestion.Reason.LOW_CONFIDENCE
+                    if weakest >= TENTATIVE_THRESHOLD
+                    else UnansweredQuestion.Reason.UNANSWERED
+                )
+                _record(conversation_id=conversation_id, question=clean_question, reason=reason, bot_reply=reply.text)
+            logger.info("Question answered: source=llm docs=%s confidence=%.2f", ",".join(doc_ids), weakest)
             return Answer(text=reply.text, source=AnswerSource.LLM, doc_ids=doc_ids)
 
-    if confident:
-        logger.info("Question answered: source=offline doc=%s confidence=%.2f", hits[0].doc.id, confidence)
-        return Answer(text=hits[0].doc.text, source=AnswerSource.OFFLINE, doc_ids=(hits[0].doc.id,))
+    return _answer_offline(parts=parts, question=clean_question, conversation_id=conversation_id, event=event)
 
-    _record_unanswered(conversation_id=conversation_id, question=clean_question)
-    logger.info("Question forwarded to organizers: confidence=%.2f", confidence)
-    return Answer(text=_forwarded_reply(event), source=AnswerSource.UNANSWERED, doc_ids=())
+
+def _answer_offline(*, parts: list[_Part], question: str, conversation_id: str, event: Event | None) -> Answer:
+    texts: list[str] = []
+    used: list[str] = []
+    tentative = forwarded = False
+    for part in parts:
+        if part.confidence >= CONFIDENCE_THRESHOLD:
+            doc = part.hits[0].doc
+            if doc.id not in used:
+                texts.append(doc.text)
+                used.append(doc.id)
+        elif part.confidence >= TENTATIVE_THRESHOLD:
+            doc = part.hits[0].doc
+            if doc.id not in used:
+                texts.append(_tentative_reply(doc))
+                used.append(doc.id)
+            tentative = True
+        else:
+            forwarded = True
+    if forwarded:
+        texts.append(_forwarded_reply(event))
+    limit = MAX_REPLY_CHARS if not asks_for_list(question) else 4 * MAX_REPLY_CHARS
+    share = max(200, limit // len(texts) - 2) if len(texts) > 1 else limit
+    text = _fit("\n\n".join(_fit(t, share) for t in texts), limit)
+
+    if forwarded or tentative:
+        reason = UnansweredQuestion.Reason.UNANSWERED if forwarded else UnansweredQuestion.Reason.LOW_CONFIDENCE
+        _record(conversation_id=conversation_id, question=question, reason=reason, bot_reply=text)
+    source = AnswerSource.UNANSWERED if forwarded and not used else AnswerSource.TENTATIVE if tentative else AnswerSource.OFFLINE
+    if forwarded and used:
+        source = AnswerSource.OFFLINE
+    logger.info(
+        "Question answered: source=%s docs=%s confidence=%s",
+        source,
+        ",".join(used),
+        ",".join(f"{p.confidence:.2f}" for p in parts),
+    )
+    return Answer(text=text, source=source, doc_ids=tuple(used))

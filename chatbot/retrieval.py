@@ -44,6 +44,41 @@ STOPWORDS: frozenset[str] = frozenset(
     ["a", "o", "as", "os", "um", "uma", "uns", "umas", "de", "do", "da", "dos", "das", "d", "em", "no", "na", "nos", "nas", "num", "numa", "nuns", "numas", "ao", "aos", "a", "as", "por", "pelo", "pela", "pelos", "pelas", "para", "pra", "pro", "pras", "pros", "per", "com", "sem", "sob", "sobre", "ate", "apos", "entre", "contra", "desde", "e", "ou", "mas", "nem", "que", "se", "ja", "so", "tambem", "mais", "menos", "muito", "muita", "muitos", "muitas", "pouco", "bem", "mal", "eu", "tu", "ele", "ela", "nos", "vos", "eles", "elas", "voce", "voces", "vc", "vcs", "me", "te", "lhe", "lhes", "meu", "minha", "meus", "minhas", "teu", "tua", "seu", "sua", "seus", "suas", "nosso", "nossa", "nossos", "nossas", "dele", "dela", "deles", "delas", "isso", "isto", "aquilo", "esse", "essa", "esses", "essas", "este", "esta", "estes", "estas", "aquele", "aquela", "aqueles", "aquelas", "aqui", "ai", "la", "ali", "cade", "ser", "sou", "es", "e", "somos", "sao", "era", "eram", "foi", "foram", "sera", "serao", "seria", "estar", "estou", "esta", "estamos", "estao", "estava", "ter", "tenho", "tem", "temos", "tinha", "tinham", "teve", "havera", "ha", "haver", "houve", "ir", "vou", "vai", "vamos", "vao", "fazer", "faco", "faz", "posso", "pode", "podem", "poderia", "podemos", "devo", "deve", "devem", "preciso", "precisa", "precisamos", "quero", "queria", "gostaria", "saber", "sei", "sabe", "dizer", "diga", "diz", "informar", "informa", "informe", "falar", "fala", "qual", "quais", "que", "quem", "como", "porque", "porquê", "pq", "oi", "ola", "ok", "sim", "nao", "obrigado", "obrigada", "favor", "por", "the", "of", "and", "or", "to", "in", "on", "at", "for", "is", "are", "do", "does", "what", "which", "who", "how", "can", "i", "you", "my", "your", "it", "be"]
 )
 
+# Verbs (and a few nouns) that say little about what is asked: in "posso
+# levar meu cachorro?" the question is about the dog, not about carrying.
+# They still rank documents, but carry only LIGHT_WEIGHT of their
+# information in the confidence, so a question whose subject the knowledge
+# never mentions is not answered on the strength of its verb. Folded words,
+# matched before stemming.
+LIGHT_WORDS: frozenset[str] = frozenset(
+    re.findall(
+        r"\w+",
+        "aceita aceitam aceitar levar leva levo levamos levam trazer traz trago trazemos trazem mandar manda mando mandei mandam "
+    "enviar envia envio enviei enviam usar usa uso usamos pegar pega pego ver vejo ve achar acho acha "
+    "encontrar encontro conseguir consigo consegue colocar coloco botar entrar entro entra sair saio "
+    "ficar fico pagar pago paga receber recebo recebe dar da dou ganhar ganho comprar compro compra "
+    "vender vendem vende ajudar ajuda duvida duvidas informacao informacoes info coisa coisas algo "
+    "alguma algum alguem gente pessoa pessoas hoje amanha agora ainda sempre nunca possivel permitido "
+        "necessario obrigatorio sendo caso tipo "
+        # Every question is about the event: naming it, or its place, is context.
+        "evento eventos congresso cbas local",
+    )
+)
+LIGHT_WEIGHT = 0.25
+# A prefix-only match ("piscina" / "piscicultura") covers less of a word's
+# information than the word itself.
+PREFIX_COVERAGE = 0.5
+# A programme session sharing a word with a question is an answer only when
+# the question is about the programme ("quem fala sobre ILPF?"), not when it
+# asks about a policy ("posso levar meu animal?" vs "Bem-estar animal").
+SESSION_WITHOUT_CUE_FACTOR = 0.4
+_PROGRAMME_CUES = re.compile(
+    r"\b(?:palestr\w*|sessao|sessoes|painel|paineis|minicurso\w*|oficina\w*|workshop|curso\w*|programac\w*|"
+    r"agenda|cronograma|grade|apresenta\w*|tema|temas|sobre|fala|falar|falam|falando|fala\w*|quem|quando|hora|horas|"
+    r"horario\w*|dia|dias|abertura|encerramento|cerimonia|pitch|debate|mesa|discuss\w*|assunto|atividade\w*|"
+    r"segunda|terca|quarta|quinta|sexta|manha|tarde|sala|auditorio|premio|premiac\w*|demonstrac\w*|campo)\b"
+)
+
 STEM_LENGTH = 7
 # A query word and a document word sharing this many leading characters match
 # with weight PREFIX_WEIGHT (the exact stem matches with weight 1).
@@ -159,9 +194,12 @@ class Retriever:
     def search(self, question: str, *, k: int = 4) -> list[ScoredDoc]:
         if not self.docs:
             return []
+        folded = fold(question)
+        light = {stem(word) for word in _WORD_RE.findall(folded) if word in LIGHT_WORDS}
         terms = list(dict.fromkeys(tokenize(question)))
         if not terms:
             return []
+        programme_question = bool(_PROGRAMME_CUES.search(folded))
         scores: dict[int, float] = {}
         covered: dict[int, float] = {}
         total_information = 0.0
@@ -170,6 +208,8 @@ class Retriever:
             # A word the knowledge never mentions is as informative as the
             # rarest word: it pulls the confidence down.
             information = max((self.idf(v) for v, _ in expansions), default=self.idf(term))
+            if term in light:
+                information *= LIGHT_WEIGHT
             total_information += information
             # Per document, the best of the term's expansions counts once.
             best_per_doc: dict[int, tuple[float, float]] = {}
@@ -182,21 +222,21 @@ class Retriever:
                         best_per_doc[position] = (part, weight)
             for position, (part, weight) in best_per_doc.items():
                 scores[position] = scores.get(position, 0.0) + part
-                covered[position] = covered.get(position, 0.0) + information * weight
+                coverage = 1.0 if weight >= 1.0 else PREFIX_COVERAGE
+                covered[position] = covered.get(position, 0.0) + information * coverage
         query = set(terms)
         for position in list(scores):
             boosts = sum(1 for phrase in self._phrases[position] if self._phrase_in(phrase, query))
             if boosts:
                 scores[position] += KEYWORD_BOOST * min(boosts, MAX_KEYWORD_BOOSTS)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
-        return [
-            ScoredDoc(
-                doc=self.docs[position],
-                score=round(score, 4),
-                confidence=round(min(1.0, covered[position] / total_information) if total_information else 0.0, 4),
-            )
-            for position, score in ranked
-        ]
+        hits = []
+        for position, score in ranked:
+            confidence = min(1.0, covered[position] / total_information) if total_information else 0.0
+            if self.docs[position].kind == DocKind.SESSION and not programme_question:
+                confidence *= SESSION_WITHOUT_CUE_FACTOR
+            hits.append(ScoredDoc(doc=self.docs[position], score=round(score, 4), confidence=round(confidence, 4)))
+        return hits
 
     @staticmethod
     def _phrase_in(phrase: Iterable[str], query: set[str]) -> bool:

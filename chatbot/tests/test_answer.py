@@ -23,6 +23,8 @@ pytest_plugins = ["congress.testing.fake_openai"]
 pytestmark = pytest.mark.django_db
 
 PARKING = "Tem estacionamento no local?"
+# A real question about the event that the demo knowledge does not answer.
+UNCOVERED = "posso levar meu cachorro?"
 
 
 @pytest.fixture
@@ -63,7 +65,7 @@ OFFLINE_FACTS = [
     ("vou receber certificado?", "20 horas"),
     ("qual a programação de quarta?", "Dia de campo"),
     ("posso levar criança?", "12 anos"),
-    ("aceita pix?", "Pix"),
+    ("aceita pix?", "não recebo pagamentos"),
 ]
 
 
@@ -76,43 +78,44 @@ def test_without_a_key_the_offline_answer_states_the_fact(demo_event, no_key, qu
 
 
 def test_a_question_the_knowledge_does_not_cover_is_forwarded_to_the_organizers(demo_event, no_key):
-    answer = ask("qual a capital da França?")
+    answer = ask(UNCOVERED)
     assert answer.source == AnswerSource.UNANSWERED
     assert "Encaminhei sua pergunta" in answer.text
     assert "contato@cbas2027.example.org" in answer.text and "(62) 3200-2027" in answer.text
 
 
 def test_a_forwarded_question_is_queued_for_the_organizers(demo_event, no_key):
-    ask("qual a capital da França?", conversation_id="c-1")
+    ask(UNCOVERED, conversation_id="c-1")
     queued = UnansweredQuestion.objects.get()
-    assert queued.question == "qual a capital da França?"
+    assert queued.question == UNCOVERED
     assert queued.conversation_id == "c-1"
     assert queued.status == UnansweredQuestion.Status.OPEN
+    assert queued.reason == UnansweredQuestion.Reason.UNANSWERED
 
 
 def test_the_same_open_question_of_one_conversation_is_queued_once(demo_event, no_key):
-    ask("qual a capital da França?", conversation_id="c-1")
-    ask("Qual a capital da Franca", conversation_id="c-1")
+    ask("posso levar meu cachorro?", conversation_id="c-1")
+    ask("Posso levar meu cachorro", conversation_id="c-1")
     assert UnansweredQuestion.objects.count() == 1
 
 
 def test_the_same_question_from_another_conversation_is_queued_again(demo_event, no_key):
-    ask("qual a capital da França?", conversation_id="c-1")
-    ask("qual a capital da França?", conversation_id="c-2")
+    ask(UNCOVERED, conversation_id="c-1")
+    ask(UNCOVERED, conversation_id="c-2")
     assert UnansweredQuestion.objects.count() == 2
 
 
 def test_a_queued_question_never_keeps_a_cpf(demo_event, no_key):
     cpf = make_cpf()
-    ask(f"meu cpf é {format_cpf(cpf)}, a França é capital de quê?")
+    ask(f"meu cpf é {format_cpf(cpf)}, posso levar meu cachorro?")
     stored = UnansweredQuestion.objects.get().question
     assert cpf not in re.sub(r"\D", "", stored)
-    assert "[CPF removido]" in stored
+    assert "[CPF]" in stored
 
 
 def test_small_talk_gets_a_help_line_and_is_not_queued(demo_event, no_key):
     answer = ask("obrigado!")
-    assert answer.source == AnswerSource.OFFLINE
+    assert answer.source == AnswerSource.SCOPE
     assert "CBAS 2027" in answer.text
     assert not UnansweredQuestion.objects.exists()
 
@@ -191,7 +194,7 @@ def test_the_model_gets_the_recent_turns_and_the_participant_status(demo_event, 
 
 def test_the_model_reply_is_used_even_when_retrieval_is_unsure_but_the_question_is_queued(demo_event, fake_openai):
     fake_openai.reply_text = "Não tenho essa informação."
-    answer = ask("qual a capital da França?")
+    answer = ask(UNCOVERED)
     assert answer.source == AnswerSource.LLM
     assert UnansweredQuestion.objects.count() == 1
 
@@ -243,7 +246,7 @@ def test_a_refused_key_ends_in_an_offline_answer(demo_event, fake_openai, sleeps
 
 def test_a_failed_model_and_an_uncovered_question_still_forward_to_the_organizers(demo_event, fake_openai, sleeps):
     fake_openai.fail_always(FakeFailure.server_error(500))
-    answer = ask("qual a capital da França?")
+    answer = ask(UNCOVERED)
     assert answer.source == AnswerSource.UNANSWERED
     assert UnansweredQuestion.objects.count() == 1
 
@@ -327,7 +330,8 @@ def test_prompt_injections_never_send_a_cpf_or_anyone_s_data_to_the_model(demo_e
     for attempt in INJECTIONS:
         answer = ask(attempt, conversation_id="5562911112222", history=[{"role": "user", "text": "meu cpf é 529.982.247-25"}])
         assert answer.text
-    assert len(fake_openai.chat_requests) == len(INJECTIONS)
+    # Off-topic and noise never reach the model; the in-scope attempts do.
+    assert 0 < len(fake_openai.chat_requests) <= len(INJECTIONS)
     forbidden = [value for p in participants for value in _personal_values(p)]
     for sent in fake_openai.iter_sent_text():
         for value in forbidden:

@@ -96,3 +96,38 @@ def test_an_organizer_edit_is_restored_by_running_it_again():
     load()
     faq.refresh_from_db()
     assert faq.answer != "editado"
+
+
+def test_the_faq_promises_nothing_the_product_does_not_do():
+    # Registration happens in the chat and sends a confirmation e-mail; no
+    # payment, payment link or QR code exists.
+    load()
+    for faq in FAQEntry.objects.all():
+        answer = faq.answer.lower()
+        assert "link de pagamento chega" not in answer
+        assert "com o link de pagamento" not in answer
+        assert "qr code do e-mail" not in answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "O que vocês fazem com os meus dados? Vocês vendem meus dados?",
+        "Quem tem acesso aos meus dados?",
+        "Como vejo, corrijo ou apago os meus dados?",
+        "Posso transferir minha inscrição para outra pessoa?",
+    ],
+)
+def test_it_answers_privacy_and_transfer_questions(question):
+    load()
+    assert FAQEntry.objects.get(question=question).keywords
+
+
+def test_running_it_again_updates_an_entry_an_older_version_wrote():
+    load()
+    faq = FAQEntry.objects.get(question="Quais são as formas de pagamento?")
+    faq.answer = "O link de pagamento chega por e-mail logo depois da inscrição."
+    faq.save()
+    load()
+    faq.refresh_from_db()
+    assert "não recebo pagamentos" in faq.answer

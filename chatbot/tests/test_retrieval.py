@@ -221,3 +221,31 @@ def test_fact_documents_are_written_in_portuguese_for_whatsapp(demo_event):
     assert "gratuito" in docs["event:tickets"].text
     assert "*Centro de Eventos Agro Cerrado*" in docs["event:venue"].text
     assert not any(doc.text.lstrip().startswith("#") for doc in docs.values())
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["posso levar meu cachorro?", "pode levar pet?", "posso levar meu animal?", "tem piscina?", "posso trazer meu gato?"],
+    ids=["dog", "pet", "animal-in-a-session-title", "prefix-only-match", "cat"],
+)
+def test_a_question_whose_subject_the_knowledge_never_mentions_gets_low_confidence(demo_event, question):
+    # A shared common verb ("levar") or a programme title sharing a word must not carry the confidence.
+    hits = retrieve(question)
+    assert not hits or hits[0].confidence < 0.35, [(_label(h.doc), h.confidence) for h in hits]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("prazo pra mandar resumo", "Posso apresentar trabalho científico?"),
+        ("preciso levar documento?", "Como funciona o credenciamento?"),
+        ("vocês vendem meus dados?", "O que vocês fazem com os meus dados? Vocês vendem meus dados?"),
+        ("quem tem acesso aos meus dados?", "Quem tem acesso aos meus dados?"),
+        ("posso transferir minha inscrição?", "Posso transferir minha inscrição para outra pessoa?"),
+    ],
+    ids=["deadline", "document", "data-sold", "data-access", "transfer"],
+)
+def test_a_covered_question_with_a_common_verb_is_found_with_confidence(demo_event, question, expected):
+    top = retrieve(question)[0]
+    assert _label(top.doc) == expected
+    assert top.confidence >= 0.6

@@ -68,8 +68,8 @@ FAQ = [
     ),
     (
         "Vou receber certificado de participação?",
-        "Sim. O *certificado digital de participação (20 horas)* é enviado por e-mail até 15 dias depois do evento "
-        "para quem fez o credenciamento e teve pelo menos 75% de presença nas atividades. Minicursos têm "
+        "Sim. A organização envia o *certificado digital de participação (20 horas)* por e-mail até 15 dias depois "
+        "do evento para quem fez o credenciamento e teve pelo menos 75% de presença nas atividades. Minicursos têm "
         "certificado próprio.",
         "certificado, certificados, certificação, horas complementares, declaração de participação, carga horária",
     ),
@@ -89,15 +89,16 @@ FAQ = [
     (
         "Como faço minha inscrição?",
         "É rapidinho e pode ser aqui mesmo no WhatsApp: escreva *quero me inscrever* e eu peço seus dados (nome, "
-        "e-mail, CPF, telefone, cidade e perfil). Depois você recebe a confirmação por e-mail com o link de pagamento.",
+        "e-mail, CPF, telefone, cidade e perfil). Depois você recebe um e-mail de confirmação. Para ver, corrigir ou "
+        "cancelar sua inscrição, escreva *minha inscrição* aqui.",
         "como me inscrever, como se inscrever, fazer inscrição, inscrever, inscrição, cadastro, cadastrar, me cadastrar",
     ),
     (
         "Posso cancelar a inscrição e pedir reembolso?",
-        "Pode. Cancelamentos pedidos até *7 dias antes do evento (04/05/2027)* têm reembolso integral; depois disso, "
-        "não há reembolso, mas você pode *transferir a inscrição* para outra pessoa sem custo. Para cancelar, escreva "
-        "*cancelar minha inscrição* aqui ou fale com a organização.",
-        "cancelar, cancelamento, reembolso, devolução, estorno, dinheiro de volta, desistir, desistência, transferir inscrição",
+        "Pode. Para cancelar, escreva *cancelar minha inscrição* aqui. Pela política do evento, cancelamentos até "
+        "*7 dias antes (04/05/2027)* têm reembolso integral; depois disso não há reembolso. O reembolso não é feito "
+        "por este chat: quem cuida dele é a organização (contato@cbas2027.example.org).",
+        "cancelar, cancelamento, reembolso, devolução, estorno, dinheiro de volta, desistir, desistência",
     ),
     (
         "Tem hotéis perto do evento? Há desconto de hospedagem?",
@@ -137,8 +138,9 @@ FAQ = [
     ),
     (
         "Quais são as formas de pagamento?",
-        "Você pode pagar por *Pix, boleto ou cartão de crédito* (em até 3x sem juros). O link de pagamento chega por "
-        "e-mail logo depois da inscrição e vale por 3 dias.",
+        "Por aqui eu faço sua inscrição, mas *não recebo pagamentos nem envio link de pagamento*. Dúvidas sobre "
+        "pagamento (Pix, boleto, cartão, parcelamento, prazos) são respondidas pela organização: "
+        "contato@cbas2027.example.org ou WhatsApp (62) 3200-2027.",
         "pagamento, pagar, pago, pix, cartão, cartão de crédito, boleto, parcelar, parcelamento, forma de pagamento",
     ),
     (
@@ -155,8 +157,8 @@ FAQ = [
     ),
     (
         "Como funciona o credenciamento?",
-        "O credenciamento abre às *7h30* no hall de entrada. Leve um documento com foto (ou o QR code do e-mail de "
-        "confirmação) para retirar seu crachá. Ele vale para os três dias.",
+        "O credenciamento abre às *7h30* no hall de entrada. Leve um *documento oficial com foto*: seu nome é "
+        "conferido na lista de inscritos e você retira o crachá, que vale para os três dias. Não há QR code.",
         "credenciamento, crachá, credencial, retirar crachá, check-in, documento, qr code, kit",
     ),
     (
@@ -169,7 +171,38 @@ FAQ = [
         "Posso apresentar trabalho científico?",
         "Sim. A submissão de resumos para a *sessão de pôsteres* (quarta-feira, 12/05, 16h) vai até 15/03/2027 pelo "
         "site do evento. Pelo menos um autor precisa estar inscrito.",
-        "trabalho, trabalho científico, artigo, resumo, submissão, pôster, banner, apresentar trabalho, chamada de trabalhos",
+        "trabalho, trabalho científico, artigo, resumo, submissão, pôster, banner, apresentar trabalho, "
+        "chamada de trabalhos, prazo, prazo do resumo, enviar resumo, mandar resumo",
+    ),
+    (
+        "Posso transferir minha inscrição para outra pessoa?",
+        "A transferência não é feita por este chat: fale com a organização (contato@cbas2027.example.org ou "
+        "WhatsApp (62) 3200-2027) com o seu nome e o da pessoa que vai no seu lugar. Aqui você pode ver, corrigir "
+        "ou cancelar a sua própria inscrição: escreva *minha inscrição*.",
+        "transferir, transferência, transferir inscrição, passar a inscrição, trocar participante, outra pessoa, "
+        "no meu lugar, substituir",
+    ),
+    (
+        "O que vocês fazem com os meus dados? Vocês vendem meus dados?",
+        "Seus dados são usados *só para o evento*: inscrição, credenciamento, certificado e avisos do CBAS 2027. "
+        "*Não vendemos* nem repassamos seus dados. Detalhes no aviso de privacidade: "
+        "https://cbas2027.example.org/privacidade",
+        "dados, meus dados, dados pessoais, vender, vendem, venda, vendem dados, compartilhar, compartilham, "
+        "repassar, privacidade, lgpd, uso dos dados, segurança dos dados, spam",
+    ),
+    (
+        "Quem tem acesso aos meus dados?",
+        "Só a *equipe organizadora* do CBAS 2027, para cuidar da sua inscrição. Seus dados não são vendidos. "
+        "Aviso de privacidade: https://cbas2027.example.org/privacidade",
+        "acesso aos dados, quem tem acesso, quem vê, quem pode ver, meus dados, dados pessoais, privacidade, lgpd",
+    ),
+    (
+        "Como vejo, corrijo ou apago os meus dados?",
+        "Aqui mesmo no chat: escreva *meus dados* para ver o que temos sobre você, *minha inscrição* para corrigir "
+        "um dado e *apagar meus dados* para apagá-los (isso cancela a inscrição). Dúvidas sobre privacidade: "
+        "contato@cbas2027.example.org.",
+        "ver meus dados, corrigir dados, apagar dados, apagar meus dados, excluir dados, deletar dados, "
+        "direitos lgpd, lgpd, privacidade, esquecer meus dados",
     ),
 ]
 
