@@ -225,9 +225,9 @@ def _registered(state: ConversationState) -> bool:
 
 
 def _mode_pending(state: ConversationState) -> bool:
-    """The last reply asked a self-service question ("qual dado?", "tem certeza?") that this message answers."""
+    """The last reply asked "qual dado você quer corrigir?": a number here is a field, not a menu option."""
     data = state.data if isinstance(state.data, dict) else {}
-    return bool(data.get("mode")) and data.get("mode_turn") == state.turns - 1
+    return data.get("mode") == "choose_field" and data.get("mode_turn") == state.turns - 1
 
 
 def _small_talk(routed: Routed, event: Event | None, registered: bool) -> str | None:

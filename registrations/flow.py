@@ -359,7 +359,8 @@ def _without_data(text: str) -> str:
         span = find_email_span(text)
     text = _DIGIT_RUN_RE.sub(lambda m: " " if sum(ch.isdigit() for ch in m.group(0)) >= 8 else m.group(0), text)
     text = _LABELS_RE.sub(" ", text)
-    return " ".join(text.replace(",", " ").replace(";", " ").split()).strip(" .,;:-")
+    # Commas stay: they separate a name from a city or a profile typed after it.
+    return " ".join(text.split()).strip(" .,;:-")
 
 
 def lookup_keys(state: FlowState, text: str) -> set[str]:
@@ -716,7 +717,10 @@ def _is_why_question(text: str, ctx: FlowContext) -> bool:
     )
 
 
+_THANKS_RE = re.compile(r"^(muito )?(obrigad|obg|brigad|valeu|vlw|grat)")
+
 _NAME_ERRORS = {
+    "thanks": lambda: _("De nada! 😊 Para seguir com a inscrição, me diga seu *nome completo*."),
     "greeting": lambda: _("Olá! 😊 Para seguir com a inscrição, me diga seu *nome completo*."),
     "negation": lambda: _(
         "Sem o nome não consigo fazer a inscrição: ele vai no crachá e no certificado. Se preferir parar, diga *cancelar*."
@@ -748,7 +752,8 @@ def _extras_from(rest: str, ctx: FlowContext) -> dict[str, Any]:
 
 def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     pending = state.pending or {}
-    if pending.get("kind") == "name_confirm":
+    confirming_name = pending.get("kind") == "name_confirm"
+    if confirming_name:
         answer = read_yes_no(text)
         if answer == "yes":
             return _Parsed(values={"full_name": pending["value"]}, extra=pending.get("extra"))
@@ -760,6 +765,12 @@ def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     if reading.value is None and ctx.understood.question:
         return _Parsed(question=True)
     other = True if reading.other_person else None
+    if reading.value is None and confirming_name:
+        # Not a name and not an answer (an e-mail, a CPF...): the name question still stands.
+        return _Parsed(
+            pending=pending,
+            prompt=_("Seu nome é *%(name)s*? Responda *sim* ou envie o nome completo.") % {"name": pending["value"]},
+        )
     if reading.value is None:
         if reading.other_person:
             return _Parsed(
@@ -767,7 +778,8 @@ def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
             )
         if reading.problem == "empty" and _without_data(text) != text.strip():
             return _Parsed(error="")  # only data for other steps: ask the name again
-        message = _NAME_ERRORS.get(reading.problem)
+        problem = "thanks" if reading.problem == "greeting" and _THANKS_RE.match(_words(text)) else reading.problem
+        message = _NAME_ERRORS.get(problem)
         if message is not None:
             return _Parsed(error=message())
         try:
@@ -776,7 +788,9 @@ def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
             return _Parsed(error=error.message)
         return _Parsed(error=_NAME_ERRORS["sentence"]())
     extra = _extras_from(reading.rest, ctx)
-    if reading.unsure:
+    # A name followed by a city or a profile ("Maria Souza moro em Uberlândia MG sou produtora") is
+    # explained by what follows it: echoed, not asked back.
+    if reading.unsure and not (extra and 2 <= len(reading.value.split()) <= 5):
         return _Parsed(
             pending={"kind": "name_confirm", "value": reading.value, "extra": extra or None},
             prompt=_("Seu nome é *%(name)s*? Responda *sim* ou envie o nome completo.") % {"name": reading.value},
@@ -1295,9 +1309,13 @@ def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, A
     captured: dict[str, Any] = {}
     notes: list[str] = []
     effects: list[Effect] = []
-    correcting = ctx.understood.intent == "correct"
+    if STEP_FIELD.get(state.step) != "email" and not state.fields.get("email"):
+        # An e-mail that needs repair, typed early: asked back when its turn comes.
+        hint = read_email(text).suggestion
+        if hint and _owner(ctx, "email", hint) is None:
+            state = replace(state, fields={**state.fields, "email_hint": hint})
     for name, value in _found_values(state, text, ctx).items():
-        if state.fields.get(name) and (state.fields[name] == value or not correcting):
+        if state.fields.get(name) == value:
             continue
         owner = _owner(ctx, name, value) if name in ("cpf", "email") else None
         if owner == "other":
@@ -1312,12 +1330,16 @@ def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, A
 
 
 def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
+    before = state
     captured, notes, effects, state = _capture(state, text, ctx)
     parsed = _PARSERS[state.step](state, text, ctx)
     state = replace(state, fields={**state.fields, **captured})
     if parsed.other is not None:
         state = replace(state, other=parsed.other)
     ack = _echoes(captured) if captured else ""
+    if any(name in before.fields for name in captured):
+        # A new e-mail, CPF or phone typed at another step replaces the old one, said out loud.
+        ack = _("Corrigido! ✏️") + "\n" + "\n".join(_echo(name, captured) for name in FIELDS if name in captured)
     if parsed.question:
         # Answered by the Q&A (placed before these replies); data typed along is kept.
         message = "\n\n".join(part for part in (ack, _back_to(_prompt(state, ctx))) if part)
@@ -1415,6 +1437,14 @@ def _next(
         nxt = replace(state, step=FIELD_STEP[state.missing[0]], editing=None, pending=pending)
     else:
         nxt = replace(state, step=Step.CONFIRMING, editing=None, pending=None)
+    prompt = _prompt(nxt, ctx)
+    hint = nxt.fields.get("email_hint")
+    if hint and (nxt.step != Step.ASKING_EMAIL or nxt.fields.get("email")):
+        hint = None
+    if hint and pending is None:
+        fields = {key: value for key, value in nxt.fields.items() if key != "email_hint"}
+        nxt = replace(nxt, fields=fields, pending={"kind": "email_suggestion", "value": hint, "original": hint})
+        prompt = _("Seu e-mail é *%(suggestion)s*? Responda *sim* ou envie o e-mail certo.") % {"suggestion": hint}
     parts = [prefix] if prefix else []
     if accepted:
         if "full_name" in accepted and nxt.step != Step.CONFIRMING and not state.other and len(accepted) == 1:
@@ -1424,8 +1454,9 @@ def _next(
             shown = {**state.fields, **accepted}
             parts.append(_echoes({key: shown[key] for key in FIELDS if key in accepted} | {
                 key: shown.get(key) for key in ("uf", "district", "profile_name") if key in shown}))
-    message = "\n\n".join(part for part in ("\n".join(parts), _prompt(nxt, ctx)) if part)
-    return nxt, [*notes, message], effects
+    # What was understood first, then any warning about it, then the next question.
+    message = "\n\n".join(part for part in ("\n".join(parts), *notes, prompt) if part)
+    return nxt, [message], effects
 
 
 def _go_back(state: FlowState, ctx: FlowContext) -> Turn:

@@ -824,10 +824,15 @@ def _explicit_uf(tokens: list[_Token]) -> str | None:
     """The UF typed after the place name, or alone ("Goiás", "sou do DF").
 
     ``None`` when the whole text is itself a name that merely ends like a UF
-    ("Sento Sé" is in BA, not SE).
+    ("Sento Sé" is in BA, not SE) and no separator ("/", ",", " - ", "(")
+    sets the UF apart.
     """
     name, uf = _split_uf(tokens)
-    if uf is None or (name and _readings(_joined(tokens), loose=False)):
+    if uf is None:
+        return None
+    # "Ji-Paraná" and "Sento Sé" are names; "Ji/Paraná" or "Sento, SE" are not.
+    separated = len(name) < len(tokens) and tokens[len(name)].brk
+    if name and not separated and _readings(_joined(tokens), loose=False):
         return None
     return uf
 

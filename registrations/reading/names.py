@@ -149,6 +149,8 @@ _RELATIONS = {
     "peao": "peão", "funcionarios": "funcionários",
 }  # fmt: skip
 _POSSESSIVES = _words("meu minha meus minhas nosso nossa nossos nossas")
+# Relation words that also end Portuguese names ("Antônio Carlos Ribeiro Neto", "José da Silva Filho").
+_NAME_SUFFIXES = _words("neto neta filho filha sobrinho sobrinha junior jr bisneto segundo terceiro")
 # Words that may precede "minha esposa" in a request to register someone else.
 _REQUEST_WORDS = _words(
     "quero queria gostaria vou vim preciso posso pode de inscrever increver inscreve cadastrar"
@@ -281,7 +283,7 @@ def _is_name_word(token: _Token) -> bool:
         and key not in PROFANITY
         and key not in _TITLES
         and key not in _PARTICLES
-        and key not in _RELATIONS
+        and (key not in _RELATIONS or key in _NAME_SUFFIXES)
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from registrations.places import (
@@ -21,7 +21,7 @@ from registrations.places import (
     read_place,
     region_ufs,
 )
-from registrations.validators import UF_NAMES, City, load_cities
+from registrations.validators import UF_NAMES, City, load_cities, match_city
 
 GO = region_ufs("GO")
 
@@ -562,6 +562,8 @@ def test_read_place_never_raises_and_keeps_its_shape(text, region):
 
 
 @prop(max_examples=600)
+@example(name="JI", separator="/", uf="PR", spelled_out=True, region=())
+@example(name="Santa Maria", separator=" ", uf="DF", spelled_out=False, region=GO)
 @given(
     name=st.one_of(st.sampled_from(_NAMES), st.text(min_size=1, max_size=30)),
     separator=st.sampled_from(_SEPARATORS),
@@ -572,5 +574,18 @@ def test_read_place_never_raises_and_keeps_its_shape(text, region):
 def test_read_place_never_returns_a_place_outside_the_uf_typed(name, separator, uf, spelled_out, region):
     state = UF_NAMES[uf] if spelled_out else uf
     text = f"{name}{separator}{state}{')' if separator == ' (' else ''}"
+    if separator in (" ", "-"):
+        # Without a separator, a whole official name wins: "Ji-Paraná" is in RO.
+        matched = match_city(text)
+        assume(not (matched.city or matched.candidates) or matched.fuzzy)
     reading = read_place(text, region=region)
     assert all(place.city.uf == uf for place in found(reading)), (text, reading)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [("Ji-Paraná", at("Ji-Paraná", "RO")), ("Ji/Paraná", None), ("Sento Sé", at("Sento Sé", "BA")), ("Sento, SE", None)],
+    ids=["ji-parana", "ji slash parana", "sento se", "sento comma se"],
+)
+def test_a_separator_tells_a_uf_from_the_end_of_a_name(typed, expected):
+    assert read_place(typed).place == expected
