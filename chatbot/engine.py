@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -300,7 +301,11 @@ def _privacy_command(state: ConversationState, routed: Routed, answer: Callable[
     if data.get("erase_pending"):
         if routed.question and read_yes_no(routed.text) is None:
             # A question while the erasure waits for its answer: answer it, keep waiting.
-            return [answer(routed.text), _("Sobre apagar seus dados: responda *sim* para confirmar ou *não* para manter.")]
+            if re.search(r"\b(apag\w*|exclu\w*|dados|acontece|desfazer|volta\w*)\b", routed.words):
+                reply = _erase_explanation()
+            else:
+                reply = answer(routed.text)
+            return [reply, _("Sobre apagar seus dados: responda *sim* para confirmar ou *não* para manter.")]
         data.pop("erase_pending")
         if read_yes_no(routed.text) == "yes" or routed.words in ("pode apagar", "apagar", "apaga", "confirmo"):
             conversation_anonymize(conversation_id=state.conversation_id, actor="participant")
@@ -316,13 +321,15 @@ def _privacy_command(state: ConversationState, routed: Routed, answer: Callable[
         return [personal_data_report(conversation=state)]
     if routed.command == "erase_data":
         state.data = {**data, "erase_pending": True}
-        return [
-            _(
-                "Você pediu para apagar seus dados. Isso anonimiza sua inscrição (que será cancelada), "
-                "esta conversa e suas mensagens, e não pode ser desfeito.\n\nResponda *SIM* para confirmar."
-            )
-        ]
+        return [_erase_explanation() + "\n\n" + _("Responda *SIM* para confirmar.")]
     return None
+
+
+def _erase_explanation() -> str:
+    return _(
+        "Você pediu para apagar seus dados. Isso anonimiza sua inscrição (que será cancelada), "
+        "esta conversa e suas mensagens, e não pode ser desfeito."
+    )
 
 
 def _save(state: ConversationState, text: str, replies: list[str], now, *, in_flow: bool = False) -> None:

@@ -114,7 +114,7 @@ _CORRECT_RE = re.compile(
 )
 _WRONG_RE = re.compile(
     r"\b(errei|errado|errada|erro|digitei errado|escrevi errado|mandei errado|enviei errado|ta errado|esta errado|"
-    r"na verdade|nao e esse|nao e este|saiu errado|incorreto|incorreta)\b"
+    r"na verdade|nao e esse|nao e este|saiu errado|incorreto|incorreta|mudou|mudei|troquei|trocou)\b"
 )
 _RESEND_RE = re.compile(
     r"\b(reenvi\w*|envi\w* de novo|mand\w* de novo|envi\w* novamente|mand\w* novamente|nao recebi|nao chegou|"
@@ -288,7 +288,11 @@ def route(text: str, *, in_flow: bool = False) -> Routed:
     if language != "pt":
         return Routed(text=text, words=words, language=language, question=question)
 
+    # The field a short message names ("sim, mas a cidade mudou", "o 2"), for the summary and corrections.
+    named = field_in(text) if len(split) <= 12 and not re.fullmatch(r"\d{7,}", words.replace(" ", "")) else None
+
     def make(command: str | None = None, **extra) -> Routed:
+        extra.setdefault("field", named)
         return Routed(text=text, words=words, command=command, question=question, **extra)
 
     if _ERASE_DATA_RE.match(polite):
@@ -305,9 +309,9 @@ def route(text: str, *, in_flow: bool = False) -> Routed:
         return make("help")
     if _CANCEL_RE.match(polite) or polite in _CANCEL_LOOSE:
         return make("cancel")
-    command, named = _registration_command(words, text, question)
+    command, command_field = _registration_command(words, text, question)
     if command is not None:
-        return make(command, field=named)
+        return make(command, field=command_field or named)
     if _GREETING_RE.match(polite.replace(" com voce", "")):
         return make(small_talk="greeting")  # "boa noite, tudo bem?" is a greeting, not a question
     if not question:

@@ -487,22 +487,37 @@ def _prompt(state: FlowState, ctx: FlowContext) -> str:
         text = _("Qual é o seu *nome completo*? (do jeito que deve sair no crachá e no certificado)")
         if state.other:
             text = _("Qual é o *nome completo* da pessoa que você quer inscrever? (como deve sair no crachá)")
+    elif step == Step.ASKING_EMAIL and state.other:
+        text = _("Qual é o *e-mail* de %(person)s? A confirmação da inscrição vai para ele.") % {"person": _person(state)}
     elif step == Step.ASKING_EMAIL:
         text = _("Qual é o seu *e-mail*? A confirmação da inscrição vai para ele.")
+    elif step == Step.ASKING_CPF and state.other:
+        text = _("Qual é o *CPF* de %(person)s? Pode enviar só os números.") % {"person": _person(state)}
     elif step == Step.ASKING_CPF:
         text = _("Qual é o seu *CPF*? Pode enviar só os números, por exemplo: 123.456.789-09.")
+    elif step == Step.ASKING_PHONE and state.other:
+        text = _("Qual é o *telefone com DDD* de %(person)s? Se for este WhatsApp, responda *esse mesmo*.") % {
+            "person": _person(state)
+        }
     elif step == Step.ASKING_PHONE:
         text = _("Qual é o seu *telefone com DDD*? Por exemplo: (61) 99999-0000.")
         if ctx.whatsapp_phone and not current and not state.other:
             text = _(
                 "Qual é o seu *telefone com DDD*? Se for este WhatsApp, *%(phone)s*, responda *esse mesmo*."
             ) % {"phone": _phone_display(ctx.whatsapp_phone)}
+    elif step == Step.ASKING_CITY and state.other:
+        text = _("Em qual *cidade* %(person)s mora? Por exemplo: Goiânia, ou Santa Maria/RS.") % {"person": _person(state)}
     elif step == Step.ASKING_CITY:
         text = _("Em qual *cidade* você mora? Por exemplo: Goiânia, ou Santa Maria/RS.")
     elif step == Step.ASKING_STATE:
         cities = list((state.pending or {}).get("cities") or [])
         return _("Encontrei mais de um lugar com esse nome. Qual é o seu? Responda com o número ou a sigla do estado (UF):\n%(options)s") % {
             "options": _candidates_menu(cities)
+        }
+    elif step == Step.ASKING_PROFILE and state.other:
+        text = _("Qual é o *perfil* de %(person)s? Responda com o número ou o nome:\n%(options)s") % {
+            "person": _person(state),
+            "options": _profiles_menu(ctx),
         }
     elif step == Step.ASKING_PROFILE:
         text = _("Qual é o seu *perfil*? Responda com o número ou o nome:\n%(options)s") % {
@@ -523,6 +538,12 @@ def _prompt(state: FlowState, ctx: FlowContext) -> str:
             "current": current,
         }
     return text
+
+
+def _person(state: FlowState) -> str:
+    """How to name the person being registered by someone else: the first name once known."""
+    name = str(state.fields.get("full_name") or "")
+    return name.split(" ", 1)[0] if name else _("essa pessoa")
 
 
 def _current_value(state: FlowState, ctx: FlowContext) -> str:
@@ -1193,8 +1214,14 @@ def _abandon(state: FlowState, ctx: FlowContext) -> Turn:
 
 def _flow_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     intent = ctx.understood.intent
-    if intent == "cancel":
+    if intent in ("cancel", "cancel_registration"):
         return _abandon(state, ctx)
+    if intent == "my_registration" and state.step != Step.ASKING_CONSENT and not ctx.understood.question:
+        missing = ", ".join(_field_label_lower(name) for name in state.missing) or _("nada: só confirmar o resumo")
+        return state, [
+            _("Sua inscrição ainda está em andamento 📝 Falta: %(missing)s.") % {"missing": missing}
+            + "\n\n" + _prompt(state, ctx)
+        ], []
     if state.step == Step.ASKING_CONSENT:
         return _consent_turn(state, text, ctx)
     offer = _offer_resend_turn(state, text, ctx)

@@ -12,8 +12,8 @@ import pytest
 from django.db import transaction
 
 from chatbot.models import ConversationState, Event, Profile
-from congress.testing.fake_smtp import FakeSMTP
 from chatbot.registration import registration_turn
+from congress.testing.fake_smtp import FakeSMTP
 
 DEMO_PROFILES = (
     ("Produtor rural", "agricultor, agricultora, pecuarista, fazendeiro, fazendeira, produtora, sitiante"),

@@ -50,7 +50,7 @@ class Scenario:
     id: str
     klass: int  # the class of issue #11 (1-12)
     turns: tuple[T, ...]
-    stored: dict[str, Any] | None | str = "unchecked"  # fields of the newest participant; None: nothing stored
+    stored: dict[str, Any] | str | None = "unchecked"  # fields of the newest participant; None: nothing stored
     queued: int | None = None  # questions that must reach the organizers' queue (None: not checked)
     registered_before: dict[str, Any] | None = None  # another conversation registers this first
     participants: int | None = None  # participants of this conversation at the end (None: not checked)

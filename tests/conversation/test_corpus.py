@@ -9,7 +9,7 @@ conversation stands, what was stored and what reached the organizers' queue.
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import call_command
@@ -43,7 +43,7 @@ def _register_elsewhere(event: Event, spec: dict) -> Participant:
         city="São Paulo",
         uf="SP",
         profile=event.profiles.order_by("order").first(),
-        consent_at=datetime(2026, 11, 1, tzinfo=timezone.utc),
+        consent_at=datetime(2026, 11, 1, tzinfo=UTC),
         consent_version="2026-11",
         conversation=other,
         status=Participant.Status.CANCELLED if spec.get("cancelled") else Participant.Status.CONFIRMED,
