@@ -76,7 +76,7 @@ class ParticipantAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         (_("Dados pessoais"), {"fields": ("full_name", "email", "cpf", "phone")}),
-        (_("Localidade e perfil"), {"fields": ("city", "city_ibge_code", "uf", "profile")}),
+        (_("Localidade e perfil"), {"fields": ("city", "district", "city_ibge_code", "uf", "profile")}),
         (_("Situação"), {"fields": ("status", "confirmation_email_status", "confirmation_email_sent_at")}),
         (_("Consentimento (LGPD)"), {"fields": ("consent_at", "consent_version", "anonymized_at")}),
         (_("Origem"), {"fields": ("conversation", "created_at", "updated_at")}),
@@ -95,7 +95,8 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("Cidade/UF"), ordering="city")
     def city_uf(self, obj: Participant) -> str:
-        return f"{obj.city}/{obj.uf}"
+        place = f"{obj.city}/{obj.uf}"
+        return f"{obj.district} ({place})" if obj.district else place
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():

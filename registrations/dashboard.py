@@ -10,20 +10,8 @@ from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from chatbot.models import RegistrationStep
 from registrations.models import Participant, RegistrationEvent
-
-FUNNEL_STEPS = [
-    RegistrationStep.ASKING_CONSENT,
-    RegistrationStep.ASKING_NAME,
-    RegistrationStep.ASKING_EMAIL,
-    RegistrationStep.ASKING_CPF,
-    RegistrationStep.ASKING_PHONE,
-    RegistrationStep.ASKING_CITY,
-    RegistrationStep.ASKING_PROFILE,
-    RegistrationStep.CONFIRMING,
-    RegistrationStep.COMPLETED,
-]
+from registrations.steps import FUNNEL_STEPS
 
 
 def funnel() -> list[dict]:

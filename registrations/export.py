@@ -35,6 +35,8 @@ HEADER = [
     "Consentimento em",
     "Versão do aviso",
     "E-mail de confirmação",
+    # Added after the first exports existed: new columns go last, so staff spreadsheets keep their columns.
+    "Região administrativa (DF)",
 ]
 
 
@@ -75,6 +77,7 @@ def participant_row(p: Participant) -> list[str]:
             _local(p.consent_at),
             p.consent_version,
             p.get_confirmation_email_status_display(),
+            p.district,
         )
     ]
 

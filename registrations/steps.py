@@ -44,15 +44,16 @@ FIELD_STEP: dict[str, str] = {
 STEP_FIELD: dict[str, str] = {step: name for name, step in FIELD_STEP.items()} | {Step.ASKING_STATE: "city"}
 # Steps during which a registration is being collected (a message belongs to the flow).
 IN_FLOW_STEPS: frozenset[str] = frozenset({Step.ASKING_CONSENT, *STEP_FIELD, Step.CONFIRMING})
-# The funnel, in order, as the dashboard and the metrics show it.
-FUNNEL_STEPS: tuple[str, ...] = (
+# The funnel, in order, as the dashboard shows it. ASKING_STATE is left out:
+# it is asked only when the city does not settle the UF, so its bar would
+# read as a drop that is not one.
+FUNNEL_STEPS: tuple[RegistrationStep, ...] = (
     Step.ASKING_CONSENT,
     Step.ASKING_NAME,
     Step.ASKING_EMAIL,
     Step.ASKING_CPF,
     Step.ASKING_PHONE,
     Step.ASKING_CITY,
-    Step.ASKING_STATE,
     Step.ASKING_PROFILE,
     Step.CONFIRMING,
     Step.COMPLETED,

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 
 from congress.testing.factories import make_cpf, make_participant, make_profile
-from registrations.export import iter_csv, neutralize
+from registrations.export import HEADER, iter_csv, neutralize
 from registrations.models import ExportRecord, Participant
 
 pytestmark = pytest.mark.django_db
@@ -109,4 +109,26 @@ def test_export_streams_rows_without_loading_the_queryset():
     generator = iter_csv(Participant.objects.all())
     first = next(generator)
     assert first.startswith("\ufeffNome;")
-    assert next(generator).count(";") == 11
+    assert next(generator).count(";") == len(HEADER) - 1
+
+
+def test_a_df_administrative_region_is_exported_in_its_own_last_column():
+    from registrations.export import participant_row
+
+    class Row:
+        full_name, email, cpf_formatted, phone = "Ana Lima", "ana@gmail.com", "123.456.789-09", "+5561999990000"
+        city, uf, district, consent_version = "Brasília", "DF", "Ceilândia", "v1"
+        created_at = consent_at = None
+
+        class profile:  # noqa: N801 - a stand-in for the related row
+            name = "Estudante"
+
+        def get_status_display(self):
+            return "Confirmada"
+
+        def get_confirmation_email_status_display(self):
+            return "Enviado"
+
+    row = participant_row(Row())
+    assert HEADER[-1] == "Região administrativa (DF)"
+    assert row[-1] == "Ceilândia" and row[HEADER.index("Cidade")] == "Brasília"
