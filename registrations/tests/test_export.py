@@ -120,7 +120,7 @@ def test_a_df_administrative_region_is_exported_in_its_own_last_column():
         city, uf, district, consent_version = "Brasília", "DF", "Ceilândia", "v1"
         created_at = consent_at = None
 
-        class profile:  # noqa: N801 - a stand-in for the related row
+        class profile:
             name = "Estudante"
 
         def get_status_display(self):
