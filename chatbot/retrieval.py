@@ -27,16 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from chatbot.knowledge import DocKind, KnowledgeDoc, get_knowledge_index
-
-try:
-    from registrations.validators import fold
-except ImportError:  # pragma: no cover - the validators module is always there in the project
-    import unicodedata
-
-    def fold(text: str) -> str:
-        decomposed = unicodedata.normalize("NFKD", text)
-        return " ".join("".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower().split())
-
+from registrations.validators import fold
 
 # Folded pt-BR stop words, plus the few English ones participants mix in.
 # Question words that carry meaning here ("onde", "quando", "quanto") are kept.

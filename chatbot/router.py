@@ -29,14 +29,12 @@ from dataclasses import dataclass
 from registrations.flow import Understood
 from registrations.reading.answers import read_yes_no
 from registrations.reading.numbers import read_choice
-from registrations.validators import fold
+from registrations.validators import fold, fold_words
 
 __all__ = ["Routed", "field_in", "looks_like_question", "route", "words_of"]
 
 
-def words_of(text: str) -> str:
-    """Folded text with punctuation and emoji turned into spaces."""
-    return " ".join(re.sub(r"[^\w@]+", " ", fold(text)).split())
+words_of = fold_words  # folded words, punctuation and emoji turned into spaces
 
 
 # --------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from registrations.validators import fold, strip_cpfs
+from registrations.validators import fold, fold_keep_length, strip_cpfs
 
 __all__ = [
     "MAX_UNQUESTIONED_CHARS",
@@ -298,11 +298,7 @@ def strip_filler(text: str) -> str:
     return rest if _WORD_RE.search(fold(rest)) else text
 
 
-def _fold_keep_length(text: str) -> str:
-    """Lower case without accents, one character for one character."""
-    return "".join(
-        (unicodedata.normalize("NFKD", ch)[0] if unicodedata.normalize("NFKD", ch) else ch).lower() for ch in text
-    )
+_fold_keep_length = fold_keep_length
 
 
 def asks_for_list(text: str) -> bool:

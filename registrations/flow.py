@@ -322,9 +322,7 @@ Turn = tuple[FlowState, list[str], list[Effect]]
 # --------------------------------------------------------------------------
 
 
-def _words(text: str) -> str:
-    """Folded text with punctuation and emoji turned into spaces."""
-    return " ".join(re.sub(r"[^\w@]+", " ", v.fold(text)).split())
+_words = v.fold_words
 
 
 def is_yes(text: str) -> bool:

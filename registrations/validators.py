@@ -42,6 +42,8 @@ __all__ = [
     "find_email",
     "find_phone",
     "fold",
+    "fold_keep_length",
+    "fold_words",
     "format_cpf",
     "format_phone",
     "is_valid_cpf",
@@ -56,6 +58,7 @@ __all__ = [
     "normalize_name",
     "normalize_phone",
     "normalize_uf",
+    "strip_accents",
     "strip_cpfs",
     "suggest_email",
 ]
@@ -69,14 +72,35 @@ CITIES_CSV = Path(__file__).resolve().parent / "data" / "municipios.csv"
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'"})
 
 
+def strip_accents(text: str) -> str:
+    """``text`` without combining accents (NFKD), case kept: "São" -> "Sao", "nº" -> "no"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def fold(text: str) -> str:
     """Lower-case ``text``, strip accents (NFKD) and collapse whitespace.
 
-    ``fold("  São   PAULO ")  == "sao paulo"``. Punctuation is kept.
+    ``fold("  São   PAULO ")  == "sao paulo"``. Punctuation is kept. The one
+    fold of the project: readers, router, retrieval and places all use it (or
+    one of the two variants below).
     """
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.lower().split())
+    return " ".join(strip_accents(text).lower().split())
+
+
+def fold_keep_length(text: str) -> str:
+    """Like :func:`fold` but one character for one character (no whitespace change),
+    so positions found in the folded text are positions in ``text``."""
+    out = []
+    for ch in text:
+        base = strip_accents(ch).lower()
+        out.append(base if len(base) == 1 else ch.lower() if len(ch.lower()) == 1 else ch)
+    return "".join(out)
+
+
+def fold_words(text: str) -> str:
+    """Folded words only: punctuation and emoji become spaces ("Sim, MAS!" -> "sim mas"); "@" is kept."""
+    return " ".join(re.sub(r"[^\w@]+", " ", fold(text)).split())
 
 
 def _city_key(text: str) -> str:

@@ -44,8 +44,9 @@ answer.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from registrations.validators import strip_accents
 
 __all__ = ["NO", "YES", "read_yes_no", "split_yes_prefix", "yes_with_reservation"]
 
@@ -184,8 +185,7 @@ class _Token:
 def _fold_word(raw: str) -> str:
     if raw in ("é", "É"):  # "é" (it is) is a yes; a bare "e" (and) is not
         return "eh"
-    decomposed = unicodedata.normalize("NFKD", raw.lower())
-    return "".join(ch for ch in decomposed if "a" <= ch <= "z" or "0" <= ch <= "9")
+    return "".join(ch for ch in strip_accents(raw.lower()) if "a" <= ch <= "z" or "0" <= ch <= "9")
 
 
 def _tokens(text: str) -> list[_Token]:

@@ -50,6 +50,7 @@ from registrations.validators import (
     POPULAR_EMAIL_DOMAINS,
     fold,
     normalize_email,
+    strip_accents,
     suggest_email,
 )
 
@@ -270,8 +271,7 @@ def _is_capitalized(word: str) -> bool:
     return len(word) > 1 and word[0].isupper() and word[1:].islower()
 
 
-def _fold_local(local: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKD", local) if not unicodedata.combining(ch))
+_fold_local = strip_accents
 
 
 def _candidates(chunks: list[_Chunk], *, join_spaced_words: bool = True) -> list[_Candidate]:

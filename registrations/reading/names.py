@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 from congress.errors import InvalidValue
 from registrations.reading.emails import find_email_spans
-from registrations.validators import fold, normalize_name
+from registrations.validators import fold, fold_keep_length, normalize_name
 
 __all__ = [
     "GREETING_WORDS",
@@ -237,9 +237,7 @@ def _fragment_spans(text: str, fragments: Iterable[str]) -> list[tuple[int, int]
     return spans
 
 
-def _fold_char(ch: str) -> str:
-    base = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)).lower()
-    return base if len(base) == 1 else ch if len(ch.lower()) != 1 else ch.lower()
+_fold_char = fold_keep_length
 
 
 def _match(tokens: list[_Token], i: int, phrases: tuple[tuple[str, ...], ...]) -> int:

@@ -9,12 +9,11 @@ question ("Seu CPF é *012.345.678-90*?"), never to store without asking.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
 
-from registrations.validators import VALID_DDDS, _national_number, _parse_phone, is_valid_cpf
+from registrations.validators import VALID_DDDS, _national_number, _parse_phone, is_valid_cpf, strip_accents
 
 __all__ = [
     "CpfReading",
@@ -28,8 +27,7 @@ __all__ = [
 
 def _fold(text: str) -> str:
     """Lower case, accents removed (º/ª become o/a); no other change."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return strip_accents(text.lower())
 
 
 # --------------------------------------------------------------------------
