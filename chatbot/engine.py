@@ -90,13 +90,85 @@ def contact_text(event: Event | None) -> str:
     return _("Para falar com a organização: %(contact)s.") % {"contact": contact}
 
 
-def foreign_text(language: str, event: Event | None) -> str:
-    """A short answer for English and Spanish speakers: how to register and get help.
+_FOREIGN_STEPS = {
+    "en": {
+        "asking_consent": "your consent to use your data for the registration (answer *sim* = yes or *não* = no)",
+        "asking_name": "your full name",
+        "asking_email": "your e-mail",
+        "asking_cpf": "your CPF (the Brazilian taxpayer number)",
+        "asking_phone": "your phone number with area code (DDD)",
+        "asking_city": "the city where you live",
+        "asking_state": "your state (UF)",
+        "asking_profile": "your profile (answer with the number)",
+        "confirming": "to confirm the summary (answer *sim* = yes)",
+    },
+    "es": {
+        "asking_consent": "tu consentimiento para usar tus datos (responde *sim* = sí o *não* = no)",
+        "asking_name": "tu nombre completo",
+        "asking_email": "tu e-mail",
+        "asking_cpf": "tu CPF (el número de contribuyente brasileño)",
+        "asking_phone": "tu teléfono con código de área (DDD)",
+        "asking_city": "la ciudad donde vives",
+        "asking_state": "tu estado (UF)",
+        "asking_profile": "tu perfil (responde con el número)",
+        "confirming": "confirmar el resumen (responde *sim* = sí)",
+    },
+}
+_FOREIGN_TOPICS = (
+    ("when", re.compile(r"\b(when|date|dates|cuando|fecha|fechas|dia|dias)\b")),
+    ("where", re.compile(r"\b(where|location|address|venue|donde|lugar|direccion|ubicacion)\b")),
+    ("price", re.compile(r"\b(price|prices|cost|costs|ticket|tickets|fee|how much|cuanto|cuesta|precio|precios|valor|entrada)\b")),
+)
+
+
+def _foreign_facts(language: str, event: Event | None, question: str) -> list[str]:
+    """The event's own facts (in Portuguese, as the organizers wrote them) for the topics asked."""
+    if event is None:
+        return []
+    facts = []
+    for topic, pattern in _FOREIGN_TOPICS:
+        if not pattern.search(question):
+            continue
+        if topic == "when":
+            label = "Dates" if language == "en" else "Fechas"
+            facts.append(f"📅 {label}: {event.starts_on:%d/%m/%Y} – {event.ends_on:%d/%m/%Y}" + (f" ({event.hours})" if event.hours else ""))
+        elif topic == "where":
+            label = "Venue" if language == "en" else "Lugar"
+            facts.append(f"📍 {label}: {event.venue} — {event.address}, {event.city}/{event.uf}")
+        elif topic == "price":
+            from chatbot.knowledge import get_knowledge_index
+
+            prices = next((doc.text for doc in get_knowledge_index().docs if doc.id == "event:tickets"), "")
+            if prices:
+                label = "Prices (in Portuguese)" if language == "en" else "Precios (en portugués)"
+                facts.append(f"💰 {label}:\n{prices[:600]}")
+    return facts
+
+
+def foreign_text(language: str, event: Event | None, *, step: str = "", question: str = "") -> str:
+    """A short answer for English and Spanish speakers: how to register and get help,
+    the facts they asked for (dates, venue, prices), and, mid-registration, what
+    the pending question asks.
 
     Written directly in each language (not translated through gettext: the
     reply is for someone who does not read Portuguese, whatever the
     project's language).
     """
+    facts = _foreign_facts(language, event, question)
+    pending = _FOREIGN_STEPS.get(language, _FOREIGN_STEPS["en"]).get(step)
+    if pending:
+        if language == "es":
+            lead = f"Estamos en medio de tu inscripción: ahora te pido {pending}. Para parar, escribe *cancelar*."
+        else:
+            lead = f"We are in the middle of your registration: I'm now asking for {pending}. To stop, write *cancelar*."
+        return "\n\n".join([lead, *facts])
+    if facts:
+        intro = "Here is what you asked:" if language == "en" else "Esto es lo que preguntaste:"
+        return "\n\n".join([intro, *facts, _foreign_intro(language, event)])
+    return _foreign_intro(language, event)
+
+
+def _foreign_intro(language: str, event: Event | None) -> str:
     name = str(event) if event is not None else "the congress"
     contact = event_contact_line(event)
     if language == "es":
@@ -231,6 +303,18 @@ def _mode_pending(state: ConversationState) -> bool:
     return data.get("mode") == "choose_field" and data.get("mode_turn") == state.turns - 1
 
 
+def _menu_shown(state: ConversationState, text: str) -> bool:
+    """Whether a number answers our menu: the last reply showed it, or the message says "opção N".
+
+    A stray "1" typed long after the menu (a late answer to another list)
+    must not start a registration (for another person, once registered).
+    """
+    if re.search(r"\b(opcao|opção|menu)\b", text.lower()):
+        return True
+    last = next((turn for turn in reversed(state.history or []) if isinstance(turn, dict) and turn.get("role") == "assistant"), None)
+    return last is None or "1️⃣" in str(last.get("text", ""))
+
+
 def _small_talk(routed: Routed, event: Event | None, registered: bool) -> str | None:
     kind = routed.small_talk
     if kind == "thanks":
@@ -260,7 +344,7 @@ def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[
     if privacy is not None:
         return privacy
     if routed.language != "pt":
-        return [foreign_text(routed.language, event)]
+        return [foreign_text(routed.language, event, step=state.registration_step, question=routed.words)]
     if routed.command in ("menu", "help"):
         replies = [menu_text(event, registered=registered)]
         if in_flow:
@@ -274,6 +358,8 @@ def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[
         if routed.small_talk == "greeting":
             return [welcome_text(event, state.push_name, registered=registered)]
         choice = None if _mode_pending(state) else read_choice(text, 4)
+        if choice == 1 and not _menu_shown(state, text):
+            choice = None  # option 1 starts a registration: only as an answer to the menu just shown
         if choice is not None:
             option = (MENU_OPTIONS_REGISTERED if registered else MENU_OPTIONS_NEW)[choice - 1]
             if option == "info":
@@ -302,13 +388,13 @@ def _privacy_command(state: ConversationState, routed: Routed, answer: Callable[
         if routed.question and read_yes_no(routed.text) is None:
             # A question while the erasure waits for its answer: answer it, keep waiting.
             if re.search(r"\b(apag\w*|exclu\w*|dados|acontece|desfazer|volta\w*)\b", routed.words):
-                reply = _erase_explanation()
+                reply = _erase_explanation(state)
             else:
                 reply = answer(routed.text)
             return [reply, _("Sobre apagar seus dados: responda *sim* para confirmar ou *não* para manter.")]
         data.pop("erase_pending")
         if read_yes_no(routed.text) == "yes" or routed.words in ("pode apagar", "apagar", "apaga", "confirmo"):
-            conversation_anonymize(conversation_id=state.conversation_id, actor="participant")
+            conversation_anonymize(conversation_id=state.conversation_id, actor="participant", keep_relatives=True)
             # The row now belongs to an anonymous id; keep this turn's record empty.
             state.registration_step = RegistrationStep.IDLE
             state.data = {}
@@ -321,15 +407,23 @@ def _privacy_command(state: ConversationState, routed: Routed, answer: Callable[
         return [personal_data_report(conversation=state)]
     if routed.command == "erase_data":
         state.data = {**data, "erase_pending": True}
-        return [_erase_explanation() + "\n\n" + _("Responda *SIM* para confirmar.")]
+        return [_erase_explanation(state) + "\n\n" + _("Responda *SIM* para confirmar.")]
     return None
 
 
-def _erase_explanation() -> str:
-    return _(
+def _erase_explanation(state: ConversationState) -> str:
+    from registrations.privacy import relative_ids
+
+    text = _(
         "Você pediu para apagar seus dados. Isso anonimiza sua inscrição (que será cancelada), "
         "esta conversa e suas mensagens, e não pode ser desfeito."
     )
+    if relative_ids(state):
+        text += " " + _(
+            "As inscrições de outras pessoas feitas por aqui continuam valendo; para apagá-las, cada pessoa pode "
+            "pedir à organização."
+        )
+    return text
 
 
 def _save(state: ConversationState, text: str, replies: list[str], now, *, in_flow: bool = False) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -64,10 +64,16 @@ def registration_turn(
     with transaction.atomic(savepoint=False):
         index = get_knowledge_index()
         event = index.event
-        own = _own_registration(conversation)
+        rows = _rows(conversation)
+        own = _own_registration(conversation, rows)
         ctx = _context(
             event, own, conversation, understood=understood, keys=flow.lookup_keys(state, text), profiles=index.profiles
         )
+        relatives = tuple(
+            (row.full_name, row.status == Participant.Status.CONFIRMED) for row in relatives_of(conversation, rows)
+        )
+        if relatives:
+            ctx = replace(ctx, relatives=relatives)
         new_state, replies, effects = flow.advance(state, text, ctx=ctx)
         if not replies and not effects:
             if new_state != state:
@@ -137,25 +143,40 @@ class OwnRow:
         )
 
 
-def own_registration(conversation: ConversationState) -> OwnRow | None:
-    """The conversation's own participant, or None.
-
-    Usually one row, sometimes a few (cancelled then registered again, or
-    other people registered from the same phone): the active one wins, else
-    the most recent. One prepared statement (plain SQL, the same on
-    PostgreSQL and SQLite): it runs on most turns, where the ORM would compile
-    the query and build two model instances each time.
-    """
+def _rows(conversation: ConversationState) -> list[OwnRow]:
     if conversation.pk is None:
-        return None
+        return []
     with connection.cursor() as cursor:
         cursor.execute(_own_select_sql(), [conversation.pk])
-        rows = [OwnRow(*row) for row in cursor.fetchall()]
-    return next((row for row in rows if row.status == Participant.Status.CONFIRMED), rows[0] if rows else None)
+        return [OwnRow(*row) for row in cursor.fetchall()]
 
 
-def _own_registration(conversation: ConversationState) -> flow.OwnRegistration | None:
-    row = own_registration(conversation)
+def _relative_ids(conversation: ConversationState) -> set[int]:
+    data = conversation.data if isinstance(conversation.data, dict) else {}
+    return {int(pk) for pk in data.get("others") or () if str(pk).isdigit()}
+
+
+def own_registration(conversation: ConversationState, rows: list[OwnRow] | None = None) -> OwnRow | None:
+    """The conversation's own participant (not the people it registered for others), or None.
+
+    Usually one row, sometimes a few (cancelled then registered again): the
+    active one wins, else the most recent. One prepared statement (plain SQL,
+    the same on PostgreSQL and SQLite): it runs on most turns, where the ORM
+    would compile the query and build two model instances each time.
+    """
+    relatives = _relative_ids(conversation)
+    mine = [row for row in (_rows(conversation) if rows is None else rows) if row.id not in relatives]
+    return next((row for row in mine if row.status == Participant.Status.CONFIRMED), mine[0] if mine else None)
+
+
+def relatives_of(conversation: ConversationState, rows: list[OwnRow] | None = None) -> list[OwnRow]:
+    """The registrations this conversation made for other people (spouse, child, employee)."""
+    relatives = _relative_ids(conversation)
+    return [row for row in (_rows(conversation) if rows is None else rows) if row.id in relatives]
+
+
+def _own_registration(conversation: ConversationState, rows: list[OwnRow]) -> flow.OwnRegistration | None:
+    row = own_registration(conversation, rows)
     return row.for_flow() if row is not None else None
 
 

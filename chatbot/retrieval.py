@@ -59,6 +59,26 @@ LIGHT_WEIGHT = 0.25
 # A prefix-only match ("piscina" / "piscicultura") covers less of a word's
 # information than the word itself.
 PREFIX_COVERAGE = 0.5
+# A word found only in a document's body, not in its title or keywords, is
+# something the document mentions, not what it is about: the Wi-Fi entry says
+# its network is "gratuita", which does not answer "o evento é gratuito?".
+BODY_COVERAGE = 0.5
+# The most specific word of a question that the knowledge mentions somewhere
+# ("idoso" in "tem meia entrada pra idoso?") is its subject: a document
+# without it answers a neighbouring question, so its confidence is cut.
+MISSING_SUBJECT_FACTOR = 0.6
+# Words that say what kind of answer is wanted (a time, a place, an amount),
+# not what the question is about: never its subject.
+ASKING_WORDS = "quando onde hora horas horario horarios quanto quanta quantos quantas fica dia dias data datas"
+
+# A synonym of a question word ("chinelo" -> traje) covers the word almost
+# as well as the word itself, and adds this share of its score, so that of
+# two documents sharing an ambiguous word ("vaga") the one about the word's
+# usual sense at an event (inscrição) ranks first.
+SYNONYM_COVERAGE = 0.9
+SYNONYM_WEIGHT = 0.5
+# Ranking: BM25 score times (RANK_BASE + confidence).
+RANK_BASE = 0.5
 # A programme session sharing a word with a question is an answer only when
 # the question is about the programme ("quem fala sobre ILPF?"), not when it
 # asks about a policy ("posso levar meu animal?" vs "Bem-estar animal").
@@ -69,6 +89,37 @@ _PROGRAMME_CUES = re.compile(
     r"horario\w*|dia|dias|abertura|encerramento|cerimonia|pitch|debate|mesa|discuss\w*|assunto|atividade\w*|"
     r"segunda|terca|quarta|quinta|sexta|manha|tarde|sala|auditorio|premio|premiac\w*|demonstrac\w*|campo)\b"
 )
+
+# Ways participants name a common subject in several words, rewritten to one
+# word before tokenizing (folded text in, folded text out).
+_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"\b(?:de graca|sem custo|sem pagar|entrada franca|free|na faixa|0800)\b", " gratis "),
+        (r"\b(?:ate quando|ate que dia|ate que data|data limite|prazo final|ultimo prazo)\b", " quando prazo "),
+        (r"(?:\b(?:60|65)\s*\+|\b(?:terceira|melhor) idade\b|\bmais de (?:60|65) anos\b|\baposentad[oa]s?\b)", " idoso "),
+        (r"\b(?:dress code|o que vestir|como ir vestid[oa]|como me vestir)\b", " traje "),
+    )
+)
+# Greetings and thanks inside a question ("eu só queria saber o preço mas
+# tudo bem") say nothing about what is asked: dropped from the query.
+_PLEASANTRIES_RE = re.compile(
+    r"\b(?:tudo (?:bem|bom|certo|joia|tranquilo)|bom dia|boa tarde|boa noite|por favor|pfv|pf|"
+    r"muito obrigad[oa]|obrigad[oa]|obg|valeu|vlw|grat[oa]|blz|beleza|abracos?)\b"
+)
+# Word -> words of the same subject as an event participant means it (folded,
+# stemmed when the retriever is built). One way only: "gratuito" is a
+# question about prices, but a question about prices is not one about free
+# things. Never a subject that would make an unrelated entry confident: idoso
+# is NOT meia-entrada (the demo's meia-entrada is for students).
+_SYNONYM_WORDS: dict[str, str] = {
+    "gratuito gratuita gratuitos gratuitas gratis cobrado cobrada cobram cobra": "preco valor ingresso",
+    "vaga vagas": "inscricao lotacao",
+    "lotado lotada lotacao esgotado esgotada esgotou esgotaram lotou": "vaga inscricao",
+    "prazo": "lote",
+    "chinelo chinelos sandalia sandalias havaianas bermuda bermudas shorts short camiseta camisetas regata "
+    "terno gravata tenis calca jeans vestido roupa roupas vestimenta vestir traje": "traje roupa vestimenta",
+}
 
 STEM_LENGTH = 7
 # A query word and a document word sharing this many leading characters match
@@ -132,6 +183,22 @@ def tokenize(text: str) -> list[str]:
     return [stem(word) for word in _WORD_RE.findall(folded) if word not in STOPWORDS and (len(word) > 1 or word.isdigit())]
 
 
+def query_text(question: str) -> str:
+    """``question`` folded, with common multi-word subjects named by one word and pleasantries dropped."""
+    folded = fold(question)
+    for pattern, replacement in _PHRASES:
+        folded = pattern.sub(replacement, folded)
+    return _PLEASANTRIES_RE.sub(" ", folded)
+
+
+ASKING_TERMS: frozenset[str] = frozenset(stem(word) for word in ASKING_WORDS.split())
+SYNONYMS: dict[str, tuple[str, ...]] = {}
+for _words, _synonyms in _SYNONYM_WORDS.items():
+    for _word in _words.split():
+        _stems = tuple(dict.fromkeys(stem(s) for s in _synonyms.split() if stem(s) != stem(_word)))
+        SYNONYMS[stem(_word)] = tuple(dict.fromkeys(SYNONYMS.get(stem(_word), ()) + _stems))
+
+
 def _keyword_phrases(keywords: str) -> list[tuple[str, ...]]:
     phrases = []
     for raw in re.split(r"[,;\n]", keywords):
@@ -149,9 +216,14 @@ class Retriever:
         self._postings: dict[str, dict[int, int]] = {}
         self._lengths: list[int] = []
         self._phrases: list[list[tuple[str, ...]]] = []
+        # What each document is about: its title and keywords (and the
+        # curated search text of a session), as opposed to its body.
+        self._topics: list[frozenset[str]] = []
         for position, doc in enumerate(self.docs):
             body = doc.text if doc.search_text is None else doc.search_text
+            topic = tokenize(doc.title) + tokenize(doc.keywords.replace(",", " "))
             tokens = tokenize(doc.title) * TITLE_WEIGHT + tokenize(doc.keywords.replace(",", " ")) + tokenize(body)
+            self._topics.append(frozenset(topic + (tokenize(body) if doc.search_text else [])))
             self._lengths.append(len(tokens))
             for term, count in Counter(tokens).items():
                 self._postings.setdefault(term, {})[position] = count
@@ -185,15 +257,17 @@ class Retriever:
     def search(self, question: str, *, k: int = 4) -> list[ScoredDoc]:
         if not self.docs:
             return []
-        folded = fold(question)
+        folded = query_text(question)
         light = {stem(word) for word in _WORD_RE.findall(folded) if word in LIGHT_WORDS}
-        terms = list(dict.fromkeys(tokenize(question)))
+        terms = list(dict.fromkeys(tokenize(folded)))
         if not terms:
             return []
         programme_question = bool(_PROGRAMME_CUES.search(folded))
         scores: dict[int, float] = {}
         covered: dict[int, float] = {}
         total_information = 0.0
+        # The question's most specific word the knowledge mentions, and the documents that have it.
+        subject_information, subject_docs = 0.0, None
         for term in terms:
             expansions = self._expand(term)
             # A word the knowledge never mentions is as informative as the
@@ -202,32 +276,55 @@ class Retriever:
             if term in light:
                 information *= LIGHT_WEIGHT
             total_information += information
-            # Per document, the best of the term's expansions counts once.
-            best_per_doc: dict[int, tuple[float, float]] = {}
-            for vocab_term, weight in expansions:
-                idf = self.idf(vocab_term)
-                for position, frequency in self._postings[vocab_term].items():
-                    length_norm = 1 - BM25_B + BM25_B * self._lengths[position] / self._avg_length
-                    part = weight * idf * frequency * (BM25_K1 + 1) / (frequency + BM25_K1 * length_norm)
-                    if part > best_per_doc.get(position, (0.0, 0.0))[0]:
-                        best_per_doc[position] = (part, weight)
-            for position, (part, weight) in best_per_doc.items():
-                scores[position] = scores.get(position, 0.0) + part
-                coverage = 1.0 if weight >= 1.0 else PREFIX_COVERAGE
+            # Per document, the best of the term's expansions counts once, and
+            # so does the best of its synonyms (those the question does not
+            # already contain: "meia" must not also stand in for "idoso").
+            own = self._best_per_doc(expansions)
+            synonyms = [s for s in SYNONYMS.get(term, ()) if s not in terms]
+            by_synonym = self._best_per_doc([e for s in synonyms for e in self._expand(s)])
+            for position in own.keys() | by_synonym.keys():
+                own_part, own_coverage = own.get(position, (0.0, 0.0))
+                synonym_part, synonym_coverage = by_synonym.get(position, (0.0, 0.0))
+                scores[position] = scores.get(position, 0.0) + own_part + SYNONYM_WEIGHT * synonym_part
+                coverage = max(own_coverage, SYNONYM_COVERAGE * synonym_coverage)
                 covered[position] = covered.get(position, 0.0) + information * coverage
+            # Its own rarity, not its rarest prefix sibling's ("entrada" is not "entram").
+            specificity = self.idf(term) if term in self._postings else 0.0
+            if specificity > subject_information and term not in light and term not in ASKING_TERMS:
+                subject_information, subject_docs = specificity, own.keys() | by_synonym.keys()
         query = set(terms)
         for position in list(scores):
             boosts = sum(1 for phrase in self._phrases[position] if self._phrase_in(phrase, query))
             if boosts:
                 scores[position] += KEYWORD_BOOST * min(boosts, MAX_KEYWORD_BOOSTS)
-        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:k]
-        hits = []
-        for position, score in ranked:
+        ranked: list[tuple[float, int, ScoredDoc]] = []
+        for position, score in scores.items():
             confidence = min(1.0, covered[position] / total_information) if total_information else 0.0
             if self.docs[position].kind == DocKind.SESSION and not programme_question:
                 confidence *= SESSION_WITHOUT_CUE_FACTOR
-            hits.append(ScoredDoc(doc=self.docs[position], score=round(score, 4), confidence=round(confidence, 4)))
-        return hits
+            if subject_docs is not None and position not in subject_docs:
+                confidence *= MISSING_SUBJECT_FACTOR
+            hit = ScoredDoc(doc=self.docs[position], score=round(score, 4), confidence=round(confidence, 4))
+            # A document that covers more of the question outranks one that
+            # only repeats one of its words more often.
+            ranked.append((-score * (RANK_BASE + confidence), position, hit))
+        ranked.sort(key=lambda item: item[:2])
+        return [hit for _key, _position, hit in ranked[:k]]
+
+    def _best_per_doc(self, expansions: Iterable[tuple[str, float]]) -> dict[int, tuple[float, float]]:
+        """Per document: the best BM25 part among ``expansions``, and how well it covers the word."""
+        best: dict[int, tuple[float, float]] = {}
+        for vocab_term, weight in expansions:
+            idf = self.idf(vocab_term)
+            for position, frequency in self._postings[vocab_term].items():
+                length_norm = 1 - BM25_B + BM25_B * self._lengths[position] / self._avg_length
+                part = weight * idf * frequency * (BM25_K1 + 1) / (frequency + BM25_K1 * length_norm)
+                if part > best.get(position, (0.0, 0.0))[0]:
+                    coverage = 1.0 if weight >= 1.0 else PREFIX_COVERAGE
+                    if vocab_term not in self._topics[position]:
+                        coverage *= BODY_COVERAGE
+                    best[position] = (part, coverage)
+        return best
 
     @staticmethod
     def _phrase_in(phrase: Iterable[str], query: set[str]) -> bool:

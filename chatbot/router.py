@@ -187,7 +187,8 @@ _ES_WORDS = frozenset(
 _ES_ONLY = frozenset(
     {"hola", "quiero", "inscribirme", "inscripcion", "donde", "cuanto", "cuesta", "gracias", "usted", "espanol", "habla",
      "hablas", "necesito", "ayuda", "puedo", "yo", "buenos", "buenas", "pasaporte", "extranjero", "precio", "entiendo",
-     "hablo", "registrarme", "cuando", "nombre", "quisiera", "tengo", "pregunta", "alguien", "dias", "tardes", "noches"}
+     "hablo", "registrarme", "cuando", "nombre", "quisiera", "tengo", "pregunta", "alguien", "dias", "tardes", "noches",
+     "el", "es", "hay", "pero", "cual", "cuales", "quien", "tambien", "ustedes", "puedes", "evento?"}
 ) - {"ajuda", "como", "evento", "tardes", "quando", "onde"}  # fmt: skip
 _EN_ONLY = _EN_WORDS - {"do", "a", "me", "up", "no", "event"}
 _PT_MARKERS = frozenset(

@@ -85,6 +85,7 @@ MODE_AMEND = "amend"  # correcting one field of the stored registration
 MODE_CHOOSE_FIELD = "choose_field"  # after completion: which field to correct?
 MODE_CONFIRM_CANCEL = "confirm_cancel"  # after completion: really cancel?
 MODE_LOOKUP = "lookup"  # no registration from this number: which CPF? (a changed phone)
+MODE_REFUSED = "consent_refused"  # consent was just refused: a "sim" now is a change of mind
 MODE_OFFER_RESEND = "offer_resend"  # a CPF on file elsewhere: resend its confirmation to the e-mail on file?
 
 # Outcome kinds the flow asks the adapter to record (RegistrationEvent.Kind values).
@@ -185,6 +186,7 @@ class FlowContext:
     understood: Understood = field(default_factory=Understood)
     whatsapp_phone: str = ""
     region: tuple[str, ...] = ()
+    relatives: tuple[tuple[str, bool], ...] = ()  # (name, active) of the registrations in ``FlowState.others``
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ class FlowState:
     participant_id: int | None = None
     held: str | None = None  # text sent before consent, read after "sim"
     other: bool = False  # this registration is for another person than the conversation's owner
+    others: tuple[int, ...] = ()  # registrations made from this conversation for other people (spouse, child...)
 
     @classmethod
     def from_data(cls, step: str, data: Mapping[str, Any] | None) -> FlowState:
@@ -215,6 +218,7 @@ class FlowState:
             participant_id=data.get("participant_id"),
             held=data.get("held"),
             other=bool(data.get("other")),
+            others=tuple(int(pk) for pk in data.get("others") or () if str(pk).isdigit()),
         )
 
     def to_data(self) -> dict[str, Any]:
@@ -228,6 +232,7 @@ class FlowState:
             "participant_id": self.participant_id,
             "held": self.held,
             "other": self.other or None,
+            "others": list(self.others) or None,
         }
         return {key: value for key, value in raw.items() if value not in (None, {}, "")}
 
@@ -236,7 +241,9 @@ class FlowState:
         return tuple(name for name in FIELDS if not self.fields.get(name))
 
 
-FLOW_DATA_KEYS = frozenset({"fields", "editing", "pending", "mode", "mode_turn", "participant_id", "held", "other"})
+FLOW_DATA_KEYS = frozenset(
+    {"fields", "editing", "pending", "mode", "mode_turn", "participant_id", "held", "other", "others"}
+)
 
 
 # --------------------------------------------------------------------------
@@ -368,6 +375,7 @@ def lookup_keys(state: FlowState, text: str) -> set[str]:
     """
     emails: set[str] = set()
     cpfs: set[str] = set()
+    text = _join_spaced_digits(text)
     reading = read_email(text)
     emails.update(value for value in (reading.value, reading.suggestion) if value)
     found_email = v.find_email(text)
@@ -522,7 +530,7 @@ def _prompt(state: FlowState, ctx: FlowContext) -> str:
             "options": _profiles_menu(ctx)
         }
     elif step == Step.CONFIRMING:
-        return _summary(state.fields)
+        return _summary(state.fields, person=_person(state) if state.other else "")
     else:
         return ""
     if current and amending:
@@ -585,10 +593,15 @@ def _display(fields: Mapping[str, Any], name: str, *, mask: bool = False) -> str
     return str(value)
 
 
-def _summary(fields: Mapping[str, Any]) -> str:
+def _summary(fields: Mapping[str, Any], *, person: str = "") -> str:
     lines = [
         f"{index}. {field_label(name)}: {_display(fields, name)}" for index, name in enumerate(FIELDS, start=1)
     ]
+    if person:
+        return _(
+            "📋 *Confira os dados de %(person)s:*\n%(lines)s\n\nEstá tudo certo? Responda *sim* para confirmar a "
+            "inscrição, ou o *número* do dado que quer corrigir."
+        ) % {"person": person, "lines": "\n".join(lines)}
     return _(
         "📋 *Confira seus dados:*\n%(lines)s\n\nEstá tudo certo? Responda *sim* para confirmar a inscrição, "
         "ou o *número* do dado que quer corrigir."
@@ -606,6 +619,15 @@ def _own_fields(own: OwnRegistration) -> dict[str, Any]:
         "profile": own.profile_name,
         "profile_name": own.profile_name,
     }
+
+
+def _relatives_line(ctx: FlowContext) -> str:
+    if not ctx.relatives:
+        return ""
+    names = ", ".join(
+        f"{name} ({_('confirmada') if active else _('cancelada')})" for name, active in ctx.relatives
+    )
+    return _("Inscrições de outras pessoas feitas por aqui: %(names)s.") % {"names": names}
 
 
 def _own_summary(own: OwnRegistration) -> str:
@@ -784,6 +806,11 @@ def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     if reading.value is None and ctx.understood.question:
         return _Parsed(question=True)
     other = True if reading.other_person else None
+    if reading.value is None and reading.problem == "single_word" and reading.rest:
+        # "me chamo José, José Carlos da Silva": the full name came after the short one.
+        again = read_name(reading.rest, extra_fragments=_name_fragments(ctx))
+        if again.value is not None:
+            reading = again
     if reading.value is None and confirming_name:
         # Not a name and not an answer (an e-mail, a CPF...): the name question still stands.
         return _Parsed(
@@ -928,10 +955,23 @@ def _parse_phone(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
         return answered
     if _is_why_question(text, ctx):
         return _Parsed(error=_why_message("phone"))
-    if means_same_number(text) or (ctx.whatsapp_phone and is_yes(text)):
+    pending = state.pending or {}
+    if means_same_number(text):
         if ctx.whatsapp_phone:
             return _Parsed(values={"phone": ctx.whatsapp_phone})
         return _Parsed(error=_("Não consigo ver o número desta conversa por aqui. Envie o telefone com DDD, por exemplo: (61) 99999-0000."))
+    if is_yes(text) and ctx.whatsapp_phone:
+        # "sim" is not a number: offer this WhatsApp's explicitly rather than guess.
+        return _Parsed(
+            error=_("Para usar este WhatsApp, *%(phone)s*, responda *esse mesmo*; ou envie outro número com DDD.")
+            % {"phone": _phone_display(ctx.whatsapp_phone)}
+        )
+    digits = re.sub(r"\D", "", text)
+    if pending.get("kind") == "phone_no_ddd" and len(digits) == 2 and digits in v.VALID_DDDS:
+        # "98111-2233" then "62": the DDD of the number already typed.
+        combined = read_phone(digits + str(pending.get("number", "")))
+        if combined.value:
+            return _Parsed(values={"phone": combined.value})
     reading = read_phone(text)
     if reading.value:
         return _Parsed(values={"phone": reading.value})
@@ -951,6 +991,11 @@ def _parse_phone(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
         )
     if ctx.understood.question and not any(ch.isdigit() for ch in text):
         return _Parsed(question=True)
+    if reading.problem == "no_ddd" and len(digits) in (8, 9):
+        return _Parsed(
+            pending={"kind": "phone_no_ddd", "number": digits},
+            prompt=_("Faltou o DDD. Qual é o DDD desse número (por exemplo, 62)? Ou envie o número completo."),
+        )
     try:
         v.normalize_phone(text if any(ch.isdigit() for ch in text) else "")
     except v.InvalidValue as error:
@@ -1171,7 +1216,9 @@ def _start(state: FlowState, ctx: FlowContext, *, text: str = "", other: bool = 
         return resting, [_closed_message(ctx)], []
     held_text = _SIGNUP_LEAD_RE.sub("", text, count=1).strip() if text else ""
     held = held_text[:2000] if _has_data(held_text) else None
-    started = FlowState(step=Step.ASKING_CONSENT, participant_id=resting.participant_id, held=held, other=other)
+    started = FlowState(
+        step=Step.ASKING_CONSENT, participant_id=resting.participant_id, held=held, other=other, others=resting.others
+    )
     if other:
         greeting = _(
             "Vamos inscrever outra pessoa! 🎉 Cada inscrição é de uma pessoa, com nome, e-mail e CPF dela, e a "
@@ -1188,10 +1235,11 @@ def _resting(state: FlowState, ctx: FlowContext) -> FlowState:
     """Idle or completed with no personal data kept, pointing at the own registration if any."""
     # Only a registration that exists now (ctx.own); a stale id is dropped.
     participant_id = ctx.own.id if ctx.own is not None else None
-    step = Step.COMPLETED if participant_id is not None and state.step == Step.COMPLETED else state.step
+    registered = participant_id is not None or bool(state.others)
+    step = Step.COMPLETED if registered and state.step == Step.COMPLETED else state.step
     if step not in (Step.IDLE, Step.COMPLETED):
-        step = Step.COMPLETED if participant_id is not None else Step.IDLE
-    return FlowState(step=step, participant_id=participant_id)
+        step = Step.COMPLETED if registered else Step.IDLE
+    return FlowState(step=step, participant_id=participant_id, others=state.others)
 
 
 def _abandon(state: FlowState, ctx: FlowContext) -> Turn:
@@ -1227,6 +1275,15 @@ def _flow_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         return offer
     if intent == "back":
         return _go_back(state, ctx)
+    if intent == "register_other" and state.step != Step.ASKING_NAME:
+        return state, [
+            _(
+                "Claro! Uma inscrição de cada vez: vamos terminar esta e, depois de confirmada, diga *inscrever outra "
+                "pessoa*."
+            )
+            + "\n\n"
+            + _prompt(state, ctx)
+        ], []
     if intent == "correct" and ctx.understood.field and not ctx.understood.question:
         corrected = _correct(state, ctx.understood.field, text, ctx)
         if corrected is not None:
@@ -1271,7 +1328,7 @@ def _consent_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             return after, [intro, *replies], [*effects, *more]
         return nxt, [intro + "\n\n" + _prompt(nxt, ctx)], effects
     if answer == "no" and not rest.strip():
-        resting = _resting(replace(state, step=Step.IDLE), ctx)
+        resting = replace(_resting(replace(state, step=Step.IDLE), ctx), mode=MODE_REFUSED, mode_turn=ctx.turn)
         return (
             resting,
             [
@@ -1343,6 +1400,12 @@ def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, A
         if state.fields.get(name) == value:
             continue
         owner = _owner(ctx, name, value) if name in ("cpf", "email") else None
+        if owner == "own" and state.other:
+            notes.append(
+                _("Esse %(field)s é da sua própria inscrição; para a outra pessoa, preciso do %(field)s dela.")
+                % {"field": _field_label_lower(name)}
+            )
+            continue
         if owner == "other":
             other = ctx.others.get(f"{name}:{value}")
             notes.append(_duplicate_message(name, ctx, other))
@@ -1354,7 +1417,16 @@ def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, A
     return captured, notes, effects, state
 
 
+_SPACED_DIGITS_RE = re.compile(r"(?<![\d.,/-])\d(?:[ ]\d){7,13}(?![\d.,/-])")
+
+
+def _join_spaced_digits(text: str) -> str:
+    """Voice transcripts write numbers digit by digit ("1 2 3 4 5 6 7 8 9 0 9"): join the run."""
+    return _SPACED_DIGITS_RE.sub(lambda m: m.group(0).replace(" ", ""), text)
+
+
 def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
+    text = _join_spaced_digits(text)
     before = state
     captured, notes, effects, state = _capture(state, text, ctx)
     parsed = _PARSERS[state.step](state, text, ctx)
@@ -1473,8 +1545,8 @@ def _next(
     parts = [prefix] if prefix else []
     if accepted:
         if "full_name" in accepted and nxt.step != Step.CONFIRMING and not state.other and len(accepted) == 1:
-            first = str(accepted["full_name"]).split(" ", 1)[0]
-            parts.append(_("Prazer, %(name)s! 😊") % {"name": first})
+            full = str(accepted["full_name"])
+            parts.append(_("Prazer, %(name)s! 😊 Anotei seu nome como *%(full)s*.") % {"name": full.split(" ", 1)[0], "full": full})
         elif nxt.step != Step.CONFIRMING:
             shown = {**state.fields, **accepted}
             parts.append(_echoes({key: shown[key] for key in FIELDS if key in accepted} | {
@@ -1510,16 +1582,16 @@ def _inline_value(name: str, text: str, ctx: FlowContext) -> dict[str, Any] | No
         reading_phone = read_phone(text)
         return {"phone": reading_phone.value} if reading_phone.value else None
     if name == "full_name":
-        after = re.split(r"(?i)\bnome\b", text, maxsplit=1)
-        if len(after) == 2:
-            reading_name = read_name(re.sub(r"(?i)^\s*(completo\s+)?(é|e|eh|:|certo é|correto é|para|pra)\s+", "", after[1]))
+        value = _value_after(text, r"nome(?:\s+completo)?|sobrenome")
+        if value:
+            reading_name = read_name(value)
             if reading_name.value and not reading_name.unsure:
                 return {"full_name": reading_name.value}
         return None
     if name == "city":
-        after = re.split(r"(?i)\b(cidade|moro em|moro no|moro na)\b", text, maxsplit=1)
-        if len(after) == 3:
-            reading_place = places.read_place(after[2], region=ctx.region)
+        value = _value_after(text, r"cidade|moro em|moro no|moro na|mudei para|mudei pra|munic[ií]pio")
+        if value:
+            reading_place = places.read_place(value, region=ctx.region)
             if reading_place.place is not None and not reading_place.unsure:
                 return _place_values(reading_place.place)
         return None
@@ -1527,6 +1599,21 @@ def _inline_value(name: str, text: str, ctx: FlowContext) -> dict[str, Any] | No
         profile = match_profile(text, ctx.profiles, numbers=False)
         return {"profile": profile.id, "profile_name": profile.name} if profile else None
     return None
+
+
+_VALUE_LEAD_RE = re.compile(
+    r"(?i)^[\s,:;.-]*((est[aá]|t[aá]|ficou|saiu|veio)\s+(errad[oa]|incorret[oa]|trocad[oa])[\s,.;:-]*)?"
+    r"((o\s+)?(certo|correto)\s+)?(é|e|eh|são|:|para|pra|por|agora\s+é|na\s+verdade\s+é)?\s*"
+)
+
+
+def _value_after(text: str, field_words: str) -> str:
+    """The new value in "o nome está errado, é Aline Barros" / "muda a cidade pra Anápolis" ("" if none)."""
+    parts = re.split(rf"(?i)\b(?:{field_words})\b", text, maxsplit=1)
+    if len(parts) != 2:
+        return ""
+    value = _VALUE_LEAD_RE.sub("", parts[1], count=1).strip(" .,;:!")
+    return value if len(value) >= 2 else ""
 
 
 def _correct(state: FlowState, name: str, text: str, ctx: FlowContext) -> Turn | None:
@@ -1565,7 +1652,7 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         owners = {_owner(ctx, "cpf", state.fields["cpf"]), _owner(ctx, "email", state.fields["email"])}
         if "own" in owners and "other" not in owners and ctx.own is not None and not state.other:
             # A confirmation delivered twice: the first one already stored it.
-            done = FlowState(step=Step.COMPLETED, participant_id=ctx.own.id)
+            done = FlowState(step=Step.COMPLETED, participant_id=ctx.own.id, others=state.others)
             return done, _already_confirmed(), []
         refusal = _refuse_taken(state, state.fields, ctx)
         if refusal is not None:
@@ -1657,6 +1744,10 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         looked = _lookup_turn(base, text, ctx)
         if looked is not None:
             return looked
+    if mode == MODE_REFUSED and split_yes_prefix(text)[0] == "yes" and ctx.registration_open and ctx.profiles:
+        # "não" then "ok pode ser, quero sim": a change of mind is the consent.
+        again = FlowState(step=Step.ASKING_CONSENT, participant_id=base.participant_id, others=base.others)
+        return _consent_turn(again, text, ctx)
 
     intent = understood.intent or ctx.intent
     if intent == "register_other":
@@ -1667,6 +1758,13 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         intent = "cancel_registration"
     if intent not in ("my_registration", "cancel_registration", "resend", "correct"):
         return base, [], []
+    if own is None and ctx.relatives and intent in ("my_registration", "correct", "cancel_registration", "resend"):
+        return base, [
+            _relatives_line(ctx) + "\n\n" + _(
+                "Você ainda não tem inscrição própria por aqui (diga *quero me inscrever* para fazer a sua). Para "
+                "corrigir ou cancelar a inscrição de outra pessoa, fale com a organização: %(contact)s"
+            ) % {"contact": ctx.contact or "—"}
+        ], []
     if own is None:
         if intent == "correct":
             return base, [], []
@@ -1683,7 +1781,8 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         )
     base = replace(_resting(base, ctx), step=Step.COMPLETED)
     if intent == "my_registration" or not own.active:
-        return base, [_own_summary(own)], []
+        relatives = _relatives_line(ctx)
+        return base, [_own_summary(own) + (f"\n\n{relatives}" if relatives else "")], []
     if intent == "cancel_registration":
         return (
             replace(base, mode=MODE_CONFIRM_CANCEL, mode_turn=ctx.turn),
@@ -1799,8 +1898,20 @@ def _amend_apply(state: FlowState, name: str, values: Mapping[str, Any], ctx: Fl
 def after_register(state: FlowState, result: RegisterResult, ctx: FlowContext) -> tuple[FlowState, list[str]]:
     """The conversation once ``participant_register`` has answered. Pure."""
     email = state.fields.get("email", "")
+    if result.outcome in ("created", "reactivated") and state.other and result.participant_id is not None:
+        # Someone else's registration: the conversation's own one stays the owner's.
+        done = FlowState(step=Step.COMPLETED, participant_id=state.participant_id,
+                         others=(*state.others, result.participant_id))
+        return done, [
+            _(
+                "✅ *Inscrição de %(name)s confirmada!* Enviamos a confirmação para *%(email)s*.\n\n"
+                "Para inscrever mais alguém, diga *inscrever outra pessoa*. Para corrigir ou cancelar essa inscrição "
+                "depois, fale com a organização: %(contact)s"
+            )
+            % {"name": state.fields.get("full_name", ""), "email": email, "contact": ctx.contact or "—"}
+        ]
     if result.outcome in ("created", "reactivated"):
-        done = FlowState(step=Step.COMPLETED, participant_id=result.participant_id)
+        done = FlowState(step=Step.COMPLETED, participant_id=result.participant_id, others=state.others)
         return done, [
             _(
                 "✅ *Inscrição confirmada!* Te esperamos no *%(event)s*.\n\nEnviamos a confirmação para *%(email)s* "
@@ -1810,7 +1921,7 @@ def after_register(state: FlowState, result: RegisterResult, ctx: FlowContext) -
             % {"event": ctx.event_name or _("evento"), "email": email}
         ]
     if result.outcome == "already_registered":
-        done = FlowState(step=Step.COMPLETED, participant_id=result.participant_id)
+        done = FlowState(step=Step.COMPLETED, participant_id=result.participant_id, others=state.others)
         return done, _already_confirmed()
     name = result.field if result.field in ("cpf", "email") else "cpf"
     nxt = _reask(state, name)

@@ -985,6 +985,12 @@ def _conclude(
     if region and any(r.kind != "short_name" for r in readings):
         readings = [r for r in readings if r.kind != "short_name" or r.place.city.uf in region]
     readings = _accent_tiebreak(readings, typed)
+    # An official name typed whole, in the event's region, beats names only derived by shortening
+    # ("Brasília" is Brasília/DF, not Brasília de Minas/MG); outside the region the short
+    # name near the event stays an option ("Valparaíso": Valparaíso de Goiás first, then /SP).
+    whole_in_region = [r for r in readings if r.kind == "name" and (not region or r.place.city.uf in region)]
+    if len(whole_in_region) == 1 and all(r.kind == "short_name" for r in readings if r not in whole_in_region):
+        readings = whole_in_region
     if not readings:
         return None
     if len(readings) == 1:

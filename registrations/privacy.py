@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 import redis
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -49,7 +49,12 @@ def personal_data_report(*, conversation: ConversationState) -> str:
     """
     InboundMessage, OutboundMessage, _events = _message_models()
     lines = [_("*Seus dados guardados por nós*")]
-    participant = Participant.objects.filter(conversation=conversation).select_related("profile").first()
+    relatives = relative_ids(conversation)
+    mine = Participant.objects.filter(conversation=conversation).exclude(pk__in=relatives).select_related("profile")
+    # The active registration first, else the newest one.
+    participant = mine.order_by(
+        models.Case(models.When(status=Participant.Status.CONFIRMED, then=0), default=1), "-updated_at", "-id"
+    ).first()
     if participant is None:
         lines.append(_("Nenhuma inscrição feita a partir desta conversa."))
     else:
@@ -73,6 +78,13 @@ def personal_data_report(*, conversation: ConversationState) -> str:
                 "when": timezone.localtime(participant.consent_at).strftime("%d/%m/%Y %H:%M"),
                 "version": participant.consent_version,
             },
+        ]
+    others = list(Participant.objects.filter(conversation=conversation, pk__in=relatives).order_by("id"))
+    if others:
+        lines += [
+            "",
+            _("*Inscrições de outras pessoas feitas por aqui*"),
+            *(f"{other.full_name} ({other.get_status_display()})" for other in others),
         ]
     received = InboundMessage.objects.filter(chat_id=conversation.conversation_id).count()
     sent = OutboundMessage.objects.filter(chat_id=conversation.conversation_id).count()
@@ -103,15 +115,28 @@ def _forget_redis_keys(identifiers: list[str]) -> None:
         logger.warning("Could not scan Redis while anonymizing; keys expire by their TTL")
 
 
-def conversation_anonymize(*, conversation_id: str, actor: str) -> ErasureResult:
+def relative_ids(conversation: ConversationState | None) -> set[int]:
+    """Registrations a conversation made for other people (``data["others"]``): not "its" data."""
+    data = conversation.data if conversation is not None and isinstance(conversation.data, dict) else {}
+    return {int(pk) for pk in data.get("others") or () if str(pk).isdigit()}
+
+
+def conversation_anonymize(*, conversation_id: str, actor: str, keep_relatives: bool = False) -> ErasureResult:
     """Anonymize the conversation ``conversation_id``, its messages and the
-    participant registered from it. Idempotent."""
+    participant registered from it. Idempotent.
+
+    ``keep_relatives``: the participant asked from the chat, so the people they
+    registered (spouse, child...) keep their registrations; each of them has
+    their own rights. Organizers erasing a conversation erase them all."""
     InboundMessage, OutboundMessage, MessageEvent = _message_models()
     anon_id = f"anon-{uuid.uuid4().hex[:16]}"
     now = timezone.now()
     with transaction.atomic():
         state = ConversationState.objects.select_for_update().filter(conversation_id=conversation_id).first()
         participants = list(Participant.objects.filter(conversation=state)) if state else []
+        if keep_relatives:
+            kept = relative_ids(state)
+            participants = [p for p in participants if p.pk not in kept]
         # Identifiers to scrub elsewhere: the conversation key, the WhatsApp ids.
         idents = {conversation_id}
         inbound = InboundMessage.objects.filter(chat_id=conversation_id)

@@ -144,9 +144,16 @@ def test_consent_yes_records_time_and_notice_version_and_asks_the_name():
 def test_consent_refused_ends_politely_and_keeps_nothing():
     talk = Talk(FlowState(step="asking_consent"))
     reply = talk.say("não")
-    assert talk.state == FlowState(step="idle")
+    assert (talk.state.step, dict(talk.state.fields), talk.state.held) == ("idle", {}, None)
     assert "nenhum dado" in reply
     assert [e.kind for e in talk.effects] == ["consent_refused"]
+
+
+def test_a_change_of_mind_right_after_refusing_is_the_consent():
+    talk = Talk(FlowState(step="asking_consent"))
+    talk.say("não")
+    assert "nome completo" in talk.say("ok pode ser, quero sim")
+    assert talk.state.step == "asking_name" and "consent_at" in talk.state.fields
 
 
 def test_personal_data_typed_before_consent_is_not_kept():

@@ -13,7 +13,15 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from registrations.reading.emails import LEAD_WORDS, EmailReading, find_email_span, find_email_spans, read_email
+from registrations.reading.emails import (
+    _SYMBOL_WORDS,
+    _TLDS,
+    LEAD_WORDS,
+    EmailReading,
+    find_email_span,
+    find_email_spans,
+    read_email,
+)
 from registrations.validators import POPULAR_EMAIL_DOMAINS
 
 
@@ -286,7 +294,8 @@ def test_a_separator_mutation_never_yields_a_suffix_of_the_local_part(
 ) -> None:
     # A bare space after a word such as "e" or "meu" reads as the lead-in
     # ("e souza@..." is "é souza@..."): those pieces are not mutated here.
-    assume(not ({piece for piece in pieces} & LEAD_WORDS))
+    # Nor are spelled-out symbols ("tracinho 0@…" is "-0@…") and TLD words.
+    assume(not ({piece for piece in pieces} & (LEAD_WORDS | set(_SYMBOL_WORDS) | _TLDS)))
     local = ".".join(pieces)
     where = position % (len(pieces) - 1) + 1
     mutated = ".".join(pieces[:where]) + separator + ".".join(pieces[where:])

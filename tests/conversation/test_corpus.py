@@ -94,6 +94,11 @@ def test_conversation_corpus(demo, scenario: Scenario):
         assert UnansweredQuestion.objects.count() - queued_before == scenario.queued, (
             f"[{scenario.id}] queue: {list(UnansweredQuestion.objects.values_list('question', flat=True))}"
         )
+    for full_name, fields in scenario.extra.get("by_name", {}).items():
+        row = Participant.objects.filter(full_name=full_name).order_by("-id").first()
+        assert row is not None, f"[{scenario.id}] {full_name} should be registered"
+        for name, expected in fields.items():
+            assert getattr(row, name) == expected, f"[{scenario.id}] {full_name}.{name}={getattr(row, name)!r}"
     excluded = scenario.extra.get("queue_excludes")
     if excluded:
         for question in UnansweredQuestion.objects.values_list("question", flat=True):
@@ -102,7 +107,11 @@ def test_conversation_corpus(demo, scenario: Scenario):
 
 def _asked_for_a_list(message: str) -> bool:
     words = fold(message)
-    return any(word in words for word in ("programacao", "quanto custa", "valores", "precos", "palestras", "lista"))
+    return any(
+        word in words
+        for word in ("programacao", "quanto custa", "valores", "precos", "palestras", "lista", "how much", "price",
+                     "ticket", "cuanto", "precio")
+    )
 
 
 def test_the_corpus_covers_every_class_with_at_least_150_scenarios():
