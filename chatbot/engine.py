@@ -434,11 +434,9 @@ def _save(state: ConversationState, text: str, replies: list[str], now, *, in_fl
         history = [_discarded(turn) for turn in history]
         text = _("[mensagem descartada]")
         in_flow = False
-    user_turn = {"role": "user", "text": text, "at": stamp}
-    if in_flow:
-        user_turn["registration"] = True
-    history.append(user_turn)
-    history.append({"role": "assistant", "text": "\n\n".join(replies), "at": stamp})
+    mark = {"registration": True} if in_flow else {}
+    history.append({"role": "user", "text": text, "at": stamp, **mark})
+    history.append({"role": "assistant", "text": "\n\n".join(replies), "at": stamp, **mark})
     # One turn = the participant's message and our reply.
     history = history[-2 * settings.SESSION_MAX_STORED_TURNS :]
     # The compare-and-swap on ``version``, as one prepared statement: the
@@ -470,8 +468,8 @@ def _save(state: ConversationState, text: str, replies: list[str], now, *, in_fl
 def _discarded(turn: dict) -> dict:
     if not isinstance(turn, dict):
         return turn
-    if turn.get("registration") and turn.get("role") == "user":
-        return {"role": "user", "text": _("[mensagem descartada]"), "at": turn.get("at")}
+    if turn.get("registration"):
+        return {"role": turn.get("role"), "text": _("[mensagem descartada]"), "at": turn.get("at")}
     if turn.get("role") == "assistant":
         return {**turn, "text": mask_pii(str(turn.get("text", "")))}
     return turn

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from chatbot.engine import StaleConversation, _save, conversation_turn
 from chatbot.models import ConversationState, RegistrationStep
-from congress.testing.factories import make_event
+from congress.testing.factories import make_event, make_profile
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +124,28 @@ def test_concurrent_turns_of_one_conversation_are_serialized():
     state = ConversationState.objects.get(conversation_id="c-race")
     assert state.turns == 8 and state.version == 8
     assert sorted(h["text"] for h in state.history if h["role"] == "user") == sorted(f"menu {i}" for i in range(8))
+
+
+def test_an_abandoned_registration_leaves_nothing_typed_for_it_in_the_history(event):
+    """"descartei os dados que você tinha enviado" must be true of the conversation's history too."""
+    make_profile(event)
+    conversation = "5561999990077"
+    conversation_turn(conversation_id=conversation, text="qual o endereço?")
+    for text in ("quero me inscrever", "sim", "Ana Beatriz Lima", "ana.beatriz@gmail.com", "529.982.247-25"):
+        conversation_turn(conversation_id=conversation, text=text)
+    assert "descartei" in conversation_turn(conversation_id=conversation, text="cancelar").reply
+    history = ConversationState.objects.get(conversation_id=conversation).history
+    stored = "\n".join(str(turn.get("text", "")) for turn in history)
+    for typed in ("Ana Beatriz Lima", "ana.beatriz@gmail.com", "529.982.247-25", "cancelar"):
+        assert typed not in stored
+    assert "qual o endereço?" in stored  # what was asked before the registration stays
+
+
+def test_a_registered_participants_menu_offers_another_person_not_a_new_registration(event):
+    make_profile(event)
+    conversation = "5561999990078"
+    for text in ("quero me inscrever", "sim", "Ana Beatriz Lima", "ana.b@gmail.com", "529.982.247-25",
+                 "(61) 99999-0000", "Londrina", "1", "sim"):
+        conversation_turn(conversation_id=conversation, text=text)
+    menu = conversation_turn(conversation_id=conversation, text="oi").reply
+    assert "Inscrever outra pessoa" in menu and "Fazer minha inscrição" not in menu
