@@ -215,7 +215,11 @@ def _owners(keys: set[str], conversation: ConversationState) -> tuple[dict[str, 
         active = status == Participant.Status.CONFIRMED
         mine = conversation.pk is not None and conversation_pk == conversation.pk
         if mine and not active:
-            continue  # one's own cancelled registration is free to reuse (reactivation)
+            # One's own cancelled registration: free to reuse for oneself (reactivation), never
+            # for someone else registered from this phone.
+            for key in (key for key, hit in ((f"cpf:{cpf}", cpf in cpfs), (f"email:{email.lower()}", email.lower() in emails)) if hit):
+                owners.setdefault(key, "own_cancelled")
+            continue
         hits = ((f"cpf:{cpf}", cpf in cpfs), (f"email:{email.lower()}", email.lower() in emails))
         for key in (key for key, hit in hits if hit):
             if key in owners:

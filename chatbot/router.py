@@ -64,7 +64,7 @@ _FIELD_WORDS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("full_name", re.compile(r"\b(nome|sobrenome)\b")),
     ("cpf", re.compile(r"\bcpf\b")),
     ("phone", re.compile(r"\b(telefone|celular|fone|numero de (telefone|celular|contato)|whatsapp|whats|zap|tel)\b")),
-    ("city", re.compile(r"\b(cidade|municipio|estado|uf|endereco)\b")),
+    ("city", re.compile(r"\b(cidade|municipio|estado|uf|endereco|moro|mora|morando|resido)\b")),
     ("profile", re.compile(r"\b(perfil|categoria|profissao|ocupacao)\b")),
 )
 FIELD_ORDER: tuple[str, ...] = ("full_name", "email", "cpf", "phone", "city", "profile")
@@ -136,6 +136,10 @@ _STATUS_QUESTION_RE = re.compile(
 _REGISTER_RE = re.compile(
     r"\b(inscrev\w*|inscreve\w*|increv\w*|cadastr\w*|quero participar|fazer (a |uma |minha )?inscricao|"
     r"faco (a |uma |minha )?inscricao|realizar (a |minha )?inscricao|me registrar|garantir (a |minha )?vaga)\b"
+)
+_UNDO_CANCEL_RE = re.compile(
+    r"\b(desfazer (o )?cancelamento|desisti de cancelar|nao quero (mais )?cancelar|quero manter( a| minha)? inscricao|"
+    r"reativar( a| minha)? inscricao|voltar (a )?(me )?inscrever|cancelei sem querer|cancelei errado)\b"
 )
 _REGISTER_HOW_RE = re.compile(r"\b(como (faco|faz|eu faco|posso|consigo|que faz|que faco)|onde (faco|faz|me))\b")
 _REGISTER_ALONE = frozenset(
@@ -243,6 +247,8 @@ class Routed:
 
 def _registration_command(words: str, text: str, question: bool) -> tuple[str | None, str | None]:
     """The registration command in ``words`` (and the field it names), or ``(None, None)``."""
+    if _UNDO_CANCEL_RE.search(words):
+        return "register", None  # after a cancellation, registering again brings the data back for review
     named = field_in(text) if not re.fullmatch(r"\d+", words) else None
     if _CANCEL_REGISTRATION_RE.search(words) and not re.search(r"\b(se|caso|e se|prazo|ate quando|reembolso|devolv)\w*", words):
         return "cancel_registration", None

@@ -264,6 +264,7 @@ class RegistrationData:
     consent_at: datetime
     consent_version: str
     district: str = ""
+    for_other: bool = False  # registered by someone else from this conversation (spouse, child...)
 
 
 @dataclass(frozen=True)
@@ -802,6 +803,9 @@ def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
             return _Parsed(error=_("Tudo bem. Como devo escrever seu *nome completo*?"))
     if _is_why_question(text, ctx):
         return _Parsed(error=_why_message("full_name"))
+    if not any(ch.isalpha() or ch.isdigit() for ch in text):
+        # ".", "?", "..." or an emoji: nothing to read; just ask again.
+        return _Parsed(error=_("Qual é o seu *nome completo*? (do jeito que deve sair no crachá e no certificado)"))
     reading = read_name(_without_data(text), extra_fragments=_name_fragments(ctx))
     if reading.value is None and ctx.understood.question:
         return _Parsed(question=True)
@@ -913,6 +917,14 @@ def _parse_cpf(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
         return answered
     if _is_why_question(text, ctx):
         return _Parsed(error=_why_message("cpf"))
+    words = _words(text)
+    phone_cue = _PHONE_CUE_RE.search(words) and not _CPF_CUE_RE.search(words)
+    if _looks_like_phone(text) or (phone_cue and read_phone(text).value):
+        # "(62) 99123-4512", "meu celular é …": a phone (kept by the capture), even when its
+        # 11 digits pass the CPF check.
+        return _Parsed(error="" if state.fields.get("phone") is None else _(
+            "Isso parece um telefone. Agora preciso do seu *CPF* (11 dígitos), por exemplo: 123.456.789-09."
+        ))
     if _NO_CPF_RE.search(_words(text)):
         return _Parsed(
             error=_(
@@ -996,8 +1008,10 @@ def _parse_phone(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
             pending={"kind": "phone_no_ddd", "number": digits},
             prompt=_("Faltou o DDD. Qual é o DDD desse número (por exemplo, 62)? Ou envie o número completo."),
         )
+    if len(digits) < 8:
+        return _Parsed(error=_("Envie seu telefone com DDD, por exemplo: (61) 99999-0000."))
     try:
-        v.normalize_phone(text if any(ch.isdigit() for ch in text) else "")
+        v.normalize_phone(text)
     except v.InvalidValue as error:
         return _Parsed(error=error.message)
     return _Parsed(error=_("Envie seu telefone com DDD, por exemplo: (61) 99999-0000."))
@@ -1193,9 +1207,11 @@ def _has_data(text: str) -> bool:
     """Whether ``text`` carries registration data worth holding until consent."""
     if not text.strip():
         return False
-    if read_email(text).value or read_email(text).suggestion or v.find_cpf(text) or v.find_phone(text):
+    email = read_email(text)
+    if email.value or email.suggestion or v.find_cpf(text) or v.find_phone(text):
         return True
-    return read_name(_without_data(text)).value is not None and not read_name(_without_data(text)).unsure
+    name = read_name(_without_data(text))
+    return name.value is not None and not name.unsure
 
 
 def _start(state: FlowState, ctx: FlowContext, *, text: str = "", other: bool = False) -> Turn:
@@ -1370,14 +1386,33 @@ def _found_values(state: FlowState, text: str, ctx: FlowContext) -> dict[str, An
         if email.value:
             found["email"] = email.value
     cpf = v.find_cpf(text)
+    if current == "cpf" and cpf and _looks_like_phone(text):
+        cpf = None  # a phone whose digits happen to pass the CPF check
     if current != "cpf" and cpf and (current != "phone" or _CPF_CUE_RE.search(words) or v.find_phone(text) != _as_phone(cpf)):
         found["cpf"] = cpf
     if current != "phone":
         phone = v.find_phone(text)
         # At the CPF step digits are a CPF attempt: a phone only with a word that says so.
-        if phone and (current != "cpf" or _PHONE_CUE_RE.search(words) or (cpf and phone != _as_phone(cpf))):
+        if current == "cpf" and not phone and (_PHONE_CUE_RE.search(words) or _looks_like_phone(text)):
+            phone = read_phone(text).value  # its digits pass the CPF check, so the finder skipped it
+        if phone and (
+            current != "cpf" or _PHONE_CUE_RE.search(words) or _looks_like_phone(text) or (cpf and phone != _as_phone(cpf))
+        ):
             found["phone"] = phone
     return found
+
+
+_PHONE_SHAPE_RE = re.compile(r"^\D*(\+?55\s*)?\(?\s*\d{2}\s*\)?[\s.-]*9?\s?\d{4}[\s.-]\d{4}\D*$")
+_CPF_FORMAT_RE = re.compile(r"\d{3}[.\s]\d{3}[.\s]\d{3}[-.\s/]\d{2}")
+
+
+def _looks_like_phone(text: str) -> bool:
+    """Written the way phones are written: "(62) 99123-4512", "62 99123-4512", "+55 62 9…"."""
+    stripped = text.strip()
+    if _CPF_FORMAT_RE.search(stripped):
+        return False
+    # read_phone, not find_phone: the finder skips digits that also pass the CPF check.
+    return bool(_PHONE_SHAPE_RE.match(stripped)) and read_phone(stripped).value is not None
 
 
 def _as_phone(digits: str) -> str | None:
@@ -1396,11 +1431,23 @@ def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, A
         hint = read_email(text).suggestion
         if hint and _owner(ctx, "email", hint) is None:
             state = replace(state, fields={**state.fields, "email_hint": hint})
+    correcting = ctx.understood.intent == "correct"
     for name, value in _found_values(state, text, ctx).items():
         if state.fields.get(name) == value:
             continue
+        if state.fields.get(name) and not correcting:
+            # A different e-mail/CPF/phone typed at another step: ask before replacing (a
+            # double-sent or misplaced message must not silently change where the confirmation goes).
+            if state.pending is None:
+                state = replace(state, pending={"kind": "replace", "field": name, "value": value})
+                notes.append(
+                    _("Você já tinha me passado %(field)s *%(old)s*. Quer trocar por *%(new)s*? Responda *sim* para trocar.")
+                    % {"field": _field_with_article(name), "old": _display(state.fields, name),
+                       "new": _display({**state.fields, name: value}, name)}
+                )
+            continue
         owner = _owner(ctx, name, value) if name in ("cpf", "email") else None
-        if owner == "own" and state.other:
+        if owner in ("own", "own_cancelled") and state.other:
             notes.append(
                 _("Esse %(field)s é da sua própria inscrição; para a outra pessoa, preciso do %(field)s dela.")
                 % {"field": _field_label_lower(name)}
@@ -1427,6 +1474,16 @@ def _join_spaced_digits(text: str) -> str:
 
 def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     text = _join_spaced_digits(text)
+    pending = state.pending or {}
+    if pending.get("kind") == "replace":
+        answer = read_yes_no(text)
+        state = replace(state, pending=None)
+        if answer in ("yes", "no"):
+            name = str(pending["field"])
+            if answer == "yes" and _owner(ctx, name, pending["value"]) != "other":
+                fixed = replace(state, fields={**state.fields, name: pending["value"]})
+                return fixed, [_("Corrigido! ✏️ %(echo)s") % {"echo": _echo(name, fixed.fields)} + "\n\n" + _prompt(fixed, ctx)], []
+            return state, [_("Certo, mantive %(field)s. 👍") % {"field": _field_with_article(name)} + "\n\n" + _prompt(state, ctx)], []
     before = state
     captured, notes, effects, state = _capture(state, text, ctx)
     parsed = _PARSERS[state.step](state, text, ctx)
@@ -1443,8 +1500,12 @@ def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         return state, [*notes, message], [*effects, AskQuestion(text)]
 
     if parsed.values is None:
-        keep_pending = (state.pending or {}).get("kind") == "offer_resend" and parsed.pending is None
+        held_kind = (state.pending or {}).get("kind")
+        keep_pending = held_kind in ("offer_resend", "replace") and parsed.pending is None
         nxt = replace(state, step=parsed.step or state.step, pending=state.pending if keep_pending else parsed.pending)
+        if held_kind == "replace" and notes:
+            # The question about replacing is the whole answer; the step's own error would be noise.
+            return nxt, ["\n\n".join(part for part in (ack, *notes) if part)], effects
         if parsed.extra:
             nxt = replace(nxt, fields={**nxt.fields, **{k: val for k, val in parsed.extra.items() if not nxt.fields.get(k)}})
         only_data = parsed.error == "" or (captured and parsed.error is not None and state.step in (Step.ASKING_EMAIL, Step.ASKING_CPF, Step.ASKING_PHONE))
@@ -1511,7 +1572,7 @@ def _refuse_taken(state: FlowState, values: Mapping[str, Any], ctx: FlowContext)
         if owner == "own" and not state.other:
             resting = _resting(replace(state, step=Step.COMPLETED), ctx)
             return resting, [_own_found_message()], []
-        if owner == "own":
+        if owner in ("own", "own_cancelled") and state.other:
             nxt = replace(state, pending=None)
             return nxt, [_("Esse %(field)s já está na sua própria inscrição. Envie o %(field)s da pessoa que você está inscrevendo.") % {"field": _field_label_lower(name)}], []
     return None
@@ -1558,6 +1619,14 @@ def _next(
 
 def _go_back(state: FlowState, ctx: FlowContext) -> Turn:
     """"voltar": the previous question, showing what it holds now."""
+    if state.step == Step.ASKING_STATE:
+        nxt = replace(state, step=Step.ASKING_CITY, editing="city" if state.fields.get("city") else None, pending=None)
+        return nxt, [_("↩️ Voltando uma pergunta.") + "\n\n" + _prompt(nxt, ctx)], []
+    walking_back = (state.pending or {}).get("kind") == "walking_back"
+    if state.editing and not walking_back and not [name for name in state.missing if name != state.editing]:
+        # A correction started at the summary: "voltar" returns to the summary, unchanged.
+        nxt = replace(state, step=Step.CONFIRMING, editing=None, pending=None)
+        return nxt, [_("↩️ Voltando ao resumo.") + "\n\n" + _prompt(nxt, ctx)], []
     if state.step == Step.CONFIRMING:
         target = FIELDS[-1]
     else:
@@ -1566,7 +1635,7 @@ def _go_back(state: FlowState, ctx: FlowContext) -> Turn:
         if index == 0:
             return replace(state, pending=None), [_("Essa é a primeira pergunta. 🙂") + "\n\n" + _prompt(state, ctx)], []
         target = FIELDS[index - 1]
-    nxt = replace(state, step=FIELD_STEP[target], editing=target, pending=None)
+    nxt = replace(state, step=FIELD_STEP[target], editing=target, pending={"kind": "walking_back"})
     return nxt, [_("↩️ Voltando uma pergunta.") + "\n\n" + _prompt(nxt, ctx)], []
 
 
@@ -1632,6 +1701,9 @@ def _correct(state: FlowState, name: str, text: str, ctx: FlowContext) -> Turn |
             return _next(replace(fixed, editing=None), ctx, prefix=prefix)
         return fixed, [prefix + "\n\n" + _prompt(fixed, ctx)], []
     editing = replace(state, step=FIELD_STEP[name], editing=name, pending=None)
+    city = _city_correction(editing, name, text, ctx)
+    if city is not None:
+        return city
     return editing, [_prompt(editing, ctx)], []
 
 
@@ -1640,11 +1712,27 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         return _next(state, ctx)
     answer, rest = split_yes_prefix(text)
     named = ctx.understood.field
-    if yes_with_reservation(text) or (answer == "yes" and rest.strip() and (named or _words(rest) not in ("", "obrigado", "obrigada", "pode confirmar"))):
+    reserved = yes_with_reservation(text) or (
+        answer == "yes" and rest.strip() and (named or _words(rest) not in ("", "obrigado", "obrigada", "pode confirmar"))
+    )
+    if reserved and not named and "?" in text:
+        # "sim, mas tem estacionamento?": the question first, then the confirmation again.
+        question = re.split(r"(?i)\b(mas|porém|porem|só que|so que)\b", text, maxsplit=1)[-1].strip(" ,.")
+        return replace(state, pending={"kind": "after_question"}), [_back_to(_confirm_again())], [AskQuestion(question or text)]
+    if reserved:
         # "sim, mas o e-mail está errado" is not a confirmation.
         if named:
             return _edit_at_summary(state, named, text, ctx)
-        return state, [_("Claro! Qual dado você quer corrigir? Responda com o número (1 a %(n)d).") % {"n": len(FIELDS)}], []
+        return replace(state, pending={"kind": "which_field"}), [
+            _("Claro! Qual dado você quer corrigir? Responda com o número (1 a %(n)d).") % {"n": len(FIELDS)}
+        ], []
+    waiting = (state.pending or {}).get("kind") in ("which_field", "after_question")
+    if answer == "yes" and waiting and _words(text) in _LOOSE_YES:
+        # "ok" after "qual dado?" or after an answered question means "understood", not "confirm".
+        return replace(state, pending=None), [
+            _("Então posso confirmar a inscrição com os dados acima? Responda *sim* para confirmar, ou o número do "
+              "dado que quer corrigir.")
+        ], []
     if answer == "yes":
         if not ctx.registration_open:
             resting = _resting(replace(state, step=Step.IDLE), ctx)
@@ -1674,22 +1762,34 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             consent_at=datetime.fromisoformat(fields["consent_at"]),
             consent_version=str(fields.get("consent_version") or ""),
             district=str(fields.get("district") or ""),
+            for_other=state.other,
         )
         return state, [], [RegisterParticipant(data)]
     chosen = read_choice(text, len(FIELDS))
     if chosen is not None:
         return _edit_at_summary(state, FIELDS[chosen - 1], text, ctx)
-    if named and (ctx.understood.intent == "correct" or len(_words(text).split()) <= 4):
+    if named and (
+        ctx.understood.intent == "correct" or len(_words(text).split()) <= 4 or _inline_value(named, text, ctx)
+    ):
         return _edit_at_summary(state, named, text, ctx)
     if answer == "no":
-        return state, [_("Qual dado você quer corrigir? Responda com o número (1 a %(n)d).") % {"n": len(FIELDS)}], []
+        return replace(state, pending={"kind": "which_field"}), [
+            _("Qual dado você quer corrigir? Responda com o número (1 a %(n)d).") % {"n": len(FIELDS)}
+        ], []
     # A new e-mail, CPF or phone typed at the summary replaces the old one.
     for name, value in _found_values(state, text, ctx).items():
         if value != state.fields.get(name):
             return _edit_at_summary(state, name, text, ctx)
     if ctx.understood.question:
-        return state, [_back_to(_("Está tudo certo com seus dados? Responda *sim* para confirmar ou o número do dado que quer corrigir."))], [AskQuestion(text)]
+        return replace(state, pending={"kind": "after_question"}), [_back_to(_confirm_again())], [AskQuestion(text)]
     return state, [_("Não entendi. Responda *sim* para confirmar a inscrição, ou o número do dado que quer corrigir (1 a %(n)d).") % {"n": len(FIELDS)}], []
+
+
+_LOOSE_YES = frozenset({"ok", "okay", "oks", "okk", "beleza", "blz", "certo", "entendi", "ta", "ta bom", "show", "tranquilo", "joia"})
+
+
+def _confirm_again() -> str:
+    return _("Está tudo certo com seus dados? Responda *sim* para confirmar ou o número do dado que quer corrigir.")
 
 
 def _reask(state: FlowState, name: str) -> FlowState:
@@ -1707,7 +1807,24 @@ def _edit_at_summary(state: FlowState, name: str, text: str, ctx: FlowContext) -
             return refusal
         nxt = replace(editing, fields={**state.fields, **inline})
         return _next(nxt, ctx, prefix=_("Corrigido! ✏️"))
+    city = _city_correction(editing, name, text, ctx)
+    if city is not None:
+        return city
     return editing, [_prompt(editing, ctx)], []
+
+
+def _city_correction(editing: FlowState, name: str, text: str, ctx: FlowContext) -> Turn | None:
+    """"a cidade está errada, é Santa Rita": an ambiguous or doubtful new city is asked, not dropped."""
+    if name != "city":
+        return None
+    value = _value_after(text, r"cidade|moro em|moro no|moro na|mudei para|mudei pra|munic[ií]pio")
+    if not value:
+        return None
+    parsed = _read_city(value, ctx)
+    if parsed.pending is None:
+        return None
+    nxt = replace(editing, step=parsed.step or Step.ASKING_CITY, pending=parsed.pending)
+    return nxt, [parsed.prompt or _prompt(nxt, ctx)], []
 
 
 # --------------------------------------------------------------------------
@@ -1722,7 +1839,7 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     understood = ctx.understood
     if mode == MODE_CONFIRM_CANCEL and own is not None and own.active:
         answer = read_yes_no(text)
-        if answer == "yes" or understood.intent in ("cancel", "cancel_registration"):
+        if answer == "yes":
             return (
                 replace(_resting(base, ctx), step=Step.COMPLETED),
                 [
@@ -1733,9 +1850,16 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
                 ],
                 [CancelParticipant(own.id)],
             )
-        if answer == "no":
+        if answer == "no" or understood.intent == "register":
             return base, [_("Certo, sua inscrição continua confirmada. ✅")], []
+        if understood.intent in ("cancel", "cancel_registration"):
+            # The same request again (a double-sent message) is not the confirmation.
+            return replace(base, mode=MODE_CONFIRM_CANCEL, mode_turn=ctx.turn), [
+                _("Para cancelar sua inscrição, responda *sim*. Para manter, *não*.")
+            ], []
     if mode == MODE_CHOOSE_FIELD and own is not None and own.active:
+        if understood.intent in ("cancel", "back") or read_yes_no(text) == "no":
+            return base, [_("Tudo bem, não alterei nada. ✅")], []
         chosen = read_choice(text, len(FIELDS))
         name = FIELDS[chosen - 1] if chosen is not None else understood.field
         if name is not None:
@@ -1892,7 +2016,8 @@ def _amend_apply(state: FlowState, name: str, values: Mapping[str, Any], ctx: Fl
     changes = {key: value for key, value in values.items() if key in (name, "uf", "city_ibge_code", "district", "profile_name")}
     if "profile" in changes:
         changes = {"profile_id": changes["profile"], "profile_name": changes["profile_name"]}
-    return state, [], [UpdateParticipant(own.id, name, changes)]
+    shown = _display(values, name)
+    return replace(state, pending={"kind": "amended", "display": shown}), [], [UpdateParticipant(own.id, name, changes)]
 
 
 def after_register(state: FlowState, result: RegisterResult, ctx: FlowContext) -> tuple[FlowState, list[str]]:
@@ -1938,8 +2063,8 @@ def after_update(state: FlowState, result: UpdateResult, ctx: FlowContext) -> tu
     name = state.editing or STEP_FIELD.get(state.step, "email")
     if result.outcome == "updated":
         return done, [
-            _("Pronto! Atualizei %(field)s. ✅ Diga *minha inscrição* para ver todos os seus dados.")
-            % {"field": _field_with_article(name)}
+            _("Pronto! Atualizei %(field)s: *%(value)s* ✅ Diga *minha inscrição* para ver todos os seus dados.")
+            % {"field": _field_with_article(name), "value": (state.pending or {}).get("display", "")}
         ]
     if result.outcome == "unchanged":
         return done, [_("Esse valor já estava na inscrição; não mudei nada. ✅")]

@@ -971,6 +971,16 @@ def _accent_tiebreak(readings: list[_Reading], typed: str) -> list[_Reading]:
     return [r for r in readings if r not in group or r in exact]
 
 
+@functools.cache
+def _short_name_shared(city: City) -> bool:
+    """Whether other towns of the UF start like ``city``'s shortened name: "Santa Rita de Minas"
+    shortens to "Santa Rita", which Santa Rita do Sapucaí/MG also starts with."""
+    short = re.split(r" (?:de|do|da|dos|das) ", fold(city.name), maxsplit=1)[0]
+    return any(
+        other != city and other.uf == city.uf and fold(other.name).startswith(short + " ") for other in load_cities()
+    )
+
+
 def _conclude(
     readings: list[_Reading],
     region: tuple[str, ...],
@@ -995,8 +1005,13 @@ def _conclude(
         return None
     if len(readings) == 1:
         only = readings[0]
+        # A name reached only by shortening ("Santa Rita MG" -> Santa Rita de Minas) may be one of
+        # several towns the list does not shorten (Santa Rita do Sapucaí): confirm it.
         return PlaceReading(
-            place=only.place, unsure=unsure or not only.clear, query=query, source=source or only.kind
+            place=only.place,
+            unsure=unsure or not only.clear or (only.kind == "short_name" and _short_name_shared(only.place.city)),
+            query=query,
+            source=source or only.kind,
         )
     ranked = sorted(readings, key=lambda r: _rank(r, region))[:_MAX_OPTIONS]
     return PlaceReading(

@@ -171,6 +171,12 @@ def _register_against(
     for row in (by_cpf, by_email):
         if row is not None and row.is_active and mine(row):
             return RegisterResult(outcome="already_registered", participant_id=row.pk)
+    if data.for_other:
+        # Someone registered from this phone for another person never takes over
+        # a registration of this conversation (the owner's own, even cancelled).
+        for name, row in (("cpf", by_cpf), ("email", by_email)):
+            if row is not None and mine(row):
+                return _duplicate(name, data=data, conversation_id=conversation_id, actor=actor)
     # A cancelled registration comes back only from its own conversation:
     # from another phone, someone else's CPF would reactivate *her* record
     # with another name and e-mail, and lock her out.

@@ -353,9 +353,18 @@ def test_question_mid_flow_is_sent_to_the_qa_and_the_pending_question_repeated(s
 def test_question_at_the_summary_repeats_the_confirmation_question():
     talk = Talk(confirming())
     reply = talk.say("tem estacionamento?")
-    assert talk.state == confirming()
+    assert (talk.state.step, talk.state.fields) == ("confirming", confirming().fields)
     assert talk.effects == [AskQuestion("tem estacionamento?")]
     assert "*sim*" in reply
+
+
+def test_ok_after_a_question_at_the_summary_is_not_a_confirmation():
+    talk = Talk(confirming())
+    talk.say("tem estacionamento?")
+    talk.say("ok")
+    assert talk.effects == [] and talk.state.step == "confirming"
+    talk.say("sim")
+    assert isinstance(talk.effects[0], RegisterParticipant)
 
 
 @pytest.mark.parametrize("word", ["cancelar", "sair", "parar", "Cancelar!", "quero cancelar"])

@@ -187,7 +187,7 @@ add("cpf-step-na-verdade-email-inline", 3, *C, T("na verdade meu email é maria.
                                                  "CPF", "@asking_cpf"),
     *say(fmt(cpf(44)), "62981112233", "Goiânia", "1", "sim"), stored={"email": "maria.nova@gmail.com"})
 add("cpf-step-corrigir-email", 3, *C, T("corrigir email", "e-mail", "@asking_email"))
-add("cpf-step-email-typed-is-taken", 3, *C, T("maria.outra@gmail.com", "maria.outra@gmail.com", "@asking_cpf"),
+add("cpf-step-email-typed-is-asked-before-replacing", 3, *C, T("maria.outra@gmail.com", "trocar", "@asking_cpf"), T("sim", "maria.outra@gmail.com", "@asking_cpf"),
     *say(fmt(cpf(45)), "62981112233", "Goiânia", "1", "sim"), stored={"email": "maria.outra@gmail.com"})
 add("summary-says-corrections-come-at-the-end", 3, *say("quero me inscrever"), T("sim", "resumo", "@asking_name"))
 add("summary-number-then-value", 3, *at_summary(cpf_=cpf(46)), T("2", "e-mail", "@asking_email"),
@@ -441,3 +441,44 @@ add("voice-spaced-digits", 4, *N,
 add("place-brasilia-settles", 10, *CI, T("Brasília", "Brasília/DF", "@asking_profile"))
 add("stray-one-after-completion-does-not-start-a-registration", 5, *(*at_summary(cpf_=cpf(108)), T("sim")),
     T("1", "!@asking_consent", "@completed"))
+
+# ---------------------------------------------------------------------------
+# Found by trying the bot as participants would (third round)
+# ---------------------------------------------------------------------------
+add("cpf-step-phone-passing-the-cpf-check-is-a-phone", 4, *upto("asking_cpf"),
+    T("(62) 99123-4512", "!CPF: *629", "Telefone", "@asking_cpf"), T(fmt(cpf(110)), "@asking_city"),
+    *say("Goiânia", "1", "sim"), stored={"cpf": cpf(110), "phone": "+5562991234512"})
+add("cpf-step-celular-cue-is-a-phone", 4, *upto("asking_cpf"), T("meu celular é 62 99123-4601", "@asking_cpf", "!CPF: *"))
+add("relative-with-own-cancelled-cpf-refused", 9, *OWNER, T("cancelar minha inscrição"), T("sim", "cancelada"),
+    T("inscrever outra pessoa"), T("sim"), T("Joana Lima Bastos"), T("joana.bastos@gmail.com"),
+    T(fmt(cpf(100)), "sua própria inscrição", "@asking_cpf"),
+    extra={"by_name": {"Valdir Batista Junior": {"cpf": cpf(100), "status": "cancelled"}}})
+add("place-short-name-shared-is-confirmed", 10, *CI, T("Santa Rita MG", "Você quis dizer", "@asking_city"))
+add("correction-moro-em-at-profile-step", 3, *upto("asking_profile", cpf_=cpf(111)),
+    T("na verdade moro em Senador Canedo", "Senador Canedo/GO", "@asking_profile"), T("1"), T("sim"),
+    stored={"city": "Senador Canedo"})
+add("summary-meu-nome-e-replaces", 3, *at_summary(cpf_=cpf(112)), T("meu nome é Breno de Castro Alves", "Breno de Castro Alves",
+                                                                    "@confirming"), T("sim"),
+    stored={"full_name": "Breno de Castro Alves"})
+add("summary-ambiguous-city-correction-asks", 3, *at_summary(cpf_=cpf(113)),
+    T("a cidade está errada, é Santa Maria", "@asking_state"), T("RS", "@confirming", "Santa Maria/RS"), T("sim"),
+    stored={"city": "Santa Maria", "uf": "RS"})
+add("undo-cancellation", 7, *R, T("cancelar minha inscrição"), T("sim", "cancelada"),
+    T("não, desisti de cancelar, quero manter", "@asking_consent"), T("sim", "@confirming"), T("sim", "@completed"),
+    stored={"status": "confirmed"})
+add("double-sent-cancel-is-not-the-confirmation", 7, *(*at_summary(cpf_=cpf(114)), T("sim")),
+    T("cancelar minha inscrição", "Tem certeza"), T("cancelar minha inscrição", "sim"), stored={"status": "confirmed"})
+add("cancelar-in-the-correction-menu-changes-nothing", 7, *(*at_summary(cpf_=cpf(115)), T("sim")),
+    T("corrigir", "Qual dado"), T("cancelar", "não alterei"), stored={"status": "confirmed"})
+add("summary-yes-but-question-answers-it", 3, *at_summary(cpf_=cpf(116)),
+    T("sim, mas tem estacionamento?", "estacionamento", "@confirming"), T("ok", "@confirming"), T("sim", "@completed"))
+add("summary-ok-after-no-is-not-a-confirmation", 3, *at_summary(cpf_=cpf(117)), T("não", "Qual dado"),
+    T("ok", "@confirming"), stored=None)
+add("voltar-during-a-summary-correction-returns-to-the-summary", 3, *at_summary(cpf_=cpf(118)),
+    T("errei o telefone", "@asking_phone"), T("voltar", "@confirming"))
+add("voltar-at-the-uf-list-returns-to-the-city", 3, *CI, T("Santa Maria", "@asking_state"), T("voltar", "@asking_city"))
+add("amend-echoes-the-new-value", 11, *(*at_summary(cpf_=cpf(119)), T("sim")), T("corrigir e-mail"),
+    T("nova.maria@gmail.com", "nova.maria@gmail.com", "Atualizei"))
+add("name-step-punctuation-only", 1, *N, T("?", "nome completo", "!caracteres"))
+add("name-step-address-is-not-a-name", 1, *N, T("Rua 10 Setor Oeste Goiânia GO", "!Seu nome é *Setor", "@asking_name"))
+add("phone-step-short-number", 4, *upto("asking_phone", cpf_=cpf(120)), T("3", "DDD", "!1 dígitos"))

@@ -11,13 +11,14 @@ from dataclasses import replace
 
 import pytest
 from django.core.management import call_command
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from chatbot.engine import conversation_turn
 from chatbot.router import route
 from registrations import flow
 from registrations.flow import FlowContext, FlowState, ProfileOption, RegisterParticipant, advance
+from registrations.reading.emails import LEAD_WORDS
 from registrations.reading.names import GREETING_WORDS, NEGATION_WORDS
 from registrations.validators import fold
 from tests.conversation.corpus import cpf, fmt
@@ -84,6 +85,9 @@ SEPARATOR = st.sampled_from([",", ";", "/", " ", ". ", "\\", ",,"])
 @FAST
 @given(LOCAL, LOCAL, SEPARATOR, DOMAIN)
 def test_an_email_is_never_stored_with_part_of_what_was_typed_dropped(first, second, separator, domain):
+    # A word that introduces an address ("é", "já", "meu") followed by a space is read as that
+    # lead-in ("já maria@gmail.com"), by design: not a truncation.
+    assume(not (separator.strip() == "" and first in LEAD_WORDS))
     typed = f"{first}{separator}{second}@{domain}"
     state = FlowState(step="asking_email", fields={**BASE, "full_name": "Maria Souza"})
     state, replies, _ = turn(state, typed)
