@@ -821,6 +821,11 @@ def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
             pending=pending,
             prompt=_("Seu nome é *%(name)s*? Responda *sim* ou envie o nome completo.") % {"name": pending["value"]},
         )
+    if reading.value is None and not reading.other_person:
+        extra = _extras_from(text, ctx) if re.search(rf"\b({_CITY_CUE}|sou)\b", _words(text)) else {}
+        if extra:
+            # "sou estudante" at the name step: kept; the name is still asked.
+            return _Parsed(error="", extra=extra)
     if reading.value is None:
         if reading.other_person:
             return _Parsed(
@@ -1069,10 +1074,25 @@ def _parse_city(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
             return _Parsed(error=_("Tudo bem. Envie o nome da sua cidade de novo, de preferência com o estado, por exemplo: Rio Verde/GO."))
     if _is_why_question(text, ctx):
         return _Parsed(error=_why_message("city"))
+    profile = match_profile(text, ctx.profiles, numbers=False)
+    if profile is not None:
+        # "Goiânia estudante", "moro em Goiânia e sou estudante": the profile is kept, the rest is the city.
+        rest = _without_profile(text, profile)
+        parsed = _read_city(rest, ctx) if rest else _Parsed(error="")
+        extra = {"profile": profile.id, "profile_name": profile.name}
+        return replace(parsed, extra={**(parsed.extra or {}), **extra})
     parsed = _read_city(text, ctx)
     if parsed.values is None and parsed.pending is None and ctx.understood.question:
         return _Parsed(question=True)
     return parsed
+
+
+def _without_profile(text: str, profile: ProfileOption) -> str:
+    """``text`` (folded) without the words that named ``profile`` and the "sou"/"e" around them."""
+    words = _words(text)
+    for term in sorted(_profile_terms(profile), key=len, reverse=True):
+        words = re.sub(rf"\b(e\s+)?(eu\s+)?(sou\s+)?{re.escape(term)}\b", " ", words)
+    return " ".join(words.split()).strip()
 
 
 def _parse_state(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
@@ -1415,6 +1435,35 @@ def _looks_like_phone(text: str) -> bool:
     return bool(_PHONE_SHAPE_RE.match(stripped)) and read_phone(stripped).value is not None
 
 
+_CITY_CUE = r"moro em|moro no|moro na|moro|resido em|sou de|sou da|sou do|minha cidade e|cidade"
+
+
+def _found_extras(state: FlowState, text: str, ctx: FlowContext) -> dict[str, Any]:
+    """A city or a profile typed at another step, read only when the message says so
+    ("moro em Trindade", "sou estudante") or when it is what is left beside an e-mail,
+    CPF or phone; kept only when certain. The name step reads its own leftovers."""
+    current = STEP_FIELD.get(state.step)
+    if current in ("full_name", "city", None):
+        return {}
+    found: dict[str, Any] = {}
+    words = _words(text)
+    value = _value_after(text, _CITY_CUE) if re.search(rf"\b({_CITY_CUE})\b", words) else ""
+    if not value and current in ("email", "cpf", "phone"):
+        rest = _without_data(text)
+        value = rest if rest and rest != text.strip() else ""
+    if value and current != "city":
+        reading = places.read_place(value, region=ctx.region)
+        if reading.place is not None and not reading.unsure:
+            found.update(_place_values(reading.place))
+            found["city_extra"] = True
+    if current != "profile" and re.search(r"\bsou\b", words):
+        profile = match_profile(text, ctx.profiles, numbers=False)
+        if profile is not None:
+            found.update({"profile": profile.id, "profile_name": profile.name})
+    found.pop("city_extra", None)
+    return found
+
+
 def _as_phone(digits: str) -> str | None:
     return v.find_phone(digits)
 
@@ -1432,7 +1481,11 @@ def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, A
         if hint and _owner(ctx, "email", hint) is None:
             state = replace(state, fields={**state.fields, "email_hint": hint})
     correcting = ctx.understood.intent == "correct"
-    for name, value in _found_values(state, text, ctx).items():
+    found = _found_values(state, text, ctx)
+    for name, value in _found_extras(state, text, ctx).items():
+        if not state.fields.get(name) and name not in found:
+            captured[name] = value
+    for name, value in found.items():
         if state.fields.get(name) == value:
             continue
         if state.fields.get(name) and not correcting:
@@ -1507,7 +1560,11 @@ def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             # The question about replacing is the whole answer; the step's own error would be noise.
             return nxt, ["\n\n".join(part for part in (ack, *notes) if part)], effects
         if parsed.extra:
-            nxt = replace(nxt, fields={**nxt.fields, **{k: val for k, val in parsed.extra.items() if not nxt.fields.get(k)}})
+            extra = {k: val for k, val in parsed.extra.items() if not nxt.fields.get(k)}
+            nxt = replace(nxt, fields={**nxt.fields, **extra})
+            if any(name in extra for name in FIELDS):
+                captured = {**captured, **extra}
+                ack = _echoes(captured)
         only_data = parsed.error == "" or (captured and parsed.error is not None and state.step in (Step.ASKING_EMAIL, Step.ASKING_CPF, Step.ASKING_PHONE))
         if captured and only_data and not parsed.pending and state.step != Step.ASKING_STATE:
             # The message held only data for other steps: keep it and ask what is still missing.

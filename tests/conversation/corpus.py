@@ -482,3 +482,11 @@ add("amend-echoes-the-new-value", 11, *(*at_summary(cpf_=cpf(119)), T("sim")), T
 add("name-step-punctuation-only", 1, *N, T("?", "nome completo", "!caracteres"))
 add("name-step-address-is-not-a-name", 1, *N, T("Rua 10 Setor Oeste Goiânia GO", "!Seu nome é *Setor", "@asking_name"))
 add("phone-step-short-number", 4, *upto("asking_phone", cpf_=cpf(120)), T("3", "DDD", "!1 dígitos"))
+add("profile-at-the-name-step-is-kept", 8, *N, T("sou estudante", "Estudante", "nome completo", "@asking_name"),
+    T("Daniela Souza Ramos", "@asking_email"), *say("dani@gmail.com", fmt(cpf(121)), "62981112233"),
+    T("Goiânia", "@confirming"), T("sim"), stored={"profile": "Estudante"})
+add("city-at-the-cpf-step-is-kept", 8, *upto("asking_cpf"), T("moro em Senador Canedo", "Senador Canedo/GO", "@asking_cpf"),
+    T(fmt(cpf(122)), "@asking_phone"), T("62981112233", "@asking_profile"))
+add("city-and-profile-at-the-city-step", 8, *CI, T("Goiânia estudante", "Goiânia/GO", "Estudante", "@confirming"))
+add("phone-and-city-at-the-phone-step", 8, *upto("asking_phone", cpf_=cpf(123)),
+    T("62 96700-6666 Goiânia", "Goiânia/GO", "@asking_profile"))
