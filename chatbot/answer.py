@@ -1,8 +1,9 @@
 """Answer a participant's message about the event.
 
 First the scope (``chatbot.scope.question_kind``): small talk gets a short
-friendly line and noise a "não entendi" with a hint, without retrieval, the
-LLM or the organizers' queue. Everything else is looked up, one retrieval per
+friendly line, noise a "não entendi" with a hint and a request for other
+people's data (a list of participants, someone's e-mail or CPF) a short
+refusal, without retrieval, the LLM or the organizers' queue. Everything else is looked up, one retrieval per
 part of a multi-part question ("onde vai ser e quanto custa?"):
 
 - confident (>= ``CONFIDENCE_THRESHOLD``): answered as fact;
@@ -185,6 +186,13 @@ def _noise_reply() -> str:
     )
 
 
+def _others_data_reply() -> str:
+    return _(
+        "🔒 Não compartilho dados de outros participantes ou de outras pessoas (nomes, contatos, CPF, "
+        "inscrições). Cada pessoa vê só a própria inscrição: para ver a sua, escreva *minha inscrição*."
+    )
+
+
 def _forwarded_reply(event: Event | None) -> str:
     text = _("Ainda não tenho essa informação 🙏 Encaminhei sua pergunta para a equipe organizadora.")
     contact = event_contact_line(event)
@@ -284,6 +292,10 @@ def _answer(*, question: str, conversation_id: str, history: list[dict] | None, 
     kind = question_kind(question)
     if kind == MessageKind.SMALL_TALK:
         return Answer(text=_small_talk_reply(clean_question, event), source=AnswerSource.SCOPE)
+    if kind == MessageKind.OTHERS_DATA:
+        # Nothing about other people is looked up, sent to the LLM or queued.
+        logger.info("Request for other people's data refused")
+        return Answer(text=_others_data_reply(), source=AnswerSource.SCOPE)
     if kind == MessageKind.NOISE or not tokenize(without_placeholders(clean_question)):
         # A lone name, e-mail or number, random letters, a story: nothing to
         # look up (an e-mail would only match the contacts), nothing to queue.

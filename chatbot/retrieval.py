@@ -96,7 +96,9 @@ _PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern), replacement)
     for pattern, replacement in (
         (r"\b(?:de graca|sem custo|sem pagar|entrada franca|free|na faixa|0800)\b", " gratis "),
-        (r"\b(?:ate quando|ate que dia|ate que data|data limite|prazo final|ultimo prazo)\b", " quando prazo "),
+        # "até quando X?" asks when X ends: the event's last day, or a deadline.
+        (r"\b(?:ate quando|ate que dia|ate que data)\b", " quando termina "),
+        (r"\b(?:data limite|prazo final|ultimo prazo)\b", " prazo "),
         (r"(?:\b(?:60|65)\s*\+|\b(?:terceira|melhor) idade\b|\bmais de (?:60|65) anos\b|\baposentad[oa]s?\b)", " idoso "),
         (r"\b(?:dress code|o que vestir|como ir vestid[oa]|como me vestir)\b", " traje "),
     )
@@ -202,7 +204,7 @@ for _words, _synonyms in _SYNONYM_WORDS.items():
 def _keyword_phrases(keywords: str) -> list[tuple[str, ...]]:
     phrases = []
     for raw in re.split(r"[,;\n]", keywords):
-        tokens = tuple(tokenize(raw))
+        tokens = tuple(tokenize(query_text(raw)))
         if tokens:
             phrases.append(tokens)
     return phrases
@@ -221,8 +223,15 @@ class Retriever:
         self._topics: list[frozenset[str]] = []
         for position, doc in enumerate(self.docs):
             body = doc.text if doc.search_text is None else doc.search_text
-            topic = tokenize(doc.title) + tokenize(doc.keywords.replace(",", " "))
-            tokens = tokenize(doc.title) * TITLE_WEIGHT + tokenize(doc.keywords.replace(",", " ")) + tokenize(body)
+            title = tokenize(doc.title)
+            if doc.kind == DocKind.FAQ:
+                # "Onde vejo a programação?" is about the programme, not about a place:
+                # in an FAQ question the asking word is syntax (its keywords may still say it).
+                title = [term for term in title if term not in ASKING_TERMS]
+            # Keywords are read like questions ("até quando" is "quando termina" in both).
+            keywords = tokenize(query_text(doc.keywords.replace(",", " ")))
+            topic = title + keywords
+            tokens = title * TITLE_WEIGHT + keywords + tokenize(body)
             self._topics.append(frozenset(topic + (tokenize(body) if doc.search_text else [])))
             self._lengths.append(len(tokens))
             for term, count in Counter(tokens).items():

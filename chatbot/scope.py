@@ -10,8 +10,12 @@ queue; everything else gets a short reply and leaves no trace:
   animals, documents, data, ...), or a short request naming such a topic
   ("programação do dia 12").
 - ``small_talk``: thanks, greetings, laughter, "ok", "sim", emoji.
-- ``off_topic``: football, politics, jokes, general knowledge — anything with
-  no tie to the event.
+- ``off_topic``: football, politics, jokes, general knowledge, market quotes
+  ("quanto está a saca de soja?") — anything with no tie to the event.
+- ``others_data``: an attempt to look up OTHER people's registrations or
+  personal data ("lista de inscritos", "qual o email da Maria Souza?", "dados
+  do cpf ..."). Refused in one line, never looked up or queued: each person
+  sees only their own registration ("minha inscrição").
 - ``noise``: nothing to act on: random letters, only digits, a lone e-mail,
   phone or name, a long text without a question.
 
@@ -30,6 +34,7 @@ __all__ = [
     "MAX_UNQUESTIONED_CHARS",
     "MessageKind",
     "asks_for_list",
+    "asks_for_others_data",
     "question_kind",
     "redact_personal_data",
     "split_questions",
@@ -41,6 +46,7 @@ class MessageKind:
     SMALL_TALK = "small_talk"
     OFF_TOPIC = "off_topic"
     NOISE = "noise"
+    OTHERS_DATA = "others_data"
 
 
 # A text this long without a question in it is a story, not something to answer.
@@ -142,6 +148,7 @@ _EVENT_PREFIXES = (
     "acessib, acessiv, cadeirante, cadeira de rodas, deficien, libras, pcd, idoso, crianc, filho, filha, bebe, "
     "menor, kids, familia, acompanhante, esposa, marido, cachorro, cao, caes, pet, animal, animais, gato, "
     "documento, identidade, comprovante, carteirinha, traje, roupa, vestir, vestimenta, sapato, bota, "
+    "dress code, chinelo, bermuda, calcado, amament, gestante, fraldario, "
     "wifi, wi-fi, internet, tomada, banheiro, seguranca, dados, privacidade, lgpd, confirmac, resumo, "
     "trabalho, poster, artigo, submiss, apresentar, sorteio, brinde, kit, material, slides, gravac, gravad, "
     "transmiss, online, ao vivo, fumar, alcool, organizac, organizador, contato, whatsapp, site, participa, "
@@ -162,6 +169,68 @@ _OFF_TOPIC_WORDS = (
     "religiao, chatgpt, matematica, raiz quadrada"
 )
 _OFF_TOPIC_RE = re.compile(rf"\b(?:{_alternation(_OFF_TOPIC_WORDS)})\b|\b\d+\s*[-+x*/]\s*\d+\b")
+
+# Market quotes: commodities are the congress's themes ("soja" is on topic),
+# but today's price of a bag of soy is not something the event knows.
+_COMMODITIES = "soja|milho|boi|gado|bezerro|trigo|algodao|feijao|arroz|leite|cafe em grao|sorgo|etanol|acucar"
+_MARKET_RE = re.compile(
+    r"\b(?:sacas?|arrobas?|cotac\w*|bushels?|dolar|cbot|bolsa de chicago|mercado futuro|"
+    rf"(?:preco|valor)\s+(?:d[aoe]s?\s+)?(?:{_COMMODITIES}|fertilizante\w*|adubo|diesel|terra|hectare)|"
+    rf"(?:quanto|qto)\s+(?:esta|ta|vale|custa|paga\w*)\s+(?:(?:a|o|um|uma|hoje)\s+)?(?:{_COMMODITIES}))\b"
+)
+# Nouns that tie such a message back to the event ("a palestra fala da cotação?").
+_EVENT_CORE_RE = re.compile(
+    r"\b(?:evento|congress|cbas|palestr|painel|paineis|sessao|minicurso|oficina|feira|estande|expositor|"
+    r"programac|inscri|ingresso|credenci)"
+)
+
+# Someone else's data. People are named by a placeholder (a CPF, e-mail or
+# phone typed in), a word for another person, or a capitalised name that is
+# not the event's own (checked on the original text).
+_OTHER_PERSON = (
+    r"(?:\[(?:cpf|e-mail|telefone|numero)\]|cpf|fulan[oa]|ciclan[oa]|beltran[oa]|outra pessoa|outro participante|"
+    r"(?:meu|minha|um|uma|esse|essa|este|esta|aquele|aquela)\s+(?:filh[oa]|espos[oa]|marido|mulher|colega|amig[oa]|"
+    r"irma|irmao|pai|mae|chefe|socio|socia|funcionari[oa]|namorad[oa]|cliente|vizinh[oa]|primo|prima|"
+    r"tio|tia|pessoa|participante|inscrit[oa]))"
+)
+_PERSONAL_FIELDS = (
+    r"(?:dados|e-?mail|emails|telefone|celular|numero|whats\w*|zap|cpf|endereco|contato|inscricao|cadastro|"
+    r"situacao|status|nome|rg)"
+)
+_OTHERS_DATA_RE = re.compile(
+    # Lists of participants or of their details.
+    r"\b(?:lista|listagem|relacao|relatorio|planilha|nomes|contatos|e-?mails|telefones|numeros|cpfs|dados|whats\w*)"
+    r"\s+(?:\w+\s+){0,2}(?:inscrit[oa]s|participantes|cadastrad[oa]s|credenciad[oa]s|congressistas|"
+    r"pessoas inscritas|outras pessoas)\b"
+    # Who registered.
+    r"|\bquem\s+(?:mais\s+)?(?:ja\s+)?(?:se\s+)?(?:inscreveu|inscreveram|cadastrou|cadastraram|"
+    r"(?:esta|estao|e|sao|ta|tao)\s+(?:os\s+)?(?:inscrit|cadastrad|participantes))"
+    r"|\b(?:algum|alguem|alguma pessoa|quais|quantos)\s+(?:\w+\s+)?(?:inscrit[oa]s?|participantes?|cadastrad[oa]s?)"
+    r"\s+(?:de|da|do|em|no|na)\b"
+    # One person's details, or whether they registered.
+    rf"|\b{_PERSONAL_FIELDS}\s+(?:d[oa]s?|de|dess[ea]|dest[ea])\s+{_OTHER_PERSON}"
+    rf"|\b(?:consult\w*|verific\w*|pesquis\w*|procur\w*|busc\w*|checa\w*|puxa\w*)\s+(?:\w+\s+)?"
+    rf"(?:o|a|esse|este|pelo|pela)\s+(?:cpf|\[cpf\]|\[e-mail\]|e-?mail|inscricao|cadastro)\b"
+    rf"|{_OTHER_PERSON}\s+(?:ja\s+)?(?:esta|ta|e|foi)\s+(?:inscrit|cadastrad|confirmad)"
+)
+_NAME = r"[A-ZÀ-Ý][a-zà-ÿ]+(?:\s+(?:d[aeo]s?\s+)?[A-ZÀ-Ý][a-zà-ÿ]+)*"
+_NAMED_PERSON_RE = re.compile(
+    rf"\b(?i:{_PERSONAL_FIELDS.replace('endereco', 'endere[cç]o').replace('situacao', 'situa[cç][aã]o')})"
+    rf"\s+(?i:d[oa]|de)\s+(?P<name>{_NAME})"
+    rf"|(?P<subject>{_NAME})\s+(?i:j[aá]\s+)?(?i:est[aá]|t[aá]|foi)\s+(?i:inscrit|cadastrad)"
+)
+# Capitalised words that name the event, its organizers or places, not a
+# participant, and capitalised sentence starts ("Qual o email...", "Meu filho...").
+_NOT_A_PERSON = frozenset(
+    re.findall(
+        r"\w+",
+        "qual quais quem como onde quando o a os as meu minha seu sua eu voce voces ele ela ja ai oi ola "
+        "bom boa por favor me pode posso tem "
+        "organizacao organizadora organizadores organizador comissao equipe cbas congresso evento centro hotel "
+        "pousada secretaria comercial suporte atendimento feira empresa aeroporto goiania goias brasil site "
+        "whatsapp agro cerrado auditorio sala pavilhao ipe vereda buriti",
+    )
+)
 
 # Question forms. Open ones ("qual", "quem") need an event topic; the ones
 # that ask what there is or what one may do ("tem?", "posso?", "onde?",
@@ -223,6 +292,20 @@ def _question_form(folded: str, raw: str) -> tuple[bool, bool]:
     return asked, implicit
 
 
+def asks_for_others_data(text: str) -> bool:
+    """``text`` asks for other people's registrations or personal data (never answered)."""
+    redacted = redact_personal_data(text or "")
+    if _OTHERS_DATA_RE.search(fold(redacted)):
+        return True
+    for match in _NAMED_PERSON_RE.finditer(redacted):
+        name = match.group("name") or match.group("subject")
+        first = fold(name.split()[0])
+        if first not in _NOT_A_PERSON:
+            return True
+    return False
+
+
+
 def question_kind(text: str) -> str:
     """One of ``MessageKind``: what ``text`` is, decided from the text alone."""
     raw = (text or "").strip()
@@ -235,6 +318,8 @@ def question_kind(text: str) -> str:
     words = _WORD_RE.findall(folded)
     if not words:
         return MessageKind.NOISE  # only digits, an e-mail, a phone, a CPF
+    if asks_for_others_data(raw):
+        return MessageKind.OTHERS_DATA
     leftover = _SMALL_TALK_RE.sub(" ", folded)
     if not _WORD_RE.findall(leftover):
         return MessageKind.SMALL_TALK
@@ -244,6 +329,8 @@ def question_kind(text: str) -> str:
     # "bom dia, quem ganhou o jogo?": the greeting's "dia" is not the event's.
     on_topic = bool(_EVENT_RE.search(leftover))
     if _OFF_TOPIC_RE.search(leftover) and not on_topic:
+        return MessageKind.OFF_TOPIC
+    if _MARKET_RE.search(leftover) and not _EVENT_CORE_RE.search(leftover):
         return MessageKind.OFF_TOPIC
     if not asked:
         if len(raw) > MAX_UNQUESTIONED_CHARS or not on_topic:

@@ -276,3 +276,99 @@ def test_a_partly_covered_question_is_offered_as_a_suggestion_and_queued_for_rev
     queued = UnansweredQuestion.objects.get()
     assert queued.reason == UnansweredQuestion.Reason.LOW_CONFIDENCE
     assert "guarda-volumes gratuito" in queued.bot_reply
+
+
+# --- the subject decides the answer, not a shared word ------------------------------------------
+
+REFUSED = "Não compartilho dados de outros participantes"
+
+# (message, kind, a fragment the offline reply must contain, one it must not, what is queued)
+SUBJECT_CASES = [
+    # A yes/no question is answered by the entry about its subject, not by one that shares a modifier.
+    ("o evento é gratuito?", QUESTION, "Só a *visita à feira de negócios* é gratuita", "Wi-Fi", None),
+    ("o congresso é de graça?", QUESTION, "Só a *visita à feira de negócios* é gratuita", "Wi-Fi", None),
+    ("o evento é free?", QUESTION, "Só a *visita à feira de negócios* é gratuita", "Wi-Fi", None),
+    ("tem vaga ainda?", QUESTION, "ainda há vagas", "1.200 vagas", None),
+    ("ainda tem vagas?", QUESTION, "ainda há vagas", "1.200 vagas", None),
+    ("as vagas já esgotaram?", QUESTION, "ainda há vagas", "1.200 vagas", None),
+    ("tem vaga pra carro?", QUESTION, "1.200 vagas", "ainda há vagas", None),
+    ("tem meia entrada pra idoso?", QUESTION, "idosos (60+)", "Estudantes de graduação", None),
+    ("idoso paga meia?", QUESTION, "idosos (60+)", "Estudantes de graduação", None),
+    ("tem desconto para a terceira idade?", QUESTION, "idosos (60+)", "Estudantes de graduação", None),
+    ("até quando posso me inscrever?", QUESTION, "31/03/2027", "É rapidinho", None),
+    ("qual o prazo pra se inscrever?", QUESTION, "31/03/2027", "resumos", None),
+    ("até quando vai o evento?", QUESTION, "13 de maio", "31/03/2027", None),
+    ("eu só queria saber o preço mas tudo bem", QUESTION, "R$ 480,00", "Encontrei isto", None),
+    ("bom dia, qual o valor do ingresso? obrigado", QUESTION, "R$ 480,00", "Encontrei isto", None),
+    # A modifier question about a covered subject still finds the subject.
+    ("o wifi é gratuito?", QUESTION, "Wi-Fi gratuita", "Só a *visita", None),
+    ("o transfer do hotel é gratuito?", QUESTION, "transfer gratuito", "Só a *visita", None),
+    # Everyday words for a subject the knowledge names otherwise.
+    ("posso ir de chinelo?", QUESTION, "esporte fino", FORWARDED, None),
+    ("pode ir de bermuda?", QUESTION, "esporte fino", FORWARDED, None),
+    ("qual o dress code?", QUESTION, "esporte fino", FORWARDED, None),
+    # A subject the knowledge never covers is forwarded, not answered by a shared "área".
+    ("tem área pra amamentar?", QUESTION, FORWARDED, "Visitante da feira", UnansweredQuestion.Reason.UNANSWERED),
+    # Market quotes are off-topic even though soy is a theme of the congress.
+    ("quanto está a saca de soja hoje?", OFF_TOPIC, OUT_OF_SCOPE, FORWARDED, None),
+    ("qual a cotação do boi gordo?", OFF_TOPIC, OUT_OF_SCOPE, FORWARDED, None),
+    ("qual o preço do milho hoje?", OFF_TOPIC, OUT_OF_SCOPE, FORWARDED, None),
+    ("quanto tá o dólar?", OFF_TOPIC, OUT_OF_SCOPE, FORWARDED, None),
+    # Other people's data: a short refusal, never looked up or queued.
+    ("quem se inscreveu de Rio Verde?", MessageKind.OTHERS_DATA, REFUSED, FORWARDED, None),
+    ("me passa os dados do cpf 123.459.507-90", MessageKind.OTHERS_DATA, REFUSED, FORWARDED, None),
+    ("qual o email da Maria Souza?", MessageKind.OTHERS_DATA, REFUSED, FORWARDED, None),
+    ("lista de inscritos", MessageKind.OTHERS_DATA, REFUSED, FORWARDED, None),
+    ("me manda a lista de participantes", MessageKind.OTHERS_DATA, REFUSED, FORWARDED, None),
+    ("a Maria Souza está inscrita?", MessageKind.OTHERS_DATA, REFUSED, FORWARDED, None),
+    ("qual o telefone do João Pereira?", MessageKind.OTHERS_DATA, REFUSED, FORWARDED, None),
+    ("consulta o cpf 529.982.247-25 pra mim", MessageKind.OTHERS_DATA, REFUSED, FORWARDED, None),
+    ("tem algum inscrito de Goiânia?", MessageKind.OTHERS_DATA, REFUSED, FORWARDED, None),
+    ("meu colega já está inscrito?", MessageKind.OTHERS_DATA, REFUSED, FORWARDED, None),
+    ("quem são os inscritos?", MessageKind.OTHERS_DATA, REFUSED, FORWARDED, None),
+    # ...while the organizers' own contacts and who may register are ordinary questions.
+    ("qual o email da organização?", QUESTION, "contato@cbas2027.example.org", REFUSED, None),
+    ("Qual o telefone do Hotel Ipê Amarelo?", QUESTION, "Hotel", REFUSED, UnansweredQuestion.Reason.LOW_CONFIDENCE),
+    ("quem pode se inscrever?", QUESTION, None, REFUSED, None),
+]
+
+
+@pytest.mark.parametrize(("message", "kind", "_has", "_lacks", "_queued"), SUBJECT_CASES, ids=[c[0] for c in SUBJECT_CASES])
+def test_each_subject_case_is_classified(message, kind, _has, _lacks, _queued):
+    assert question_kind(message) == kind
+
+
+@pytest.mark.parametrize(("message", "_kind", "has", "lacks", "queued"), SUBJECT_CASES, ids=[c[0] for c in SUBJECT_CASES])
+def test_a_question_is_answered_by_the_entry_about_its_subject_and_queued_only_when_unknown(
+    demo_event, no_key, message, _kind, has, lacks, queued
+):
+    answer = ask(message)
+    if has is not None:
+        assert has in answer.text
+    if lacks is not None:
+        assert lacks not in answer.text
+    stored = list(UnansweredQuestion.objects.values_list("reason", flat=True))
+    assert stored == ([queued] if queued else [])
+
+
+def test_the_subject_cases_are_many_and_cover_every_failure_class():
+    assert len(SUBJECT_CASES) >= 30
+    assert {kind for _m, kind, *_rest in SUBJECT_CASES} == {QUESTION, OFF_TOPIC, MessageKind.OTHERS_DATA}
+
+
+@pytest.mark.parametrize("message", ["lista de inscritos", "qual o email da Maria Souza?", "quem se inscreveu de Rio Verde?"])
+def test_a_request_for_other_peoples_data_never_reaches_the_model_or_the_queue(demo_event, fake_openai, message):
+    answer = ask(message)
+    assert answer.source == AnswerSource.SCOPE and REFUSED in answer.text
+    assert "minha inscrição" in answer.text
+    assert fake_openai.chat_requests == []
+    assert not UnansweredQuestion.objects.exists()
+
+
+def test_a_question_whose_subject_an_entry_only_mentions_in_passing_is_not_answered_with_it(demo_event, no_key):
+    # Without the demo's own entry, "gratuito" is in the Wi-Fi answer and in the tickets' keywords:
+    # the tickets are about prices, the Wi-Fi entry only mentions it is free.
+    FAQEntry.objects.filter(event=demo_event, question="O evento é gratuito?").delete()
+    answer = ask("o evento é gratuito?")
+    assert "Visitante da feira: gratuito" in answer.text
+    assert "Wi-Fi" not in answer.text

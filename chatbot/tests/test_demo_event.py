@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from django.core.management import call_command
@@ -131,3 +132,34 @@ def test_running_it_again_updates_an_entry_an_older_version_wrote():
     load()
     faq.refresh_from_db()
     assert "não recebo pagamentos" in faq.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "fragment"),
+    [
+        ("O evento é gratuito?", "Não."),
+        ("Ainda tem vagas?", "quero me inscrever"),
+        ("Tem meia-entrada ou desconto para idosos?", "fale com a organização"),
+        ("Até quando posso me inscrever?", "31/03/2027"),
+    ],
+)
+def test_it_answers_the_common_yes_no_questions_honestly(question, fragment):
+    load()
+    assert fragment in FAQEntry.objects.get(question=question).answer
+
+
+def test_its_answers_agree_with_its_ticket_prices():
+    # The FAQ quotes prices; they must be the ticket categories' own.
+    load()
+    prices = {f"R$ {p:.2f}".replace(".", ",") for p in TicketCategory.objects.values_list("price", flat=True) if p}
+    for faq in FAQEntry.objects.all():
+        for quoted in re.findall(r"R\$ \d+,\d{2}", faq.answer):
+            if "estacionamento" not in faq.answer and "refeições" not in faq.answer:
+                assert quoted in prices, (faq.question, quoted)
+
+
+def test_the_parking_entry_does_not_claim_a_bare_vaga():
+    # "tem vaga?" at an event asks about registration.
+    load()
+    keywords = [k.strip() for k in FAQEntry.objects.get(question="Tem estacionamento no local?").keywords.split(",")]
+    assert "vaga" not in keywords

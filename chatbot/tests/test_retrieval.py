@@ -249,3 +249,70 @@ def test_a_covered_question_with_a_common_verb_is_found_with_confidence(demo_eve
     top = retrieve(question)[0]
     assert _label(top.doc) == expected
     assert top.confidence >= 0.6
+
+
+# --- subjects, modifiers and synonyms ---------------------------------------------------------
+
+
+def test_a_word_only_in_an_entrys_body_does_not_make_it_a_confident_answer(db):
+    event = make_event()
+    FAQEntry.objects.create(
+        event=event, question="Tem Wi-Fi?", answer="Sim, a rede Wi-Fi gratuita cobre o pavilhão.", keywords="wifi, internet"
+    )
+    top = retrieve("o evento é gratuito?")[0]
+    assert top.confidence < 0.6
+
+
+def test_an_entry_without_the_questions_most_specific_word_loses_confidence(demo_event):
+    # "idoso" is known (the parking entry mentions it): the students' meia-entrada does not answer for idosos.
+    FAQEntry.objects.filter(event=demo_event, question__icontains="idosos").delete()
+    for hit in retrieve("tem meia entrada pra idoso?"):
+        assert hit.confidence < 0.6, (_label(hit.doc), hit.confidence)
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["posso ir de chinelo?", "pode ir de bermuda?", "qual o dress code?", "posso ir de camiseta?"],
+    ids=["chinelo", "bermuda", "dress-code", "camiseta"],
+)
+def test_everyday_words_for_clothes_find_the_dress_code_entry(db, question):
+    event = make_event()
+    FAQEntry.objects.create(event=event, question="Qual o traje?", answer="Esporte fino.", keywords="traje, roupa")
+    FAQEntry.objects.create(event=event, question="Tem Wi-Fi?", answer="Sim.", keywords="wifi")
+    top = retrieve(question)[0]
+    assert top.doc.title == "Qual o traje?" and top.confidence >= 0.6
+
+
+def test_an_ambiguous_word_prefers_its_event_sense(db):
+    # "vaga" alone, at an event, is a place in it; with "carro" it is parking.
+    event = make_event()
+    FAQEntry.objects.create(event=event, question="Tem estacionamento?", answer="Sim, 300 vagas.", keywords="estacionamento, vaga, carro")
+    FAQEntry.objects.create(event=event, question="Como me inscrevo?", answer="Pelo chat.", keywords="inscrição, vaga")
+    assert retrieve("tem vaga ainda?")[0].doc.title == "Como me inscrevo?"
+    assert retrieve("tem vaga pra carro?")[0].doc.title == "Tem estacionamento?"
+
+
+def test_pleasantries_inside_a_question_do_not_lower_its_confidence(demo_event):
+    plain = retrieve("qual o preço?")[0]
+    polite = retrieve("eu só queria saber o preço mas tudo bem, obrigado")[0]
+    assert polite.doc.id == plain.doc.id == "event:tickets"
+    assert polite.confidence == plain.confidence >= 0.6
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("o evento é gratuito?", "O evento é gratuito?"),
+        ("tem vaga ainda?", "Ainda tem vagas?"),
+        ("tem meia entrada pra idoso?", "Tem meia-entrada ou desconto para idosos?"),
+        ("até quando posso me inscrever?", "Até quando posso me inscrever?"),
+        ("posso ir de chinelo?", "Qual o traje recomendado?"),
+        ("onde vai ser", "event:venue"),
+        ("até quando vai o evento?", "event:dates"),
+    ],
+    ids=["free", "places-left", "elderly", "deadline", "slippers", "where", "until-when-the-event"],
+)
+def test_a_yes_no_question_ranks_the_entry_about_its_subject_first(demo_event, question, expected):
+    top = retrieve(question)[0]
+    assert _label(top.doc) == expected, [(_label(h.doc), h.confidence) for h in retrieve(question)]
+    assert top.confidence >= 0.6

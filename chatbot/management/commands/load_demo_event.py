@@ -64,7 +64,9 @@ FAQ = [
         "Sim! O Centro de Eventos Agro Cerrado tem estacionamento próprio com 1.200 vagas, por *R$ 25,00 a diária* "
         "(pagamento na saída, em Pix ou cartão). Há vagas reservadas para pessoas com deficiência e idosos perto da "
         "entrada principal.",
-        "estacionamento, estacionar, vaga, vagas de carro, carro, garagem, parar o carro",
+        # Not a bare "vaga": at an event, "tem vaga?" asks about registration.
+        "estacionamento, estacionar, vaga de carro, vagas de carro, vaga para carro, vaga de estacionamento, carro, "
+        "garagem, parar o carro",
     ),
     (
         "Vou receber certificado de participação?",
@@ -203,6 +205,41 @@ FAQ = [
         "contato@cbas2027.example.org.",
         "ver meus dados, corrigir dados, apagar dados, apagar meus dados, excluir dados, deletar dados, "
         "direitos lgpd, lgpd, privacidade, esquecer meus dados",
+    ),
+    (
+        "O evento é gratuito?",
+        "Não. O congresso (palestras, painéis e minicursos) é pago: de *R$ 220,00* (passe de um dia) a "
+        "*R$ 580,00*. Só a *visita à feira de negócios* é gratuita, sem acesso "
+        "às palestras; crianças de até 12 anos acompanhadas de um responsável inscrito também não pagam. "
+        "Pergunte *quanto custa* para ver todos os valores.",
+        "gratuito, gratuita, grátis, de graça, free, evento gratuito, entrada gratuita, sem custo, "
+        "é pago, cobrado, cobra",
+    ),
+    (
+        "Ainda tem vagas?",
+        "Sim! As inscrições para o CBAS 2027 estão *abertas* e ainda há vagas. Você pode se inscrever aqui mesmo: "
+        "escreva *quero me inscrever*. Se as vagas acabarem, a organização avisa no site "
+        "https://cbas2027.example.org.",
+        "vaga, vagas, ainda tem vaga, tem vaga, vagas abertas, lotado, lotou, esgotado, esgotou, lotação, "
+        "capacidade, acabaram as vagas",
+    ),
+    (
+        "Tem meia-entrada ou desconto para idosos?",
+        "A tabela do CBAS 2027 não tem uma categoria própria para idosos (60+): o único valor reduzido é o de "
+        "*estudante* (R$ 240,00). Para saber de outro desconto, fale com a organização: contato@cbas2027.example.org "
+        "ou WhatsApp (62) 3200-2027.",
+        "idoso, idosos, idosa, idosas, 60+, terceira idade, melhor idade, aposentado, aposentada, "
+        "meia para idoso, desconto para idoso, estatuto do idoso",
+    ),
+    (
+        "Até quando posso me inscrever?",
+        "As inscrições estão abertas e podem ser feitas aqui no chat: escreva *quero me inscrever*. O valor "
+        "depende da data: o *1º lote* (R$ 480,00) vale para inscrições feitas até *31/03/2027* e, a partir de "
+        "*01/04/2027*, vale o *2º lote* (R$ 580,00). Não há data de encerramento divulgada; se as vagas "
+        "acabarem, a organização avisa no site.",
+        "até quando, prazo, prazo de inscrição, prazo para se inscrever, prazo para inscrição, data limite, "
+        "último dia para se inscrever, encerramento das inscrições, inscrições terminam, virada de lote, "
+        "prazo do lote",
     ),
 ]
 
