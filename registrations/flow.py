@@ -37,6 +37,7 @@ only: read after "sim", discarded on "não".
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -48,10 +49,10 @@ from rapidfuzz import fuzz
 
 from registrations import places
 from registrations import validators as v
-from registrations.reading.answers import read_yes_no, split_yes_prefix, yes_with_reservation
-from registrations.reading.emails import find_email_span, read_email
-from registrations.reading.names import read_name
-from registrations.reading.numbers import means_same_number, read_choice, read_cpf, read_phone
+from registrations.reading import answers, emails, names, numbers
+from registrations.reading.answers import split_yes_prefix, yes_with_reservation
+from registrations.reading.emails import find_email_span
+from registrations.reading.numbers import means_same_number, read_choice
 from registrations.steps import FIELD_STEP, FIELDS, IN_FLOW_STEPS, STEP_FIELD
 from registrations.steps import RegistrationStep as Step
 
@@ -328,6 +329,28 @@ Turn = tuple[FlowState, list[str], list[Effect]]
 # --------------------------------------------------------------------------
 # Reading free text
 # --------------------------------------------------------------------------
+
+# The readers are pure functions of the text; one turn reads the same message
+# several times (the owners' keys, out-of-turn values, the step's parser), so
+# their answers are kept for the last few hundred messages.
+read_email = functools.lru_cache(maxsize=512)(emails.read_email)
+read_cpf = functools.lru_cache(maxsize=512)(numbers.read_cpf)
+read_phone = functools.lru_cache(maxsize=512)(numbers.read_phone)
+read_yes_no = functools.lru_cache(maxsize=512)(answers.read_yes_no)
+
+
+@functools.lru_cache(maxsize=512)
+def _read_name(text: str, extra_fragments: tuple[str, ...] = ()) -> names.NameReading:
+    return names.read_name(text, extra_fragments=extra_fragments)
+
+
+def read_name(text: str, *, extra_fragments: tuple[str, ...] = ()) -> names.NameReading:
+    return _read_name(text, tuple(extra_fragments))
+
+
+@functools.lru_cache(maxsize=512)
+def read_place(text: str, region: tuple[str, ...] = ()) -> places.PlaceReading:
+    return places.read_place(text, region=region)
 
 
 _words = v.fold_words
@@ -783,7 +806,7 @@ def _extras_from(rest: str, ctx: FlowContext) -> dict[str, Any]:
     found: dict[str, Any] = {}
     if not rest.strip():
         return found
-    reading = places.read_place(rest, region=ctx.region)
+    reading = read_place(rest, region=ctx.region)
     if reading.place is not None and not reading.unsure:
         found.update(_place_values(reading.place))
     profile = match_profile(rest, ctx.profiles, numbers=False)
@@ -1038,7 +1061,7 @@ def _option_values(option: list[Any]) -> dict[str, Any]:
 
 
 def _read_city(text: str, ctx: FlowContext) -> _Parsed:
-    reading = places.read_place(_without_data(text) or text, region=ctx.region)
+    reading = read_place(_without_data(text) or text, region=ctx.region)
     query = reading.query or _without_data(text) or text.strip()
     if reading.place is not None and not reading.unsure:
         return _Parsed(values=_place_values(reading.place))
@@ -1452,7 +1475,7 @@ def _found_extras(state: FlowState, text: str, ctx: FlowContext) -> dict[str, An
         rest = _without_data(text)
         value = rest if rest and rest != text.strip() else ""
     if value and current != "city":
-        reading = places.read_place(value, region=ctx.region)
+        reading = read_place(value, region=ctx.region)
         if reading.place is not None and not reading.unsure:
             found.update(_place_values(reading.place))
             found["city_extra"] = True
@@ -1717,7 +1740,7 @@ def _inline_value(name: str, text: str, ctx: FlowContext) -> dict[str, Any] | No
     if name == "city":
         value = _value_after(text, r"cidade|moro em|moro no|moro na|mudei para|mudei pra|munic[ií]pio")
         if value:
-            reading_place = places.read_place(value, region=ctx.region)
+            reading_place = read_place(value, region=ctx.region)
             if reading_place.place is not None and not reading_place.unsure:
                 return _place_values(reading_place.place)
         return None
