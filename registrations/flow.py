@@ -1078,6 +1078,9 @@ def _read_city(text: str, ctx: FlowContext) -> _Parsed:
         return _Parsed(step=Step.ASKING_STATE, pending={"kind": "city_candidates", "cities": cities})
     if not query:
         return _Parsed(error=_("Envie o nome da sua cidade, por exemplo: Goiânia, ou Santa Maria/RS."))
+    elsewhere = _in_another_uf(_without_data(text) or text, ctx)
+    if elsewhere is not None:
+        return elsewhere
     return _Parsed(
         error=_(
             "Não encontrei a cidade “%(text)s” na lista de municípios do IBGE. Confira a grafia e envie de novo, "
@@ -1085,6 +1088,34 @@ def _read_city(text: str, ctx: FlowContext) -> _Parsed:
         )
         % {"text": query[:60]}
     )
+
+
+_TRAILING_UF_RE = re.compile(r"^(?P<name>.+?)[\s/,(-]+(?P<uf>[A-Za-z]{2})\)?\s*$")
+
+
+def _in_another_uf(text: str, ctx: FlowContext) -> _Parsed | None:
+    """"Rio Verde MT": no such town in MT, but there is one elsewhere — offer it instead of "não encontrei"."""
+    found = _TRAILING_UF_RE.match(text.strip())
+    if found is None:
+        return None
+    try:
+        typed_uf = v.normalize_uf(found["uf"])
+    except v.InvalidValue:
+        return None
+    reading = read_place(found["name"], region=ctx.region)
+    places_found = [reading.place] if reading.place is not None else list(reading.options)
+    places_found = [place for place in places_found if place.city.uf != typed_uf]
+    if not places_found:
+        return None
+    if len(places_found) == 1:
+        place = places_found[0]
+        return _Parsed(
+            pending={"kind": "city_suggestion", "value": _place_option(place)},
+            prompt=_("Não encontrei *%(name)s* em %(uf)s. Você quis dizer *%(city)s*? Responda *sim* ou envie a cidade de novo.")
+            % {"name": found["name"].strip(), "uf": typed_uf, "city": _place_label(_place_option(place))},
+        )
+    cities = [_place_option(place) for place in places_found[:9]]
+    return _Parsed(step=Step.ASKING_STATE, pending={"kind": "city_candidates", "cities": cities})
 
 
 def _parse_city(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:

@@ -490,3 +490,5 @@ add("city-at-the-cpf-step-is-kept", 8, *upto("asking_cpf"), T("moro em Senador C
 add("city-and-profile-at-the-city-step", 8, *CI, T("Goiânia estudante", "Goiânia/GO", "Estudante", "@confirming"))
 add("phone-and-city-at-the-phone-step", 8, *upto("asking_phone", cpf_=cpf(123)),
     T("62 96700-6666 Goiânia", "Goiânia/GO", "@asking_profile"))
+add("place-wrong-uf-offers-the-town-elsewhere", 10, *CI, T("Rio Verde MT", "Rio Verde/GO", "?", "@asking_city"),
+    T("sim", "@asking_profile"), *say("1", "sim"), stored={"city": "Rio Verde", "uf": "GO"})
