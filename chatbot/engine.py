@@ -10,9 +10,11 @@ chat) runs this same function.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -376,7 +378,21 @@ def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[
     small_talk = None if routed.question else _small_talk(routed, event, registered)
     if small_talk is not None:
         return [small_talk]
+    why = _WHY_DATA_RE.search(routed.words) if routed.question else None
+    if why is not None:
+        # "pq precisa do cpf?": the registration's own reason, not a guess from the FAQ.
+        from registrations.flow import why_we_ask
+
+        field = {"cpf": "cpf", "telefone": "phone", "celular": "phone", "nome": "full_name", "cidade": "city"}.get(
+            why.group("what"), "email"
+        )
+        return [why_we_ask(field)]
     return [answer(text)]
+
+
+_WHY_DATA_RE = re.compile(
+    r"\b(pra que|para que|por que|porque|pq)\b.*\b(?P<what>cpf|e ?mail|email|telefone|celular|nome|cidade)\b"
+)
 
 
 def _privacy_command(state: ConversationState, routed: Routed, answer: Callable[[str], str]) -> list[str] | None:
@@ -475,9 +491,24 @@ def _discarded(turn: dict) -> dict:
     return turn
 
 
+_INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_MOJIBAKE_RE = re.compile("Ã[\u0080-\u00bf]|Â[\u00a0-\u00bf]")
+
+
+def clean_text(text: str) -> str:
+    """What the participant meant to send: invisible characters removed, UTF-8 read as Latin-1
+    repaired ("JoÃ£o" -> "João"), Unicode composed (NFC)."""
+    text = _INVISIBLE_RE.sub("", text or "")
+    if _MOJIBAKE_RE.search(text):
+        # Not a clean round trip (real Latin-1 text): keep what was sent.
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
+            text = text.encode("latin-1").decode("utf-8")
+    return unicodedata.normalize("NFC", text).strip()
+
+
 def _turn(conversation_id: str, text: str, push_name: str, *, savepoint: bool = True) -> TurnResult:
     now = timezone.now()
-    text = (text or "").strip()[: settings.MAX_MESSAGE_CHARS]
+    text = clean_text(text)[: settings.MAX_MESSAGE_CHARS]
     # Inside the caller's transaction (the pipeline) a savepoint would only
     # cost two round trips: any error here rolls back the caller's block too.
     with transaction.atomic(savepoint=savepoint), knowledge_snapshot():

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from registrations.flow import Understood
 from registrations.reading.answers import read_yes_no
 from registrations.reading.numbers import read_choice
-from registrations.validators import fold, fold_words
+from registrations.validators import find_cpf, find_email, fold, fold_words
 
 __all__ = ["Routed", "field_in", "looks_like_question", "route", "words_of"]
 
@@ -134,8 +134,9 @@ _STATUS_QUESTION_RE = re.compile(
     r"status da (minha )?inscricao|como (esta|ta) (a )?minha inscricao|deu certo (a )?minha inscricao)\b"
 )
 _REGISTER_RE = re.compile(
-    r"\b(inscrev\w*|inscreve\w*|increv\w*|cadastr\w*|quero participar|fazer (a |uma |minha )?inscricao|"
-    r"faco (a |uma |minha )?inscricao|realizar (a |minha )?inscricao|me registrar|garantir (a |minha )?vaga)\b"
+    r"\b(inscrev\w*|inscreve\w*|increv\w*|cadastr\w*|quero participar|fazer (a |uma )?(minha |nossa )?inscricao|"
+    r"faco (a |uma )?(minha )?inscricao|realizar (a )?(minha )?inscricao|me registrar|garantir (a |minha )?vaga|"
+    r"quero (ir|participar) (no|do|ao|na|da) (congresso|evento|feira)|quero ir no congresso)\b"
 )
 _UNDO_CANCEL_RE = re.compile(
     r"\b(desfazer (o )?cancelamento|desisti de cancelar|nao quero (mais )?cancelar|quero manter( a| minha)? inscricao|"
@@ -152,6 +153,8 @@ _NOT_A_SIGNUP_RE = re.compile(
 )
 _OTHER_PERSON_RE = re.compile(
     r"\b(outra pessoa|outras pessoas|mais uma (pessoa|inscricao)|nova inscricao|outra inscricao|mais alguem|"
+    r"(mais um|mais uma|um|uma|outro|outra) (funcionari\w*|colaborador\w*|empregad\w*|aluno|aluna|colega|socio|socia)|"
+    r"agora mais (um|uma)|"
     r"(minha|meu|minhas|meus) (esposa|esposo|marido|mulher|filho|filha|filhos|filhas|pai|mae|irmao|irma|"
     r"funcionario|funcionaria|funcionarios|colega|colegas|socio|socia|amigo|amiga|sobrinho|sobrinha|neto|neta|"
     r"genro|nora|primo|prima|cunhado|cunhada|namorado|namorada|noivo|noiva|equipe|empregado|empregada|"
@@ -163,7 +166,7 @@ _OTHER_PERSON_RE = re.compile(
 # --------------------------------------------------------------------------
 
 _GREETING_RE = re.compile(
-    r"^((oi+e?|ola+|opa+|eai|e ai|hey|hello|hi|oie|salve|bom dia|boa tarde|boa noite|bom diaa|boa|ei|alo|inicio|"
+    r"^(\s*(oi+e?|ola+|opa+|eai|eae|e ai|e ae|hey|hello|hi|oie|salve|bom dia|boa tarde|boa noite|bom diaa|boa|ei|alo+|inicio|"
     r"comecar|start)( (pessoal|tudo|gente|amigo|amiga|bot|robo))?( (tudo bem|tudo bom|td bem|tudo certo|como vai|"
     r"blz|beleza|tranquilo))?( com voce| com vc)?)+$"
 )
@@ -255,10 +258,10 @@ def _registration_command(words: str, text: str, question: bool) -> tuple[str | 
     mentions_email = bool(re.search(r"\be ?mail\b|\bemail\b|\bconfirmacao\b", words))
     if _RESEND_RE.search(words) and (mentions_email or words.startswith("reenvi")):
         return "resend", None
-    other_person = _OTHER_PERSON_RE.search(words) and (_REGISTER_RE.search(words) or len(words.split()) <= 4)
-    if other_person and not (question and _NOT_A_SIGNUP_RE.search(words)):
-        return "register_other", None
     corrective = _CORRECT_RE.search(words) or _WRONG_RE.search(words)
+    other_person = _OTHER_PERSON_RE.search(words) and (_REGISTER_RE.search(words) or len(words.split()) <= 6)
+    if other_person and not corrective and not (question and _NOT_A_SIGNUP_RE.search(words)):
+        return "register_other", None
     about_data = named or re.search(r"\b(dados|dado|inscricao|cadastro)\b", words) or len(words.split()) == 1
     if corrective and about_data and (not question or re.search(r"\b(meu|minha|meus|minhas)\b", words)):
         return "correct", named
@@ -280,10 +283,32 @@ def _registration_command(words: str, text: str, question: bool) -> tuple[str | 
     return None, None
 
 
+_ABBREVIATIONS = {
+    "qro": "quero", "qr": "quero", "kero": "quero", "fzr": "fazer", "fazr": "fazer", "inscricaum": "inscricao",
+    "inscrisao": "inscricao", "inscriçao": "inscricao", "increver": "inscrever", "cadastar": "cadastrar",
+    "vc": "voce", "vcs": "voces", "tb": "tambem", "tbm": "tambem", "msm": "mesmo", "mt": "muito", "td": "tudo",
+    "hj": "hoje", "n": "nao", "s": "sim", "q": "que", "p": "para", "pra": "para", "c": "com", "agr": "agora",
+}  # fmt: skip
+
+
+def _expand(words: str) -> str:
+    return " ".join(_ABBREVIATIONS.get(word, word) for word in words.split())
+
+
+_DATA_WORDS_RE = re.compile(r"\b(dados|inscricao|inscrever|nome|cadastro|segue|seguem|cpf|e ?mail|telefone|celular)\b")
+
+
+def _pasted_registration(text: str, words: str) -> bool:
+    """A message that carries registration data (a valid CPF, or an e-mail with a name or a label)."""
+    if find_cpf(text):
+        return True
+    return find_email(text) is not None and bool(_DATA_WORDS_RE.search(words)) and len(words.split()) >= 4
+
+
 def route(text: str, *, in_flow: bool = False) -> Routed:
     """Say what ``text`` is (see the module docstring). Pure."""
     text = (text or "").strip()
-    words = words_of(text)
+    words = _expand(words_of(text))
     polite = re.sub(r"\b(por favor|pfv|pf|porfavor|pls)\b", "", words).strip()
     question = looks_like_question(text)
     split = words.split()
@@ -317,6 +342,9 @@ def route(text: str, *, in_flow: bool = False) -> Routed:
     command, command_field = _registration_command(words, text, question)
     if command is not None:
         return make(command, field=command_field or named)
+    if not in_flow and not question and _pasted_registration(text, words):
+        # "Segue meus dados: Nome …, e-mail …, CPF …": a registration, not a question for the organizers.
+        return make("register")
     if _GREETING_RE.match(polite.replace(" com voce", "")):
         return make(small_talk="greeting")  # "boa noite, tudo bem?" is a greeting, not a question
     if not question:

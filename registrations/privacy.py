@@ -79,6 +79,20 @@ def personal_data_report(*, conversation: ConversationState) -> str:
                 "version": participant.consent_version,
             },
         ]
+    held = (conversation.data or {}).get("fields") if isinstance(conversation.data, dict) else None
+    if held and any(held.get(name) for name in ("full_name", "email", "cpf", "phone", "city")):
+        # A registration under way: what it holds so far is theirs too.
+        lines += ["", _("*Inscrição em andamento (ainda não confirmada)*")]
+        if held.get("full_name"):
+            lines.append(_("Nome: %(v)s") % {"v": held["full_name"]})
+        if held.get("email"):
+            lines.append(_("E-mail: %(v)s") % {"v": held["email"]})
+        if held.get("cpf"):
+            lines.append(_("CPF: %(v)s") % {"v": mask_cpf(held["cpf"])})
+        if held.get("phone"):
+            lines.append(_("Telefone: %(v)s") % {"v": format_phone_national(held["phone"])})
+        if held.get("city"):
+            lines.append(_("Cidade: %(city)s/%(uf)s") % {"city": held["city"], "uf": held.get("uf", "")})
     others = list(Participant.objects.filter(conversation=conversation, pk__in=relatives).order_by("id"))
     if others:
         lines += [

@@ -39,7 +39,7 @@ only: read after "sim", discarded on "não".
 from __future__ import annotations
 
 from registrations.flow.machine import advance, after_register, after_update
-from registrations.flow.parsers import match_profile
+from registrations.flow.parsers import match_profile, why_we_ask
 from registrations.flow.reading import is_no, is_yes, lookup_keys, wants_turn
 from registrations.flow.texts import field_label
 from registrations.flow.types import (
@@ -112,4 +112,5 @@ __all__ = [
     "lookup_keys",
     "match_profile",
     "wants_turn",
+    "why_we_ask",
 ]

@@ -19,6 +19,7 @@ from registrations.flow.reading import (
     _PHONE_CUE_RE,
     _join_spaced_digits,
     _looks_like_phone,
+    _refusal_fresh,
     _without_data,
     _words,
     read_cpf,
@@ -43,6 +44,8 @@ from registrations.flow.texts import (
     _own_fields,
     _own_found_message,
     _own_summary,
+    _phone_display,
+    _place_label,
     _prompt,
     _relatives_line,
     _summary,
@@ -377,6 +380,26 @@ def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, A
     return captured, notes, effects, state
 
 
+_SUGGESTIONS = frozenset({"email_suggestion", "cpf_suggestion", "phone_suggestion", "city_suggestion", "name_confirm"})
+
+
+def _suggestion_prompt(pending: Mapping[str, Any]) -> str:
+    kind, value = pending.get("kind"), pending.get("value")
+    if kind == "email_suggestion":
+        return _("Seu e-mail é *%(value)s*? Responda *sim* ou envie o e-mail certo.") % {"value": value}
+    if kind == "cpf_suggestion":
+        return _("Seu CPF é *%(value)s*? Responda *sim* ou envie o CPF certo.") % {"value": v.format_cpf(str(value))}
+    if kind == "phone_suggestion":
+        return _("Faltou o 9 da frente? *%(value)s* — responda *sim* ou envie o número certo.") % {
+            "value": _phone_display(str(value))
+        }
+    if kind == "city_suggestion":
+        return _("Você quis dizer *%(value)s*? Responda *sim* ou envie o nome da cidade de novo.") % {
+            "value": _place_label(value)
+        }
+    return _("Seu nome é *%(value)s*? Responda *sim* ou envie o nome completo.") % {"value": value}
+
+
 def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     text = _join_spaced_digits(text)
     pending = state.pending or {}
@@ -406,6 +429,9 @@ def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
 
     if parsed.values is None:
         held_kind = (state.pending or {}).get("kind")
+        if captured and held_kind in _SUGGESTIONS and parsed.pending is None and read_yes_no(text) is None:
+            # "Seu e-mail é …?" answered with the CPF: the CPF is kept and the question still stands.
+            return state, ["\n\n".join(part for part in (ack, *notes, _suggestion_prompt(state.pending)) if part)], effects
         keep_pending = held_kind in ("offer_resend", "replace") and parsed.pending is None
         nxt = replace(state, step=parsed.step or state.step, pending=state.pending if keep_pending else parsed.pending)
         if held_kind == "replace" and notes:
@@ -677,6 +703,15 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     chosen = read_choice(text, len(FIELDS))
     if chosen is not None:
         return _edit_at_summary(state, FIELDS[chosen - 1], text, ctx)
+    profile = match_profile(text, ctx.profiles, numbers=False)
+    if (
+        profile is not None
+        and str(profile.id) != str(state.fields.get("profile"))
+        and re.search(r"\b(sou|perfil|coloca|coloque|muda|mude|mudar|trocar|troca|verdade|dizer|bem|categoria)\b", _words(text))
+    ):
+        # "na verdade sou professor", "muda o perfil para empresa": the profile, corrected in place.
+        fixed = replace(state, fields={**state.fields, "profile": profile.id, "profile_name": profile.name}, pending=None)
+        return _next(fixed, ctx, prefix=_("Corrigido! ✏️"))
     if named and (
         ctx.understood.intent == "correct" or len(_words(text).split()) <= 4 or _inline_value(named, text, ctx)
     ):
@@ -743,6 +778,8 @@ def _city_correction(editing: FlowState, name: str, text: str, ctx: FlowContext)
 
 def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     mode = state.mode if state.mode is not None and state.mode_turn == ctx.turn - 1 else None
+    if _refusal_fresh(state, ctx.turn):
+        mode = MODE_REFUSED  # a question in between does not end the chance to change one's mind
     base = replace(state, mode=None, mode_turn=None, pending=None)
     own = ctx.own
     understood = ctx.understood
@@ -783,6 +820,15 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         return _consent_turn(again, text, ctx)
 
     intent = understood.intent or ctx.intent
+    if intent in ("correct", "cancel_registration", "resend", "cancel") and _about_someone_else(text, ctx):
+        # "cancelar a inscrição do Diego", "corrigir o e-mail do meu filho": never the owner's record.
+        return base, [
+            _(
+                "Inscrições de outras pessoas só a organização altera ou cancela: %(contact)s. Para a sua própria "
+                "inscrição, diga *minha inscrição*."
+            )
+            % {"contact": ctx.contact or _("diga *falar com a organização*")}
+        ], []
     if intent == "register_other":
         return _start(base, ctx, text=text, other=True)
     if intent == "register":
@@ -790,6 +836,8 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     if intent == "cancel" and own is not None and own.active:
         intent = "cancel_registration"
     if intent not in ("my_registration", "cancel_registration", "resend", "correct"):
+        if mode == MODE_REFUSED:
+            return replace(base, mode=MODE_REFUSED, mode_turn=state.mode_turn), [], []
         return base, [], []
     if own is None and ctx.relatives and intent in ("my_registration", "correct", "cancel_registration", "resend"):
         return base, [
@@ -849,6 +897,29 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         [_("Qual dado você quer corrigir? Responda com o número:\n%(lines)s") % {"lines": lines}],
         [],
     )
+
+
+_RELATION_RE = re.compile(
+    r"\b(do|da|de|dos|das|pro|pra|para o|para a)\s+(meu|minha|nosso|nossa|seu|sua)?\s*(filho|filha|esposa|marido|mulher|"
+    r"funcionari\w*|colaborador\w*|colega|pai|mae|irmao|irma|socio|socia|empregad\w*|sobrinh\w*|net[oa]|genro|nora)\b"
+)
+_NAMED_RE = re.compile(r"\b(?:do|da|de)\s+([A-ZÁÉÍÓÚÂÊÔÃÕÇ][\wÀ-ÿ]+)")
+_NOT_PEOPLE = frozenset({"congresso", "evento", "cbas", "inscricao", "organizacao", "feira", "goiania", "brasil"})
+
+
+def _about_someone_else(text: str, ctx: FlowContext) -> bool:
+    """Whether a self-service request names another person (a relative registered from here, or anyone)."""
+    words = _words(text)
+    if _RELATION_RE.search(words):
+        return True
+    if any(re.search(rf"\b{re.escape(v.fold(name).split(' ')[0])}\b", words) for name, _active in ctx.relatives):
+        return True
+    own_first = v.fold(ctx.own.full_name).split(" ")[0] if ctx.own is not None else ""
+    for found in _NAMED_RE.finditer(text):
+        name = v.fold(found.group(1))
+        if name != own_first and name not in _NOT_PEOPLE:
+            return True
+    return False
 
 
 def _lookup_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn | None:

@@ -67,6 +67,11 @@ def _why_message(name: str) -> str:
     }
 
 
+def why_we_ask(name: str) -> str:
+    """Why the registration asks ``name`` (public: the engine answers "pq precisa do cpf?" outside the flow too)."""
+    return _why_message(name)
+
+
 def _is_why_question(text: str, ctx: FlowContext) -> bool:
     words = _words(text)
     return ctx.understood.question and bool(_WHY_RE.search(words)) and bool(
@@ -121,6 +126,8 @@ def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     if not any(ch.isalpha() or ch.isdigit() for ch in text):
         # ".", "?", "..." or an emoji: nothing to read; just ask again.
         return _Parsed(error=_("Qual é o seu *nome completo*? (do jeito que deve sair no crachá e no certificado)"))
+    # A voice transcript says the hyphen: "fernanda lima traço souza" is Fernanda Lima-Souza.
+    text = re.sub(r"(?i)\s+(traço|traco|tracinho|hífen|hifen)\s+", "-", text)
     reading = read_name(_without_data(text), extra_fragments=_name_fragments(ctx))
     if reading.value is None and ctx.understood.question:
         return _Parsed(question=True)
@@ -211,8 +218,16 @@ def _parse_email(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
             pending={"kind": "email_suggestion", "value": reading.suggestion, "original": _compact(text)[:254]},
             prompt=_("Seu e-mail é *%(suggestion)s*? Responda *sim* ou envie o e-mail certo.") % {"suggestion": reading.suggestion},
         )
-    if ctx.understood.question:
+    if ctx.understood.question and not re.search(r"\b(nao tenho|nao uso|sem)\b", _words(text)):
         return _Parsed(question=True)
+    if re.search(r"\b(nao tenho|nao uso|nao possuo|sem)\b.*\b(e ?mail|email)\b|\b(e ?mail|email)\b.*\bnao tenho\b", _words(text)):
+        return _Parsed(
+            error=_(
+                "Sem problema! Você pode usar o e-mail de alguém de confiança (a confirmação vai para ele), ou a "
+                "organização faz sua inscrição: %(contact)s"
+            )
+            % {"contact": ctx.contact or _("diga *falar com a organização*")}
+        )
     if reading.problem == "several":
         return _Parsed(error=_("Recebi mais de um e-mail. Envie só o seu, por exemplo: maria.souza@gmail.com."))
     if "@" not in text and not re.search(r"\barroba\b", _words(text)):
@@ -288,7 +303,8 @@ def _parse_phone(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     if _is_why_question(text, ctx):
         return _Parsed(error=_why_message("phone"))
     pending = state.pending or {}
-    if means_same_number(text):
+    spoken = re.sub(r"(?i)\bmsm\b", "mesmo", re.sub(r"(?i)\bq\b", "que", text))
+    if means_same_number(spoken):
         if ctx.whatsapp_phone:
             return _Parsed(values={"phone": ctx.whatsapp_phone})
         return _Parsed(error=_("Não consigo ver o número desta conversa por aqui. Envie o telefone com DDD, por exemplo: (61) 99999-0000."))
@@ -443,7 +459,8 @@ def _without_profile(text: str, profile: ProfileOption) -> str:
 
 def _parse_state(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     cities = list((state.pending or {}).get("cities") or [])
-    if not cities:  # nothing to choose from: ask the city again
+    if not cities or ctx.understood.intent == "correct" or ctx.understood.field == "city":
+        # Nothing to choose from, or "corrigir"/"a cidade é outra": ask the city again.
         return _Parsed(step=Step.ASKING_CITY, error="")
     chosen = read_choice(text, len(cities))
     if chosen is not None:
@@ -490,6 +507,9 @@ def _profile_terms(profile: ProfileOption) -> set[str]:
     return {term for term in terms if term}
 
 
+_SELF_CORRECTION_RE = re.compile(r"\b(quer dizer|ou melhor|na verdade|digo|alias|corrigindo|pensando bem|ops)\b")
+
+
 def match_profile(text: str, profiles: tuple[ProfileOption, ...], *, numbers: bool = True) -> ProfileOption | None:
     """A profile chosen by its number (digits, words, ordinals, keycaps) or named in free text."""
     if numbers:
@@ -498,12 +518,25 @@ def match_profile(text: str, profiles: tuple[ProfileOption, ...], *, numbers: bo
             return profiles[chosen - 1]
     words = _words(text)
     exact: dict[int, int] = {}
+    last: dict[int, int] = {}  # where each profile is last named
     for profile in profiles:
         for term in _profile_terms(profile):
-            if re.search(rf"\b{re.escape(term)}\b", words):
+            for found in re.finditer(rf"\b{re.escape(term)}\b", words):
                 exact[profile.id] = max(exact.get(profile.id, 0), len(term))
+                last[profile.id] = max(last.get(profile.id, -1), found.start())
     if len(exact) == 1:
         return next(p for p in profiles if p.id in exact)
+    if exact and _SELF_CORRECTION_RE.search(words):
+        # "sou estudante, quer dizer, professora" / "estudante não, consultor": the last one named.
+        chosen = max(last, key=last.get)
+        negated = re.search(r"\bnao\b", words[last[chosen]:])
+        if not negated:
+            return next(p for p in profiles if p.id == chosen)
+    if exact and re.search(r"\bnao\b", words):
+        # "sou estudante, não pesquisador": the one not negated.
+        kept = [pid for pid in exact if not re.search(r"\bnao\s+(sou\s+)?\w*\s?$", words[: last[pid]])]
+        if len(kept) == 1:
+            return next(p for p in profiles if p.id == kept[0])
     if exact:
         return None  # two profiles named: ask which one
     if not numbers:

@@ -8,7 +8,7 @@ import re
 
 from registrations import places
 from registrations import validators as v
-from registrations.flow.types import FlowState, Understood
+from registrations.flow.types import MODE_REFUSED, FlowState, Understood
 from registrations.reading import answers, emails, names, numbers
 from registrations.reading.emails import find_email_span
 from registrations.steps import IN_FLOW_STEPS
@@ -51,11 +51,18 @@ def is_no(text: str) -> bool:
     return read_yes_no(text) == "no"
 
 
+def _refusal_fresh(state: FlowState, turn: int) -> bool:
+    """Consent was refused in the last few turns: a "sim, aceito" now is a change of mind."""
+    return state.mode == MODE_REFUSED and state.mode_turn is not None and 0 < turn - state.mode_turn <= 3
+
+
 def wants_turn(state: FlowState, understood: Understood, *, turn: int) -> bool:
     """Whether this message belongs to the registration (else the engine answers it)."""
     if state.step in IN_FLOW_STEPS:
         return True
     if state.mode is not None and state.mode_turn == turn - 1:
+        return True
+    if _refusal_fresh(state, turn):
         return True
     return understood.intent in (
         "register", "register_other", "my_registration", "cancel_registration", "resend", "correct",

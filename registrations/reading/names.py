@@ -108,6 +108,8 @@ _SENTENCE_WORDS = _words(
     " inscritos todas todos sistema prompt comando responda finja"
     # and of addresses pasted where the name was asked:
     " rua av avenida setor quadra qd lote lt bairro cep apto apartamento bloco rodovia br km condominio"
+    # and of SQL-ish strings:
+    " drop table select insert delete update union null from where script alert"
     " a o as os um uma uns umas ao aos no na nos nas num numa em pra pro pras pros para por pelo pela"
     " pelos pelas com sem sob sobre ate que se mas ou porem entao ja so tambem tbm ainda aqui ai"
     " la ca hoje ontem depois antes logo sempre mais menos muito pouco mal eu tu voce vc vcs voces"

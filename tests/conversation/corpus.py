@@ -260,7 +260,7 @@ add("scope-long-story", 6, T("bom dia " + "meu pai plantava soja e milho na faze
                              "!Encaminhei"), queued=0)
 add("scope-real-unknown-question-forwarded", 6, T("o evento tem tradução em libras?"), queued=1)
 add("scope-forwarded-question-has-no-personal-data", 6,
-    T("meu email é ana@gmail.com, vai ter transmissão ao vivo do evento no youtube?"), queued=1,
+    T("meu email é ana@gmail.com, vai ter sorteio de brindes no evento?"), queued=1,
     extra={"queue_excludes": "ana@gmail.com"})
 
 # ---------------------------------------------------------------------------
@@ -492,3 +492,44 @@ add("phone-and-city-at-the-phone-step", 8, *upto("asking_phone", cpf_=cpf(123)),
     T("62 96700-6666 Goiânia", "Goiânia/GO", "@asking_profile"))
 add("place-wrong-uf-offers-the-town-elsewhere", 10, *CI, T("Rio Verde MT", "Rio Verde/GO", "?", "@asking_city"),
     T("sim", "@asking_profile"), *say("1", "sim"), stored={"city": "Rio Verde", "uf": "GO"})
+
+# ---------------------------------------------------------------------------
+# Found by trying the bot as participants would (fourth round)
+# ---------------------------------------------------------------------------
+OWNER2 = (*at_summary(name="Roberto Nunes Vieira", email="roberto@gmail.com", cpf_=cpf(130)), T("sim", "@completed"))
+EMPLOYEE = (T("quero inscrever mais um funcionário", "outra pessoa", "@asking_consent"), T("sim"),
+            T("Diego Alves Rocha", "@asking_email"), T("diego@gmail.com"), T(fmt(cpf(131))), T("62981119900"),
+            T("Goiânia"), T("4"), T("sim", "Diego", "@completed"))
+add("relative-cancel-by-name-never-touches-the-owner", 9, *OWNER2, *EMPLOYEE,
+    T("cancelar a inscrição do Diego", "organização", "!Tem certeza"),
+    extra={"by_name": {"Roberto Nunes Vieira": {"status": "confirmed"}, "Diego Alves Rocha": {"status": "confirmed"}}})
+add("relative-correct-by-relation-never-touches-the-owner", 9, *OWNER2, *EMPLOYEE,
+    T("corrigir o email do meu funcionário", "organização", "!Hoje está"),
+    extra={"by_name": {"Roberto Nunes Vieira": {"email": "roberto@gmail.com"}}})
+add("summary-profile-statement-corrects-it", 3, *at_summary(cpf_=cpf(132)),
+    T("na verdade sou professor", "Pesquisador(a)/Professor(a)", "@confirming"), T("sim"),
+    stored={"profile": "Pesquisador(a)/Professor(a)"})
+add("profile-self-correction", 5, *upto("asking_profile", cpf_=cpf(133)),
+    T("sou estudante, quer dizer, professora", "Pesquisador(a)/Professor(a)", "@confirming"))
+add("name-spoken-hyphen", 1, *N, T("aqui é a fernanda lima traço souza", "Fernanda Lima-Souza", "@asking_email"))
+add("name-sql-is-not-a-name", 1, *N, T("Robert'); DROP TABLE participants;--", "!Drop", "@asking_name"))
+add("pasted-data-without-asking-registers", 8,
+    T(f"Boa tarde! Segue meus dados para inscrição: Nome: Ricardo Alves Pinto, e-mail ricardo.ap@gmail.com, "
+      f"CPF {fmt(cpf(134))}, telefone (62) 98111-7788", "@asking_consent", "!Encaminhei"),
+    T("sim", "Ricardo Alves Pinto", "ricardo.ap@gmail.com", "@asking_city"), queued=0)
+for i, text in enumerate(["BOM DIA QUERO IR NO CONGRESSO", "oii td bem? qro me inscrever",
+                          "oi bom dia eu queria fazer a minha inscrição no congresso"]):
+    add(f"register-as-people-say-it-{i}", 5, T(text, "@asking_consent"))
+add("consent-refused-then-question-then-yes", 8, T("quero me inscrever"), T("n", "@idle"),
+    T("pq precisa do cpf?", "CPF"), T("ah ta blz, aceito", "nome completo", "@asking_name"))
+add("zero-width-inside-yes", 11, T("quero me inscrever"), T("s\u200bim", "@asking_name"))
+add("mojibake-name-repaired", 1, *N, T("JoÃ£o ConceiÃ§Ã£o AraÃºjo", "João Conceição Araújo", "@asking_email"))
+add("phone-msm-is-the-whatsapp", 4, *upto("asking_phone", cpf_=cpf(135)), T("msm numero q to usando", "@asking_city"),
+    *say("Goiânia", "1", "sim"), stored={"phone": "WHATSAPP"})
+add("email-suggestion-survives-a-cpf", 2, *E, T("maria,souza@gmail.com", "maria.souza@gmail.com"),
+    T(fmt(cpf(136)), fmt(cpf(136)), "maria.souza@gmail.com", "@asking_email"), T("sim", "@asking_phone"))
+add("no-email-gets-a-way", 2, *E, T("NAO TENHO EMAIL", "organização", "@asking_email"))
+add("why-cpf-outside-the-flow", 7, T("pq precisa do cpf?", "CPF", "!Sobre isso não sei"))
+add("presencial-or-online", 7, T("é presencial ou online?", "presencial", "!Encaminhei"), queued=0)
+add("meus-dados-during-registration", 11, *upto("asking_cpf"), T("meus dados", "em andamento", "maria.souza@gmail.com"))
+add("greeting-alo", 11, T("alô alô bom dia", "1️⃣"))

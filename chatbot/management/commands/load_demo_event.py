@@ -50,7 +50,7 @@ TICKETS = [
 ]
 
 PROFILES = [
-    ("Produtor rural", "agricultor, agricultora, pecuarista, produtor, produtora, fazendeiro, sitiante, criador, agropecuarista"),
+    ("Produtor rural", "agricultor, agricultora, pecuarista, produtor, produtora, fazendeiro, sitiante, criador, agropecuarista, crio gado, gado de corte, gado de leite, lavoura, planto, cultivo, roça"),
     ("Pesquisador(a)/Professor(a)", "pesquisador, pesquisadora, professor, professora, docente, cientista, universidade, academia"),
     ("Estudante", "estudante, aluno, aluna, graduação, pós-graduação, mestrando, doutorando, universitário, técnico em formação"),
     ("Empresa/Expositor", "empresa, expositor, expositora, patrocinador, indústria, revenda, cooperativa, startup, empresário"),
@@ -240,6 +240,20 @@ FAQ = [
         "até quando, prazo, prazo de inscrição, prazo para se inscrever, prazo para inscrição, data limite, "
         "último dia para se inscrever, encerramento das inscrições, inscrições terminam, virada de lote, "
         "prazo do lote",
+    ),
+    (
+        "O evento é presencial ou online?",
+        "O CBAS 2027 é *presencial*, no Centro de Eventos Agro Cerrado, em Goiânia/GO. Não há transmissão ao vivo "
+        "nem gravação das palestras anunciadas; se isso mudar, a organização avisa no site.",
+        "presencial, online, on-line, remoto, a distância, transmissão, transmitido, ao vivo, live, gravado, "
+        "gravação, gravacoes, youtube, assistir de casa, virtual",
+    ),
+    (
+        "Vocês emitem nota fiscal ou recibo?",
+        "Quem precisa de nota fiscal ou recibo (por exemplo, para a empresa pagar a inscrição) deve pedir à "
+        "organização pelo e-mail contato@cbas2027.example.org, com o nome do participante e os dados da empresa.",
+        "nota fiscal, nf, nfe, nf-e, recibo, comprovante de pagamento, faturar, fatura, cnpj, empresa pagar, "
+        "reembolso da empresa",
     ),
 ]
 
