@@ -33,7 +33,7 @@ from congress.locks import conversation_lock
 from registrations.reading.answers import read_yes_no
 from registrations.reading.numbers import read_choice
 from registrations.steps import IN_FLOW_STEPS, RegistrationStep
-from registrations.validators import mask_pii
+from registrations.validators import find_cpf, find_email, find_phone, mask_pii
 
 logger = logging.getLogger(__name__)
 
@@ -345,7 +345,8 @@ def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[
     privacy = _privacy_command(state, routed, answer)
     if privacy is not None:
         return privacy
-    if routed.language != "pt":
+    carries_data = in_flow and bool(find_cpf(text) or find_email(text) or find_phone(text))
+    if routed.language != "pt" and not carries_data:  # a CPF or an e-mail reads the same in any language
         return [foreign_text(routed.language, event, step=state.registration_step, question=routed.words)]
     if routed.command in ("menu", "help"):
         replies = [menu_text(event, registered=registered)]
@@ -378,21 +379,47 @@ def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[
     small_talk = None if routed.question else _small_talk(routed, event, registered)
     if small_talk is not None:
         return [small_talk]
+    form = _form_answer(routed) if routed.question else None
+    if form is not None:
+        return [form]
     why = _WHY_DATA_RE.search(routed.words) if routed.question else None
     if why is not None:
         # "pq precisa do cpf?": the registration's own reason, not a guess from the FAQ.
         from registrations.flow import why_we_ask
 
         field = {"cpf": "cpf", "telefone": "phone", "celular": "phone", "nome": "full_name", "cidade": "city"}.get(
-            why.group("what"), "email"
+            why.group("what") or why.group("what2"), "email"
         )
         return [why_we_ask(field)]
     return [answer(text)]
 
 
 _WHY_DATA_RE = re.compile(
-    r"\b(pra que|para que|por que|porque|pq)\b.*\b(?P<what>cpf|e ?mail|email|telefone|celular|nome|cidade)\b"
+    r"\b(pra que|para que|por que|porque|pq|obrigatori\w*)\b.*\b(?P<what>cpf|e ?mail|email|telefone|celular|nome|cidade)\b"
+    r"|\b(?P<what2>cpf|e ?mail|email|telefone|celular)\b.*\bobrigatori\w*"
 )
+_WHAT_IS_CPF_RE = re.compile(r"\b(o que|oque|que) (e|eh|significa)( o| um)? cpf\b|\bcpf (e|significa) o que\b")
+_WHICH_PROFILE_RE = re.compile(r"\bperfi[ls]\b|\bperfil\w*")
+
+
+def _form_answer(routed: Routed) -> str | None:
+    """Questions about the registration form itself ("o que é CPF?", "qual perfil eu escolho?")."""
+    if _WHAT_IS_CPF_RE.search(routed.words):
+        return _(
+            "CPF é o Cadastro de Pessoa Física: o número de 11 dígitos do documento de identificação fiscal "
+            "brasileiro (aparece no RG novo e na CNH). Quem não tem CPF, como participantes estrangeiros, faz a "
+            "inscrição com a organização."
+        )
+    if _WHICH_PROFILE_RE.search(routed.words) and re.search(r"\b(qual|quais|que|o que|significa|escolho|coloco)\b", routed.words):
+        from chatbot.knowledge import get_knowledge_index
+
+        names = [profile.name for profile in get_knowledge_index().profiles]
+        if names:
+            return _(
+                "O perfil diz como você participa do evento: %(profiles)s. Escolha o que mais combina com você; "
+                "na dúvida, *Outro*."
+            ) % {"profiles": ", ".join(names)}
+    return None
 
 
 def _privacy_command(state: ConversationState, routed: Routed, answer: Callable[[str], str]) -> list[str] | None:

@@ -136,7 +136,8 @@ _STATUS_QUESTION_RE = re.compile(
 _REGISTER_RE = re.compile(
     r"\b(inscrev\w*|inscreve\w*|increv\w*|cadastr\w*|quero participar|fazer (a |uma )?(minha |nossa )?inscricao|"
     r"faco (a |uma )?(minha )?inscricao|realizar (a )?(minha )?inscricao|me registrar|garantir (a |minha )?vaga|"
-    r"quero (ir|participar) (no|do|ao|na|da) (congresso|evento|feira)|quero ir no congresso)\b"
+    r"quero (ir|participar) (no|do|ao|na|da) (congresso|evento|feira)|quero ir no congresso|"
+    r"(gostaria|queria|quero) de participar|gostaria de participar)\b"
 )
 _UNDO_CANCEL_RE = re.compile(
     r"\b(desfazer (o )?cancelamento|desisti de cancelar|nao quero (mais )?cancelar|quero manter( a| minha)? inscricao|"
@@ -176,7 +177,7 @@ _THANKS_RE = re.compile(
     r"( demais| mesmo| pela ajuda| viu| ta| entao)*( (ok|tchau|ate mais|abraco|abracos))?)$"
 )
 _BYE_RE = re.compile(r"^(tchau|ate mais|ate logo|ate breve|falou|flw|abraco|abracos|fui|bye)( (obrigad[oa]|valeu))?$")
-_LAUGH_RE = re.compile(r"^(k{3,}|(ha){2,}h?|(he){2,}h?|rs+|kkk\w*|huahua\w*)$")
+_LAUGH_RE = re.compile(r"^(k{3,}|(ha){2,}h?|(he){2,}h?|rs(rs)+|kkk\w*|huahua\w*)$")  # "rs" alone is a UF
 
 _EN_WORDS = frozenset(
     {"the", "i", "you", "how", "what", "where", "when", "is", "are", "do", "does", "can", "register", "registration",
@@ -245,7 +246,7 @@ class Routed:
         return not self.words and not self.text.strip()
 
     def for_flow(self) -> Understood:
-        return Understood(intent=self.command, question=self.question, field=self.field)
+        return Understood(intent=self.command, question=self.question, field=self.field, small_talk=self.small_talk)
 
 
 def _registration_command(words: str, text: str, question: bool) -> tuple[str | None, str | None]:
@@ -260,6 +261,8 @@ def _registration_command(words: str, text: str, question: bool) -> tuple[str | 
         return "resend", None
     corrective = _CORRECT_RE.search(words) or _WRONG_RE.search(words)
     other_person = _OTHER_PERSON_RE.search(words) and (_REGISTER_RE.search(words) or len(words.split()) <= 6)
+    if other_person and re.search(r"\b(me inscrever|me cadastrar|eu e (a |o )?(minha|meu)|nos dois|a gente)\b", words):
+        return "register", None  # "quero me inscrever eu e minha esposa": oneself first, then the other
     if other_person and not corrective and not (question and _NOT_A_SIGNUP_RE.search(words)):
         return "register_other", None
     about_data = named or re.search(r"\b(dados|dado|inscricao|cadastro)\b", words) or len(words.split()) == 1
@@ -268,6 +271,8 @@ def _registration_command(words: str, text: str, question: bool) -> tuple[str | 
     if re.fullmatch(r"(meu |o meu |minha |a minha )?(nome|sobrenome|e ?mail|email|cpf|telefone|celular|cidade|perfil)"
                     r" (esta|ta|saiu|ficou|veio) (errad[oa]|incorret[oa]|trocad[oa])", words):
         return "correct", named
+    if question and re.search(r"\b(quero|queria|gostaria de) (me inscrever|fazer (a |minha )?inscricao)\b", words):
+        return "register", None  # "quero me inscrever, quanto é a de estudante?": both (the flow answers the question)
     if question:
         if _STATUS_QUESTION_RE.search(words):
             return "my_registration", None

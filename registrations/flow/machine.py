@@ -147,7 +147,13 @@ def _start(state: FlowState, ctx: FlowContext, *, text: str = "", other: bool = 
         greeting = _("Que bom que você quer participar! 🎉 São só algumas perguntas rápidas.")
     if held:
         greeting += " " + _("Já recebi alguns dados seus; anoto assim que você concordar.")
-    return started, [greeting, _consent_prompt(ctx)], []
+    if not other and re.search(r"\b(minha|meu) (esposa|marido|mulher|filh[oa]s?|funcionari\w*|colega)\b", _words(text)):
+        greeting += " " + _("Primeiro fazemos a sua; depois é só dizer *inscrever outra pessoa*.")
+    # "quero me inscrever, quanto custa?": the question is answered too.
+    asks_more = re.search(r"\b(quanto|valor|preco|custa|quando|onde|desconto|tem)\b", _words(text))
+    question = _SIGNUP_LEAD_RE.sub("", text, count=1).strip(" ,.;") or text
+    effects: list[Effect] = [AskQuestion(question)] if ctx.understood.question and text and asks_more else []
+    return started, [greeting, _consent_prompt(ctx)], effects
 
 
 def _resting(state: FlowState, ctx: FlowContext) -> FlowState:
@@ -194,6 +200,11 @@ def _flow_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         return offer
     if intent == "back":
         return _go_back(state, ctx)
+    small_talk = ctx.understood.small_talk
+    if small_talk in ("greeting", "how_are_you", "thanks", "laugh") and state.step not in (Step.ASKING_NAME, Step.ASKING_STATE):
+        # "oi", "bom dia", "obrigado" in the middle: greeted back, and the pending question again.
+        hello = _("De nada! 😊") if small_talk == "thanks" else _("Olá! 😊") if small_talk != "laugh" else "😄"
+        return state, [hello + "\n\n" + (_confirm_again() if state.step == Step.CONFIRMING else _prompt(state, ctx))], []
     if intent == "register_other" and state.step != Step.ASKING_NAME:
         return state, [
             _(
@@ -209,7 +220,10 @@ def _flow_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             return corrected
     if state.step == Step.CONFIRMING:
         return _confirm_turn(state, text, ctx)
-    if state.editing and state.fields.get(state.editing) and _keeps_value(text) and not state.pending:
+    keeps = not re.search(r"[@\d]", text) and (
+        _keeps_value(text) or read_yes_no(text) == "yes" or bool(_CONFIRM_RE.search(_words(text)))
+    )
+    if state.editing and state.fields.get(state.editing) and keeps and (state.pending or {}).get("kind") not in _SUGGESTIONS:
         return _next(state, ctx, prefix=_("Certo, mantive %(field)s. 👍") % {"field": _field_with_article(state.editing)})
     return _data_turn(state, text, ctx)
 
@@ -291,6 +305,8 @@ def _found_values(state: FlowState, text: str, ctx: FlowContext) -> dict[str, An
         found["cpf"] = cpf
     if current != "phone":
         phone = v.find_phone(text)
+        if phone and re.search(r"\+\s*(?!55)\d{1,3}[\s.-]*\(?\d", text):
+            phone = None  # "+1 415 555 0100": a foreign number, never read as a Brazilian landline
         # At the CPF step digits are a CPF attempt: a phone only with a word that says so.
         if current == "cpf" and not phone and (_PHONE_CUE_RE.search(words) or _looks_like_phone(text)):
             phone = read_phone(text).value  # its digits pass the CPF check, so the finder skipped it
@@ -429,9 +445,16 @@ def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
 
     if parsed.values is None:
         held_kind = (state.pending or {}).get("kind")
-        if captured and held_kind in _SUGGESTIONS and parsed.pending is None and read_yes_no(text) is None:
-            # "Seu e-mail é …?" answered with the CPF: the CPF is kept and the question still stands.
-            return state, ["\n\n".join(part for part in (ack, *notes, _suggestion_prompt(state.pending)) if part)], effects
+        if (
+            captured
+            and held_kind in _SUGGESTIONS
+            and parsed.pending is None
+            and read_yes_no(text) is None
+            and not (state.pending or {}).get("reminded")
+        ):
+            # "Seu e-mail é …?" answered with the CPF: the CPF is kept and the question still stands (once).
+            reminded = replace(state, pending={**(state.pending or {}), "reminded": True})
+            return reminded, ["\n\n".join(part for part in (ack, *notes, _suggestion_prompt(state.pending)) if part)], effects
         keep_pending = held_kind in ("offer_resend", "replace") and parsed.pending is None
         nxt = replace(state, step=parsed.step or state.step, pending=state.pending if keep_pending else parsed.pending)
         if held_kind == "replace" and notes:
@@ -661,6 +684,13 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         return replace(state, pending={"kind": "which_field"}), [
             _("Claro! Qual dado você quer corrigir? Responda com o número (1 a %(n)d).") % {"n": len(FIELDS)}
         ], []
+    if (
+        answer is None
+        and not re.search(r"[@\d]", text)
+        and _CONFIRM_RE.search(_words(text))
+        and not re.search(r"\bnao\b", _words(text).split(" nada ")[-1])
+    ):
+        answer = "yes"  # "Confirmar inscrição", "comfirma", "ta certinho, pode confirmar", "nada, ta certo"
     waiting = (state.pending or {}).get("kind") in ("which_field", "after_question")
     if answer == "yes" and waiting and _words(text) in _LOOSE_YES:
         # "ok" after "qual dado?" or after an answered question means "understood", not "confirm".
@@ -729,7 +759,13 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     return state, [_("Não entendi. Responda *sim* para confirmar a inscrição, ou o número do dado que quer corrigir (1 a %(n)d).") % {"n": len(FIELDS)}], []
 
 
-_LOOSE_YES = frozenset({"ok", "okay", "oks", "okk", "beleza", "blz", "certo", "entendi", "ta", "ta bom", "show", "tranquilo", "joia"})
+_CONFIRM_RE = re.compile(
+    r"^(nada\s+)?(ta\s+|esta\s+)?(tudo\s+)?(certinho|certo|correto)\b|\b(confirm\w*|comfirm\w*|conffirm\w*|"
+    r"pode finalizar|finaliza\w*|pode seguir|pode prosseguir)\b"
+)
+_LOOSE_YES = frozenset(
+    {"ok", "okay", "oks", "okk", "beleza", "blz", "certo", "certinho", "entendi", "ta", "ta bom", "show", "tranquilo", "joia"}
+)
 
 
 def _confirm_again() -> str:
@@ -876,6 +912,9 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             ],
             [],
         )
+    if intent == "resend" and read_email(text).value and read_email(text).value != own.email:
+        # "reenviar para outro@…": the address changes first (and the confirmation goes there).
+        return _amend_start(base, "email", text, ctx)
     if intent == "resend":
         return (
             base,

@@ -62,7 +62,7 @@ def _why_message(name: str) -> str:
         "city": _("A cidade ajuda a organização a conhecer o público do evento."),
         "profile": _("O perfil ajuda a organização a preparar o evento para cada público."),
     }
-    return _("%(reason)s Seus dados são usados só para organizar o evento e não são compartilhados.") % {
+    return _("É necessário para a inscrição. %(reason)s Seus dados são usados só para organizar o evento e não são compartilhados.") % {
         "reason": reasons[name]
     }
 
@@ -72,8 +72,15 @@ def why_we_ask(name: str) -> str:
     return _why_message(name)
 
 
+_REQUIRED_RE = re.compile(
+    r"\b(obrigatori\w*|pular|deixar em branco|nao informar|e necessario|e preciso|precisa mesmo|preciso mesmo|tem que)\b"
+)
+
+
 def _is_why_question(text: str, ctx: FlowContext) -> bool:
     words = _words(text)
+    if ctx.understood.question and _REQUIRED_RE.search(words):
+        return True  # "é obrigatório?", "posso pular?": the same answer, the reason it is asked
     return ctx.understood.question and bool(_WHY_RE.search(words)) and bool(
         re.search(r"\b(nome|e ?mail|email|cpf|telefone|celular|cidade|perfil|dados|isso|informacao|precisa|precisam)\b", words)
     )
@@ -128,6 +135,10 @@ def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
         return _Parsed(error=_("Qual é o seu *nome completo*? (do jeito que deve sair no crachá e no certificado)"))
     # A voice transcript says the hyphen: "fernanda lima traço souza" is Fernanda Lima-Souza.
     text = re.sub(r"(?i)\s+(traço|traco|tracinho|hífen|hifen)\s+", "-", text)
+    # "José Aparecido da Silva, mas pode me chamar de Zé": the full name is the one for the badge.
+    nickname = re.search(r"(?i)[,;.]?\s*(mas\s+)?(pode\s+|podem\s+|só\s+)?(me\s+)?cham(a|e|ar|am)\w*\s+de\s+\S+.*$", text)
+    if nickname and len(text[: nickname.start()].split()) >= 2:
+        text = text[: nickname.start()]
     reading = read_name(_without_data(text), extra_fragments=_name_fragments(ctx))
     if reading.value is None and ctx.understood.question:
         return _Parsed(question=True)

@@ -43,6 +43,7 @@ class Understood:
     intent: str | None = None
     question: bool = False
     field: str | None = None
+    small_talk: str | None = None  # "greeting", "how_are_you", "thanks", "bye", "laugh"
 
 
 @dataclass(frozen=True)

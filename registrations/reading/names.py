@@ -193,6 +193,10 @@ _START_LEADS = _phrases(
 )  # fmt: skip
 # Cue phrases that end a name even though their first word could start one.
 _CUE_PHRASES = _phrases(
+    # An organisation after the name ("pastor Elias Moreira da Assembleia de Deus") is not on the badge.
+    "da assembleia", "da igreja", "da cooperativa", "da associacao", "do sindicato", "da empresa",
+    "da universidade", "do instituto", "da prefeitura", "da secretaria", "da embrapa", "da emater",
+    "da fazenda", "do sitio", "da paroquia", "da comunidade",
     "sou de", "sou da", "sou do", "sou produtor", "sou produtora", "sou estudante", "sou agronomo",
     "sou agronoma", "sou tecnico", "sou tecnica", "sou professor", "sou professora",
     "sou pesquisador", "sou pesquisadora", "sou empresario", "sou empresaria", "sou consultor",

@@ -533,3 +533,36 @@ add("why-cpf-outside-the-flow", 7, T("pq precisa do cpf?", "CPF", "!Sobre isso n
 add("presencial-or-online", 7, T("é presencial ou online?", "presencial", "!Encaminhei"), queued=0)
 add("meus-dados-during-registration", 11, *upto("asking_cpf"), T("meus dados", "em andamento", "maria.souza@gmail.com"))
 add("greeting-alo", 11, T("alô alô bom dia", "1️⃣"))
+
+# ---------------------------------------------------------------------------
+# Found by trying the bot as participants would (fifth round)
+# ---------------------------------------------------------------------------
+add("me-and-my-wife-registers-me-first", 9, T("quero me inscrever eu e minha esposa", "@asking_consent", "depois"),
+    T("sim", "seu *nome completo*"))
+add("name-without-the-church", 1, *N, T("sou o pastor Elias Moreira da Assembleia de Deus", "Elias Moreira", "!Assembleia",
+                                        "@asking_email"))
+add("name-with-a-nickname", 1, *N, T("José Aparecido da Silva, mas pode me chamar de Zé", "José Aparecido da Silva",
+                                     "@asking_email"))
+add("resend-to-a-new-address-changes-it", 9, *R, T("reenviar o email para maria.nova2@gmail.com", "Atualizei"),
+    stored={"email": "maria.nova2@gmail.com"})
+add("foreign-phone-inside-held-data-is-not-brazilian", 4,
+    T("quero me inscrever: John Miller, john.miller@gmail.com, +1 415 555 0100", "@asking_consent"),
+    T("sim", "!(41) 5555", "@asking_cpf"))
+add("spanish-with-a-cpf-mid-flow", 12, *upto("asking_cpf"),
+    T(f"¿qué es el CPF? tengo CPF brasileño: {fmt(cpf(140))}", fmt(cpf(140)), "@asking_phone"))
+for i, text in enumerate(["Confirmar inscrição", "comfirma", "ta certinho sim pode confirmar obrigado", "confirma aí"]):
+    add(f"summary-confirmed-as-people-say-it-{i}", 11, *at_summary(cpf_=cpf(141 + i)), T(text, "@completed"))
+add("edit-keeps-the-value-with-a-yes", 3, *at_summary(cpf_=cpf(146)), T("5", "@asking_city"),
+    T("confirma aí", "@confirming"))
+add("mandatory-question-mid-flow", 7, *E, T("é obrigatório?", "necessário", "@asking_email", "!Encaminhei"), queued=0)
+add("skip-question-mid-flow", 7, *upto("asking_phone", cpf_=cpf(147)), T("posso pular essa?", "necessário",
+                                                                          "@asking_phone"), queued=0)
+add("what-is-cpf", 7, T("o que é CPF?", "Cadastro de Pessoa Física", "!Sobre isso não sei"))
+add("which-profile", 7, T("qual perfil eu escolho?", "Produtor rural", "Estudante"))
+add("register-and-price-together", 7, T("quero me inscrever, quanto é a inscrição de estudante?", "R$",
+                                        "@asking_consent"))
+add("would-like-to-participate-registers", 5, T("Bom dia. Sou engenheiro agrônomo aposentado e gostaria de participar.",
+                                                "@asking_consent"))
+add("greeting-at-the-email-step", 11, *E, T("oi", "Olá", "e-mail", "!Não encontrei", "@asking_email"))
+add("greeting-at-the-summary", 11, *at_summary(cpf_=cpf(148)), T("bom dia", "Olá", "@confirming"))
+add("uf-rs-is-not-a-laugh", 10, *CI, T("Santa Maria", "@asking_state"), T("RS", "Santa Maria/RS", "@asking_profile"))

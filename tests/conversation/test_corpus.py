@@ -70,6 +70,7 @@ def test_conversation_corpus(demo, scenario: Scenario):
     queued_before = UnansweredQuestion.objects.count()
     for index, turn in enumerate(scenario.turns):
         result = conversation_turn(conversation_id=CONVERSATION, text=turn.message)
+        # The replies of a turn leave as one WhatsApp message (``TurnResult.reply``).
         assert len(result.reply) <= 1000 or _asked_for_a_list(turn.message), (
             f"[{scenario.id}] reply of {len(result.reply)} characters to {turn.message!r}"
         )
@@ -109,7 +110,7 @@ def _asked_for_a_list(message: str) -> bool:
     words = fold(message)
     return any(
         word in words
-        for word in ("programacao", "quanto custa", "valores", "precos", "palestras", "lista", "how much", "price",
+        for word in ("programacao", "quanto custa", "quanto e", "valores", "precos", "palestras", "lista", "how much", "price",
                      "ticket", "cuanto", "precio")
     )
 

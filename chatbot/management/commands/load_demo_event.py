@@ -51,7 +51,7 @@ TICKETS = [
 
 PROFILES = [
     ("Produtor rural", "agricultor, agricultora, pecuarista, produtor, produtora, fazendeiro, sitiante, criador, agropecuarista, crio gado, gado de corte, gado de leite, lavoura, planto, cultivo, roça"),
-    ("Pesquisador(a)/Professor(a)", "pesquisador, pesquisadora, professor, professora, docente, cientista, universidade, academia"),
+    ("Pesquisador(a)/Professor(a)", "pesquisador, pesquisadora, investigador, investigadora, professor, professora, docente, cientista, universidade, academia"),
     ("Estudante", "estudante, aluno, aluna, graduação, pós-graduação, mestrando, doutorando, universitário, técnico em formação"),
     ("Empresa/Expositor", "empresa, expositor, expositora, patrocinador, indústria, revenda, cooperativa, startup, empresário"),
     ("Consultor(a)/Técnico(a)", "consultor, consultora, técnico, técnica, agrônomo, agrônoma, zootecnista, veterinário, extensionista"),
