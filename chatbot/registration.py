@@ -214,17 +214,12 @@ def _owners(keys: set[str], conversation: ConversationState) -> tuple[dict[str, 
     for pk, cpf, email, conversation_pk, status in sorted(rows, key=lambda row: row[4] != Participant.Status.CONFIRMED):
         active = status == Participant.Status.CONFIRMED
         mine = conversation.pk is not None and conversation_pk == conversation.pk
-        if mine and not active:
-            # One's own cancelled registration: free to reuse for oneself (reactivation), never
-            # for someone else registered from this phone.
-            for key in (key for key, hit in ((f"cpf:{cpf}", cpf in cpfs), (f"email:{email.lower()}", email.lower() in emails)) if hit):
-                owners.setdefault(key, "own_cancelled")
-            continue
+        # One's own cancelled registration is free to reuse for oneself (reactivation), never
+        # for someone else registered from this phone: "own_cancelled".
+        whose = ("own" if active else "own_cancelled") if mine else "other"
         hits = ((f"cpf:{cpf}", cpf in cpfs), (f"email:{email.lower()}", email.lower() in emails))
-        for key in (key for key, hit in hits if hit):
-            if key in owners:
-                continue
-            owners[key] = "own" if mine else "other"
+        for key in (key for key, hit in hits if hit and key not in owners):
+            owners[key] = whose
             if not mine:
                 others[key] = flow.OtherRegistration(id=pk, masked_email=mask_email(email), active=active)
     return owners, others

@@ -12,7 +12,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from registrations import validators as v
-from registrations.flow.parsers import _PARSERS, _place_values, _read_city, match_profile
+from registrations.flow.parsers import _place_values, _read_city, match_profile, parse_step
 from registrations.flow.reading import (
     _CITY_CUE,
     _CPF_CUE_RE,
@@ -44,10 +44,9 @@ from registrations.flow.texts import (
     _own_fields,
     _own_found_message,
     _own_summary,
-    _phone_display,
-    _place_label,
     _prompt,
     _relatives_line,
+    _suggestion_prompt,
     _summary,
     field_label,
 )
@@ -301,7 +300,7 @@ def _found_values(state: FlowState, text: str, ctx: FlowContext) -> dict[str, An
     cpf = v.find_cpf(text)
     if current == "cpf" and cpf and _looks_like_phone(text):
         cpf = None  # a phone whose digits happen to pass the CPF check
-    if current != "cpf" and cpf and (current != "phone" or _CPF_CUE_RE.search(words) or v.find_phone(text) != _as_phone(cpf)):
+    if current != "cpf" and cpf and (current != "phone" or _CPF_CUE_RE.search(words) or v.find_phone(text) != v.find_phone(cpf)):
         found["cpf"] = cpf
     if current != "phone":
         phone = v.find_phone(text)
@@ -311,7 +310,7 @@ def _found_values(state: FlowState, text: str, ctx: FlowContext) -> dict[str, An
         if current == "cpf" and not phone and (_PHONE_CUE_RE.search(words) or _looks_like_phone(text)):
             phone = read_phone(text).value  # its digits pass the CPF check, so the finder skipped it
         if phone and (
-            current != "cpf" or _PHONE_CUE_RE.search(words) or _looks_like_phone(text) or (cpf and phone != _as_phone(cpf))
+            current != "cpf" or _PHONE_CUE_RE.search(words) or _looks_like_phone(text) or (cpf and phone != v.find_phone(cpf))
         ):
             found["phone"] = phone
     return found
@@ -334,17 +333,12 @@ def _found_extras(state: FlowState, text: str, ctx: FlowContext) -> dict[str, An
         reading = read_place(value, region=ctx.region)
         if reading.place is not None and not reading.unsure:
             found.update(_place_values(reading.place))
-            found["city_extra"] = True
     if current != "profile" and re.search(r"\bsou\b", words):
         profile = match_profile(text, ctx.profiles, numbers=False)
         if profile is not None:
             found.update({"profile": profile.id, "profile_name": profile.name})
-    found.pop("city_extra", None)
     return found
 
-
-def _as_phone(digits: str) -> str | None:
-    return v.find_phone(digits)
 
 
 def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, Any], list[str], list[Effect], FlowState]:
@@ -399,23 +393,6 @@ def _capture(state: FlowState, text: str, ctx: FlowContext) -> tuple[dict[str, A
 _SUGGESTIONS = frozenset({"email_suggestion", "cpf_suggestion", "phone_suggestion", "city_suggestion", "name_confirm"})
 
 
-def _suggestion_prompt(pending: Mapping[str, Any]) -> str:
-    kind, value = pending.get("kind"), pending.get("value")
-    if kind == "email_suggestion":
-        return _("Seu e-mail é *%(value)s*? Responda *sim* ou envie o e-mail certo.") % {"value": value}
-    if kind == "cpf_suggestion":
-        return _("Seu CPF é *%(value)s*? Responda *sim* ou envie o CPF certo.") % {"value": v.format_cpf(str(value))}
-    if kind == "phone_suggestion":
-        return _("Faltou o 9 da frente? *%(value)s* — responda *sim* ou envie o número certo.") % {
-            "value": _phone_display(str(value))
-        }
-    if kind == "city_suggestion":
-        return _("Você quis dizer *%(value)s*? Responda *sim* ou envie o nome da cidade de novo.") % {
-            "value": _place_label(value)
-        }
-    return _("Seu nome é *%(value)s*? Responda *sim* ou envie o nome completo.") % {"value": value}
-
-
 def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     text = _join_spaced_digits(text)
     pending = state.pending or {}
@@ -430,7 +407,7 @@ def _data_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             return state, [_("Certo, mantive %(field)s. 👍") % {"field": _field_with_article(name)} + "\n\n" + _prompt(state, ctx)], []
     before = state
     captured, notes, effects, state = _capture(state, text, ctx)
-    parsed = _PARSERS[state.step](state, text, ctx)
+    parsed = parse_step(state, text, ctx)
     state = replace(state, fields={**state.fields, **captured})
     if parsed.other is not None:
         state = replace(state, other=parsed.other)
@@ -560,7 +537,7 @@ def _next(
     if hint and pending is None:
         fields = {key: value for key, value in nxt.fields.items() if key != "email_hint"}
         nxt = replace(nxt, fields=fields, pending={"kind": "email_suggestion", "value": hint, "original": hint})
-        prompt = _("Seu e-mail é *%(suggestion)s*? Responda *sim* ou envie o e-mail certo.") % {"suggestion": hint}
+        prompt = _suggestion_prompt(nxt.pending)
     parts = [prefix] if prefix else []
     if accepted:
         if "full_name" in accepted and nxt.step != Step.CONFIRMING and not state.other and len(accepted) == 1:
@@ -1009,7 +986,7 @@ def _amend_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
         return done, [_("Não encontrei sua inscrição ativa. Diga *minha inscrição* para ver a situação.")], []
     if ctx.understood.intent in ("cancel", "back"):
         return done, [_("Tudo bem, não alterei nada. ✅")], []
-    parsed = _PARSERS[state.step](state, text, ctx)
+    parsed = parse_step(state, text, ctx)
     if parsed.question:
         return state, [_back_to(_prompt(state, ctx))], [AskQuestion(text)]
     if parsed.values is None:

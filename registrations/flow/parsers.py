@@ -27,9 +27,17 @@ from registrations.flow.reading import (
     read_place,
     read_yes_no,
 )
-from registrations.flow.texts import _candidates_menu, _contact_line, _phone_display, _place_label, _profiles_menu
+from registrations.flow.texts import (
+    _candidates_menu,
+    _contact_line,
+    _phone_display,
+    _place_label,
+    _profiles_menu,
+    _suggestion_prompt,
+)
 from registrations.flow.types import FlowContext, FlowState, ProfileOption
 from registrations.reading.numbers import means_same_number, read_choice
+from registrations.steps import STEP_FIELD
 from registrations.steps import RegistrationStep as Step
 
 # --------------------------------------------------------------------------
@@ -128,8 +136,6 @@ def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
             return _Parsed(values={"full_name": pending["value"]}, extra=pending.get("extra"))
         if answer == "no":
             return _Parsed(error=_("Tudo bem. Como devo escrever seu *nome completo*?"))
-    if _is_why_question(text, ctx):
-        return _Parsed(error=_why_message("full_name"))
     if not any(ch.isalpha() or ch.isdigit() for ch in text):
         # ".", "?", "..." or an emoji: nothing to read; just ask again.
         return _Parsed(error=_("Qual é o seu *nome completo*? (do jeito que deve sair no crachá e no certificado)"))
@@ -152,7 +158,7 @@ def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
         # Not a name and not an answer (an e-mail, a CPF...): the name question still stands.
         return _Parsed(
             pending=pending,
-            prompt=_("Seu nome é *%(name)s*? Responda *sim* ou envie o nome completo.") % {"name": pending["value"]},
+            prompt=_suggestion_prompt(pending),
         )
     if reading.value is None and not reading.other_person:
         extra = _extras_from(text, ctx) if re.search(rf"\b({_CITY_CUE}|sou)\b", _words(text)) else {}
@@ -179,11 +185,8 @@ def _parse_name(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     # A name followed by a city or a profile ("Maria Souza moro em Uberlândia MG sou produtora") is
     # explained by what follows it: echoed, not asked back.
     if reading.unsure and not (extra and 2 <= len(reading.value.split()) <= 5):
-        return _Parsed(
-            pending={"kind": "name_confirm", "value": reading.value, "extra": extra or None},
-            prompt=_("Seu nome é *%(name)s*? Responda *sim* ou envie o nome completo.") % {"name": reading.value},
-            other=other,
-        )
+        confirm = {"kind": "name_confirm", "value": reading.value, "extra": extra or None}
+        return _Parsed(pending=confirm, prompt=_suggestion_prompt(confirm), other=other)
     return _Parsed(values={"full_name": reading.value}, extra=extra or None, other=other)
 
 
@@ -210,8 +213,6 @@ def _parse_email(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     answered = _suggestion_answer(state, text, "email_suggestion", "email")
     if answered is not None:
         return answered
-    if _is_why_question(text, ctx):
-        return _Parsed(error=_why_message("email"))
     reading = read_email(text)
     pending = state.pending or {}
     if (
@@ -225,10 +226,8 @@ def _parse_email(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     if reading.value:
         return _Parsed(values={"email": reading.value})
     if reading.suggestion:
-        return _Parsed(
-            pending={"kind": "email_suggestion", "value": reading.suggestion, "original": _compact(text)[:254]},
-            prompt=_("Seu e-mail é *%(suggestion)s*? Responda *sim* ou envie o e-mail certo.") % {"suggestion": reading.suggestion},
-        )
+        suggestion = {"kind": "email_suggestion", "value": reading.suggestion, "original": _compact(text)[:254]}
+        return _Parsed(pending=suggestion, prompt=_suggestion_prompt(suggestion))
     if ctx.understood.question and not re.search(r"\b(nao tenho|nao uso|sem)\b", _words(text)):
         return _Parsed(question=True)
     if re.search(r"\b(nao tenho|nao uso|nao possuo|sem)\b.*\b(e ?mail|email)\b|\b(e ?mail|email)\b.*\bnao tenho\b", _words(text)):
@@ -261,8 +260,6 @@ def _parse_cpf(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     answered = _suggestion_answer(state, text, "cpf_suggestion", "cpf")
     if answered is not None:
         return answered
-    if _is_why_question(text, ctx):
-        return _Parsed(error=_why_message("cpf"))
     words = _words(text)
     phone_cue = _PHONE_CUE_RE.search(words) and not _CPF_CUE_RE.search(words)
     if _looks_like_phone(text) or (phone_cue and read_phone(text).value):
@@ -311,8 +308,6 @@ def _parse_phone(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     answered = _suggestion_answer(state, text, "phone_suggestion", "phone")
     if answered is not None:
         return answered
-    if _is_why_question(text, ctx):
-        return _Parsed(error=_why_message("phone"))
     pending = state.pending or {}
     spoken = re.sub(r"(?i)\bmsm\b", "mesmo", re.sub(r"(?i)\bq\b", "que", text))
     if means_same_number(spoken):
@@ -335,11 +330,8 @@ def _parse_phone(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
     if reading.value:
         return _Parsed(values={"phone": reading.value})
     if reading.suggestion:
-        return _Parsed(
-            pending={"kind": "phone_suggestion", "value": reading.suggestion},
-            prompt=_("Faltou o 9 da frente? *%(phone)s* — responda *sim* ou envie o número certo.")
-            % {"phone": _phone_display(reading.suggestion)},
-        )
+        suggestion = {"kind": "phone_suggestion", "value": reading.suggestion}
+        return _Parsed(pending=suggestion, prompt=_suggestion_prompt(suggestion))
     if reading.problem == "foreign":
         return _Parsed(
             error=_(
@@ -387,11 +379,8 @@ def _read_city(text: str, ctx: FlowContext) -> _Parsed:
     if reading.place is not None or reading.suggestion is not None:
         place = reading.place or reading.suggestion
         assert place is not None
-        return _Parsed(
-            pending={"kind": "city_suggestion", "value": _place_option(place)},
-            prompt=_("Você quis dizer *%(city)s*? Responda *sim* ou envie o nome da cidade de novo.")
-            % {"city": _place_label(_place_option(place))},
-        )
+        suggestion = {"kind": "city_suggestion", "value": _place_option(place)}
+        return _Parsed(pending=suggestion, prompt=_suggestion_prompt(suggestion))
     if reading.options:
         cities = [_place_option(place) for place in reading.options[:9]]
         return _Parsed(step=Step.ASKING_STATE, pending={"kind": "city_candidates", "cities": cities})
@@ -445,8 +434,6 @@ def _parse_city(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
             return _Parsed(values=_option_values(pending["value"]))
         if answer == "no":
             return _Parsed(error=_("Tudo bem. Envie o nome da sua cidade de novo, de preferência com o estado, por exemplo: Rio Verde/GO."))
-    if _is_why_question(text, ctx):
-        return _Parsed(error=_why_message("city"))
     profile = match_profile(text, ctx.profiles, numbers=False)
     if profile is not None:
         # "Goiânia estudante", "moro em Goiânia e sou estudante": the profile is kept, the rest is the city.
@@ -564,8 +551,6 @@ def match_profile(text: str, profiles: tuple[ProfileOption, ...], *, numbers: bo
 
 
 def _parse_profile(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
-    if _is_why_question(text, ctx):
-        return _Parsed(error=_why_message("profile"))
     chosen = match_profile(_without_data(text) or text, ctx.profiles)
     if chosen is not None:
         return _Parsed(values={"profile": chosen.id, "profile_name": chosen.name})
@@ -575,6 +560,14 @@ def _parse_profile(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
         error=_("Não identifiquei o perfil. Responda com o *número* de uma das opções:\n%(options)s")
         % {"options": _profiles_menu(ctx)}
     )
+
+
+def parse_step(state: FlowState, text: str, ctx: FlowContext) -> _Parsed:
+    """The pending step's answer. "pra que precisa do CPF?", "é obrigatório?" get the step's
+    reason, whatever the step; everything else goes to the step's own parser."""
+    if state.step != Step.ASKING_STATE and _is_why_question(text, ctx):
+        return _Parsed(error=_why_message(STEP_FIELD[state.step]))
+    return _PARSERS[state.step](state, text, ctx)
 
 
 _PARSERS = {

@@ -325,3 +325,19 @@ def _echoes(values: Mapping[str, Any]) -> str:
     return _("Anotei:\n%(lines)s") % {"lines": "\n".join(_echo(name, values) for name in FIELDS if values.get(name))}
 
 
+def _suggestion_prompt(pending: Mapping[str, Any]) -> str:
+    """The question that confirms a value read with doubt ("Seu e-mail é …?"), from its pending record."""
+    kind, value = pending.get("kind"), pending.get("value")
+    if kind == "email_suggestion":
+        return _("Seu e-mail é *%(value)s*? Responda *sim* ou envie o e-mail certo.") % {"value": value}
+    if kind == "cpf_suggestion":
+        return _("Seu CPF é *%(value)s*? Responda *sim* ou envie o CPF certo.") % {"value": v.format_cpf(str(value))}
+    if kind == "phone_suggestion":
+        return _("Faltou o 9 da frente? *%(value)s* — responda *sim* ou envie o número certo.") % {
+            "value": _phone_display(str(value))
+        }
+    if kind == "city_suggestion":
+        return _("Você quis dizer *%(value)s*? Responda *sim* ou envie o nome da cidade de novo.") % {
+            "value": _place_label(value)
+        }
+    return _("Seu nome é *%(value)s*? Responda *sim* ou envie o nome completo.") % {"value": value}
