@@ -5,14 +5,13 @@ names; every edit is visible to the bot at once (see chatbot.knowledge)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.template.defaultfilters import linebreaksbr
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -30,14 +29,7 @@ from chatbot.models import (
     UnansweredQuestion,
 )
 from registrations.validators import mask_cpf
-
-# CPF-shaped numbers (formatted or not) inside free text shown to organizers.
-_CPF_IN_TEXT = re.compile(r"(?<![\d+])\d{3}[.\s\-]?\d{3}[.\s\-]?\d{3}[.\s\-/]?\d{2}(?!\d)")
-
-
-def _mask_cpfs(text: str) -> str:
-    return _CPF_IN_TEXT.sub(lambda m: mask_cpf(m.group(0)), text)
-
+from whatsapp.markup import mask_cpfs, whatsapp_html
 
 # --------------------------------------------------------------------------
 # Event and its knowledge
@@ -68,7 +60,7 @@ class EventAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "edition", "theme", "description", "is_active", "registration_open")}),
         (_("Datas e local"), {"fields": ("starts_on", "ends_on", "hours", "venue", "address", "city", "uf")}),
-        (_("Contatos"), {"fields": ("website", "contact_email", "contact_whatsapp")}),
+        (_("Contatos"), {"fields": ("website", "contact_email", "contact_whatsapp", "assistant_whatsapp")}),
         (_("Privacidade (LGPD)"), {"fields": ("privacy_notice", "privacy_notice_url", "privacy_notice_version")}),
         (None, {"fields": ("updated_at",)}),
     )
@@ -221,16 +213,35 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+class StuckFilter(admin.SimpleListFilter):
+    """Conversations that stopped mid-registration more than 24 h ago (the dashboard links here)."""
+
+    title = _("inscrição parada")
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("1", _("parada há mais de 24 h"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ConversationState]) -> QuerySet[ConversationState]:
+        if self.value() != "1":
+            return queryset
+        from registrations.dashboard import stuck_conversations
+
+        return queryset.filter(pk__in=stuck_conversations().values("pk"))
+
+
 @admin.register(ConversationState)
 class ConversationStateAdmin(admin.ModelAdmin):
-    list_display = ("conversation_id", "push_name", "registration_step", "turns", "last_activity_at")
-    list_filter = ("registration_step",)
+    list_display = ("conversation_id", "push_name", "registration_step", "participants_links", "last_activity_at")
+    list_filter = (StuckFilter, "registration_step")
     search_fields = ("conversation_id", "push_name")
     date_hierarchy = "last_activity_at"
     fields = (
         "conversation_id",
         "push_name",
         "registration_step",
+        "participants_links",
+        "whatsapp_link",
         "turns",
         "last_activity_at",
         "created_at",
@@ -238,6 +249,28 @@ class ConversationStateAdmin(admin.ModelAdmin):
         "history_display",
     )
     readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConversationState]:
+        return super().get_queryset(request).prefetch_related("participants")
+
+    @admin.display(description=_("inscrições"))
+    def participants_links(self, obj: ConversationState) -> SafeString | str:
+        rows = [
+            (reverse("admin:registrations_participant_change", args=[p.pk]), p.full_name or f"#{p.pk}", p.get_status_display())
+            for p in obj.participants.all()
+        ]
+        if not rows:
+            return "—"
+        return format_html_join(", ", '<a href="{}">{}</a> ({})', rows)
+
+    @admin.display(description=_("mensagens no WhatsApp"))
+    def whatsapp_link(self, obj: ConversationState) -> SafeString | str:
+        from whatsapp.models import InboundMessage
+
+        if not InboundMessage.objects.filter(chat_id=obj.conversation_id).exists():
+            return _("Conversa fora do WhatsApp (site ou teste).")
+        url = reverse("admin:whatsapp_chat_transcript", args=[obj.conversation_id])
+        return format_html('<a href="{}">{}</a>', url, _("Ver as mensagens em ordem, com a situação de cada envio"))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -252,7 +285,7 @@ class ConversationStateAdmin(admin.ModelAdmin):
             return "—"
         rows = []
         for key, value in data.items():
-            text = mask_cpf(str(value)) if "cpf" in key.lower() and value else _mask_cpfs(_plain(value))
+            text = mask_cpf(str(value)) if "cpf" in key.lower() and value else mask_cpfs(_plain(value))
             rows.append((_DATA_LABELS.get(key, key), text))
         return format_html(
             '<table style="border:none"><tbody>{}</tbody></table>',
@@ -286,7 +319,7 @@ class ConversationStateAdmin(admin.ModelAdmin):
                     style,
                     who,
                     _format_stamp(turn.get("at") or turn.get("timestamp")),
-                    linebreaksbr(_mask_cpfs(str(turn.get("text", ""))), autoescape=True),
+                    whatsapp_html(str(turn.get("text", ""))),
                 )
             )
         return format_html('<div style="max-width:720px">{}</div>', SafeString("".join(lines)))

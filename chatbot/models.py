@@ -52,6 +52,15 @@ class Event(models.Model):
     website = models.URLField(_("site"), blank=True)
     contact_email = models.EmailField(_("e-mail de contato"), blank=True)
     contact_whatsapp = models.CharField(_("WhatsApp de contato"), max_length=30, blank=True)
+    assistant_whatsapp = models.CharField(
+        _("WhatsApp do assistente"),
+        max_length=30,
+        blank=True,
+        help_text=_(
+            "Número, com DDD, que o assistente atende. A página pública mostra o botão "
+            "“Falar no WhatsApp” e o QR code com este número."
+        ),
+    )
     description = models.TextField(_("descrição"), blank=True)
     registration_open = models.BooleanField(_("inscrições abertas"), default=True)
     privacy_notice = models.TextField(
@@ -66,7 +75,7 @@ class Event(models.Model):
 
     class Meta:
         verbose_name = _("evento")
-        verbose_name_plural = _("evento")
+        verbose_name_plural = _("eventos")
         constraints = [
             models.UniqueConstraint(fields=["is_active"], condition=models.Q(is_active=True), name="one_active_event"),
         ]
@@ -76,7 +85,7 @@ class Event(models.Model):
 
 
 class TicketCategory(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="tickets")
+    event = models.ForeignKey(Event, verbose_name=_("evento"), on_delete=models.CASCADE, related_name="tickets")
     name = models.CharField(_("categoria"), max_length=120)
     price = models.DecimalField(_("preço (R$)"), max_digits=9, decimal_places=2)
     description = models.CharField(_("descrição"), max_length=300, blank=True)
@@ -94,7 +103,7 @@ class TicketCategory(models.Model):
 class Profile(models.Model):
     """A participant profile offered at registration (Produtor rural, Estudante, ...)."""
 
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="profiles")
+    event = models.ForeignKey(Event, verbose_name=_("evento"), on_delete=models.CASCADE, related_name="profiles")
     name = models.CharField(_("perfil"), max_length=80)
     keywords = models.CharField(
         _("palavras-chave"), max_length=300, blank=True, help_text=_("Sinônimos separados por vírgula, ex.: agricultor, pecuarista")
@@ -113,7 +122,7 @@ class Profile(models.Model):
 
 
 class FAQEntry(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="faqs")
+    event = models.ForeignKey(Event, verbose_name=_("evento"), on_delete=models.CASCADE, related_name="faqs")
     question = models.CharField(_("pergunta"), max_length=300)
     answer = models.TextField(_("resposta"))
     keywords = models.CharField(_("palavras-chave"), max_length=300, blank=True)
@@ -131,7 +140,7 @@ class FAQEntry(models.Model):
 
 
 class ProgrammeSession(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="sessions")
+    event = models.ForeignKey(Event, verbose_name=_("evento"), on_delete=models.CASCADE, related_name="sessions")
     day = models.DateField(_("dia"))
     start_time = models.TimeField(_("início"))
     end_time = models.TimeField(_("término"), null=True, blank=True)
@@ -142,7 +151,7 @@ class ProgrammeSession(models.Model):
 
     class Meta:
         verbose_name = _("atividade da programação")
-        verbose_name_plural = _("programação")
+        verbose_name_plural = _("atividades da programação")
         ordering = ["day", "start_time", "room"]
 
     def __str__(self) -> str:

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class CongressConfig(AppConfig):
@@ -13,3 +14,9 @@ class CongressConfig(AppConfig):
         from congress.roles import _after_migrate
 
         post_migrate.connect(_after_migrate, dispatch_uid="congress.roles")
+        # django-axes names its admin section "Axes"; organizers read "Segurança"
+        # (its model and field names are translated in locale/pt_BR).
+        from django.apps import apps
+
+        if apps.is_installed("axes"):
+            apps.get_app_config("axes").verbose_name = _("Segurança")

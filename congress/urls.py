@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from chatbot.views import home
 from congress.health import HealthView
 from congress.metrics import MetricsView
 from registrations.dashboard import dashboard_view
@@ -14,6 +15,7 @@ admin.site.index_title = "Back-office do congresso"
 urlpatterns = [
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="admin-dashboard"),
     path("admin/", admin.site.urls),
+    path("", home, name="home"),
     path("health", HealthView.as_view(), name="health"),
     path("", include("chatbot.urls")),
     path("", include("whatsapp.urls")),

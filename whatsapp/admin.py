@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from registrations.audit import admin_action_record
+from whatsapp.markup import mask_cpfs
 from whatsapp.models import InboundMessage, MessageEvent, OutboundMessage
 from whatsapp.services import inbound_reprocess, outbound_retry
 
@@ -101,8 +102,8 @@ class InboundMessageAdmin(admin.ModelAdmin):
     @admin.display(description=_("mensagem"))
     def preview(self, obj: InboundMessage) -> str:
         if obj.has_audio and not obj.text:
-            return "🎤 " + Truncator(obj.transcript or "").chars(80)
-        return Truncator(obj.text).chars(80)
+            return "🎤 " + Truncator(mask_cpfs(obj.transcript or "")).chars(80)
+        return Truncator(mask_cpfs(obj.text)).chars(80)
 
     @admin.action(description=_("Reprocessar as mensagens com falha selecionadas"), permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset) -> None:
@@ -128,8 +129,13 @@ class InboundMessageAdmin(admin.ModelAdmin):
 
     def chat_transcript(self, request: HttpRequest, chat_id: str) -> TemplateResponse:
         """One chat's messages and replies, in the order they happened."""
+        from chatbot.models import ConversationState
+
         inbound = list(InboundMessage.objects.filter(chat_id=chat_id).order_by("id").prefetch_related("replies")[:500])
+        conversation = ConversationState.objects.filter(conversation_id=chat_id).prefetch_related("participants").first()
         context = {
+            "conversation": conversation,
+            "participants": list(conversation.participants.all()) if conversation else [],
             **self.admin_site.each_context(request),
             "title": _("Conversa %(chat)s") % {"chat": chat_id},
             "chat_id": chat_id,
@@ -163,7 +169,7 @@ class OutboundMessageAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("texto"))
     def preview(self, obj: OutboundMessage) -> str:
-        return Truncator(obj.text).chars(80)
+        return Truncator(mask_cpfs(obj.text)).chars(80)
 
     @admin.action(description=_("Enviar de novo as respostas selecionadas (com falha ou aguardando)"), permissions=["change"])
     def retry(self, request: HttpRequest, queryset) -> None:

@@ -62,12 +62,12 @@ class InboundMessage(models.Model):
 
 
 class OutboundMessage(models.Model):
-    """Our reply to one inbound message, delivered through GATEWAY_URL/send-text."""
+    """Our reply to one inbound message, delivered through the gateway (GATEWAY_URL/send-text)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Aguardando envio")
         SENT = "sent", _("Enviada")
-        LOGGED = "logged", _("Apenas registrada (sem GATEWAY_URL)")
+        LOGGED = "logged", _("Não enviada (envio pelo WhatsApp desligado)")
         FAILED = "failed", _("Falhou")
 
     class Kind(models.TextChoices):
@@ -120,8 +120,8 @@ class MessageEvent(models.Model):
         RETRY = "retry", _("Nova tentativa agendada")
         FAILED = "failed", _("Falhou")
         REPROCESS = "reprocess", _("Reprocessamento pedido no admin")
-        SENT = "sent", _("Entregue ao gateway")
-        LOGGED = "logged", _("Registrada sem envio")
+        SENT = "sent", _("Entregue ao WhatsApp")
+        LOGGED = "logged", _("Registrada sem envio (WhatsApp desligado)")
         SEND_RETRY = "send_retry", _("Envio será repetido")
         SEND_FAILED = "send_failed", _("Envio falhou")
         RESEND = "resend", _("Reenvio pedido no admin")
