@@ -1,24 +1,70 @@
-"""A small admin page: the registration funnel by step and counts by UF,
-profile and day."""
+"""The organizers' landing dashboard: figures that each lead to the filtered
+admin list (registrations today / in the last 7 days / in all, conversations
+stuck mid-registration, open questions, failed deliveries) and server-side SVG
+charts (registrations per day, the funnel by step, participants by UF and by
+profile).
+
+One aggregate query per figure group. A figure whose model the user may not
+view is left out rather than shown without a link: the count is itself
+information about rows they may not see.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
 from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Count
+from django.db.models import Count, Model, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
+from chatbot.models import ConversationState, UnansweredQuestion
+from registrations.charts import Bar, column_chart, horizontal_bar_chart
 from registrations.models import Participant, RegistrationEvent
-from registrations.steps import FUNNEL_STEPS
+from registrations.steps import FUNNEL_STEPS, IN_FLOW_STEPS
+from whatsapp.models import OutboundMessage
+
+# A conversation in the middle of the registration with no activity for this
+# long is "stuck": someone should look at it (the admin's "stuck" filter on
+# conversations uses the same definition, through stuck_conversations()).
+STUCK_AFTER = dt.timedelta(hours=24)
+CHART_DAYS = 30
+
+CONFIRMED = Participant.Status.CONFIRMED
+CANCELLED = Participant.Status.CANCELLED
+
+
+# --------------------------------------------------------------------------
+# Queries
+# --------------------------------------------------------------------------
+
+
+def stuck_conversations(now: dt.datetime | None = None) -> QuerySet[ConversationState]:
+    """Conversations at an in-flow registration step whose last activity is
+    more than ``STUCK_AFTER`` (24 h) before ``now``."""
+    now = now or timezone.now()
+    return ConversationState.objects.filter(
+        registration_step__in=sorted(IN_FLOW_STEPS), last_activity_at__lt=now - STUCK_AFTER
+    )
 
 
 def funnel() -> list[dict]:
+    """Conversations that reached each step of ``FUNNEL_STEPS``, in order, and
+    that number as a percentage of the most-reached step."""
     reached = dict(
         RegistrationEvent.objects.filter(kind=RegistrationEvent.Kind.STEP)
         .values_list("step")
         .annotate(n=Count("conversation_id", distinct=True))
+        .order_by()
     )
     top = max(reached.values(), default=0) or 1
     return [
@@ -27,19 +73,293 @@ def funnel() -> list[dict]:
     ]
 
 
-@permission_required("registrations.view_participant")
+# --------------------------------------------------------------------------
+# Links to the admin's filtered lists
+# --------------------------------------------------------------------------
+
+
+def local_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open range of local days on ``created_at``, spelled as the
+    admin's ``DateFieldListFilter`` spells it (``created_at__gte`` /
+    ``created_at__lt`` = ``str()`` of local midnights), so a link lands on the
+    list with the same choice selected in the sidebar."""
+
+    key: str
+    label: str
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+    def q(self) -> Q:
+        q = Q()
+        if self.since is not None:
+            q &= Q(created_at__gte=self.since)
+        if self.until is not None:
+            q &= Q(created_at__lt=self.until)
+        return q
+
+    def params(self) -> dict[str, str]:
+        params = {}
+        if self.since is not None:
+            params["created_at__gte"] = str(self.since)
+        if self.until is not None:
+            params["created_at__lt"] = str(self.until)
+        return params
+
+
+def windows(now: dt.datetime) -> tuple[Window, Window, Window]:
+    """Today, the last 7 days and all time, in local days. "Last 7 days" is
+    the admin filter's "Últimos 7 dias": from 7 days before today to the end
+    of today, so the figure and the list it opens agree."""
+    today = timezone.localdate(now)
+    tomorrow = local_midnight(today + dt.timedelta(days=1))
+    return (
+        Window("today", _("hoje"), local_midnight(today), tomorrow),
+        Window("week", _("em 7 dias"), local_midnight(today - dt.timedelta(days=7)), tomorrow),
+        Window("all", _("desde o início")),
+    )
+
+
+def changelist_url(model: type[Model], **params: str) -> str:
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def can_view(request: HttpRequest, model: type[Model]) -> bool:
+    """Whether the admin would show ``request.user`` the list of ``model``."""
+    try:
+        model_admin = admin.site.get_model_admin(model)
+    except NotRegistered:
+        return False
+    return model_admin.has_view_or_change_permission(request)
+
+
+# --------------------------------------------------------------------------
+# Figures
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str
+    label: str
+    value: int
+    url: str
+
+
+@dataclass(frozen=True)
+class RegistrationCard:
+    """One status (confirmed, cancelled, all): the all-time figure and the
+    recent ones (today, last 7 days)."""
+
+    label: str
+    total: Figure
+    recent: tuple[Figure, ...]
+
+
+@dataclass(frozen=True)
+class Overview:
+    registrations: tuple[RegistrationCard, ...]
+    # Things someone should act on: each is a problem when it is not zero.
+    attention: tuple[Figure, ...]
+
+
+def _registration_figures(now: dt.datetime) -> tuple[tuple[RegistrationCard, ...], Figure]:
+    """Confirmed / cancelled / all registrations per window, and confirmed
+    participants whose confirmation e-mail failed: one aggregate query."""
+    statuses = (
+        ("confirmed", _("confirmadas"), Q(status=CONFIRMED), {"status__exact": CONFIRMED.value}),
+        ("cancelled", _("canceladas"), Q(status=CANCELLED), {"status__exact": CANCELLED.value}),
+        ("total", _("inscrições no total"), Q(), {}),
+    )
+    spans = windows(now)
+    aggregates = {
+        f"{key}_{span.key}": Count("pk", filter=(status_q & span.q()) or None)
+        for key, _label, status_q, _params in statuses
+        for span in spans
+    }
+    aggregates["email_failed"] = Count(
+        "pk", filter=Q(status=CONFIRMED, confirmation_email_status=Participant.EmailStatus.FAILED)
+    )
+    counts = Participant.objects.aggregate(**aggregates)
+
+    def figure(key: str, span: Window, status_params: dict[str, str]) -> Figure:
+        return Figure(
+            key=f"{key}_{span.key}",
+            label=span.label,
+            value=counts[f"{key}_{span.key}"],
+            url=changelist_url(Participant, **status_params, **span.params()),
+        )
+
+    cards = tuple(
+        RegistrationCard(
+            label=label,
+            total=figure(key, spans[-1], params),
+            recent=tuple(figure(key, span, params) for span in spans[:-1]),
+        )
+        for key, label, _q, params in statuses
+    )
+    email_failed = Figure(
+        key="email_failed",
+        label=_("e-mails de confirmação que falharam"),
+        value=counts["email_failed"],
+        url=changelist_url(
+            Participant,
+            status__exact=CONFIRMED.value,
+            confirmation_email_status__exact=Participant.EmailStatus.FAILED.value,
+        ),
+    )
+    return cards, email_failed
+
+
+def overview(*, request: HttpRequest, now: dt.datetime | None = None) -> Overview:
+    """The figures ``request.user`` may see: one query per model they can view."""
+    now = now or timezone.now()
+    cards: tuple[RegistrationCard, ...] = ()
+    email_failed = None
+    attention = []
+    if can_view(request, Participant):
+        cards, email_failed = _registration_figures(now)
+    if can_view(request, ConversationState):
+        attention.append(
+            Figure(
+                key="stuck",
+                label=_("conversas paradas no meio da inscrição há mais de 24 h"),
+                value=stuck_conversations(now).count(),
+                url=changelist_url(ConversationState, stuck="1"),
+            )
+        )
+    if can_view(request, UnansweredQuestion):
+        status = UnansweredQuestion.Status.OPEN
+        attention.append(
+            Figure(
+                key="open_questions",
+                label=_("perguntas sem resposta em aberto"),
+                value=UnansweredQuestion.objects.filter(status=status).count(),
+                url=changelist_url(UnansweredQuestion, status__exact=status.value),
+            )
+        )
+    if can_view(request, OutboundMessage):
+        status = OutboundMessage.Status.FAILED
+        attention.append(
+            Figure(
+                key="failed_messages",
+                label=_("mensagens do WhatsApp que não foram entregues"),
+                value=OutboundMessage.objects.filter(status=status).count(),
+                url=changelist_url(OutboundMessage, status__exact=status.value),
+            )
+        )
+    if email_failed is not None:
+        attention.append(email_failed)
+    return Overview(registrations=cards, attention=tuple(attention))
+
+
+# --------------------------------------------------------------------------
+# Charts
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Day:
+    day: dt.date
+    total: int
+    confirmed: int
+    url: str
+
+    @property
+    def cancelled(self) -> int:
+        return self.total - self.confirmed
+
+
+def day_url(day: dt.date) -> str:
+    span = Window("day", "", local_midnight(day), local_midnight(day + dt.timedelta(days=1)))
+    return changelist_url(Participant, **span.params())
+
+
+def registrations_by_day(*, today: dt.date, days: int = CHART_DAYS) -> tuple[list[Day], int]:
+    """The ``days`` local days up to ``today``, oldest first, days with no
+    registration as zero; and how many registrations came before them."""
+    first = today - dt.timedelta(days=days - 1)
+    counted = {
+        row["day"]: row
+        for row in Participant.objects.annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(total=Count("pk"), confirmed=Count("pk", filter=Q(status=CONFIRMED)))
+        .order_by()
+    }
+    series = []
+    for offset in range(days):
+        day = first + dt.timedelta(days=offset)
+        row = counted.get(day, {"total": 0, "confirmed": 0})
+        series.append(Day(day=day, total=row["total"], confirmed=row["confirmed"], url=day_url(day)))
+    earlier = sum(row["total"] for day, row in counted.items() if day < first)
+    return series, earlier
+
+
+def participants_by_uf() -> list[Bar]:
+    rows = Participant.objects.filter(status=CONFIRMED).values("uf").annotate(n=Count("pk")).order_by("-n", "uf")
+    return [
+        Bar(label=row["uf"] or "—", value=row["n"], url=changelist_url(Participant, status__exact=CONFIRMED.value, uf=row["uf"]))
+        for row in rows
+    ]
+
+
+def participants_by_profile() -> list[Bar]:
+    rows = (
+        Participant.objects.filter(status=CONFIRMED)
+        .values("profile_id", "profile__name")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "profile__name")
+    )
+    return [
+        Bar(
+            label=row["profile__name"],
+            value=row["n"],
+            url=changelist_url(Participant, status__exact=CONFIRMED.value, profile__id__exact=str(row["profile_id"])),
+        )
+        for row in rows
+    ]
+
+
+@permission_required("registrations.view_participant", raise_exception=True)
 def dashboard_view(request: HttpRequest) -> HttpResponse:
-    active = Participant.objects.filter(status=Participant.Status.CONFIRMED)
+    now = timezone.now()
+    today = timezone.localdate(now)
+    days, earlier = registrations_by_day(today=today)
+    steps = funnel()
+    by_uf = participants_by_uf()
+    by_profile = participants_by_profile()
+    charts = {
+        "by_day": column_chart(
+            [Bar(label=date_format(d.day, "D d/m/Y"), short_label=date_format(d.day, "d/m"), value=d.total) for d in days],
+            chart_id="chart-by-day",
+            title=_("Inscrições por dia nos últimos %(days)d dias") % {"days": CHART_DAYS},
+        ),
+        "funnel": horizontal_bar_chart(
+            [Bar(label=str(row["label"]), value=row["value"], note=f"{row['pct']}%") for row in steps],
+            chart_id="chart-funnel",
+            title=_("Funil da inscrição: conversas que chegaram a cada etapa"),
+        ),
+        "by_uf": horizontal_bar_chart(by_uf, chart_id="chart-by-uf", title=_("Participantes confirmados por UF")),
+        "by_profile": horizontal_bar_chart(
+            by_profile, chart_id="chart-by-profile", title=_("Participantes confirmados por perfil")
+        ),
+    }
     context = {
         **admin.site.each_context(request),
-        "title": "Painel de inscrições",
-        "funnel": funnel(),
-        "total": active.count(),
-        "cancelled": Participant.objects.filter(status=Participant.Status.CANCELLED).count(),
-        "by_uf": list(active.values("uf").annotate(n=Count("id")).order_by("-n", "uf")),
-        "by_profile": list(active.values("profile__name").annotate(n=Count("id")).order_by("-n")),
-        "by_day": list(
-            active.annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("id")).order_by("day")
-        ),
+        "title": _("Painel de inscrições"),
+        "overview": overview(request=request, now=now),
+        "charts": charts,
+        "days": list(reversed(days)),  # tables: newest day first
+        "chart_days": CHART_DAYS,
+        "earlier": earlier,
+        "earlier_url": changelist_url(Participant, created_at__lt=str(local_midnight(days[0].day))),
+        "by_uf": by_uf,
+        "by_profile": by_profile,
+        "now": now,
     }
     return render(request, "admin/dashboard.html", context)
