@@ -1,15 +1,31 @@
 """The organizers' admin roles, kept in sync after every ``migrate``.
 
-- "Organizadores": manage participants, event knowledge and messages; export.
-- "Equipe": view and export only.
+- "Organizadores": manage participants, event knowledge and messages; export;
+  see full CPFs; erase a participant's personal data (LGPD).
+- "Equipe": view and export only, with CPFs masked (``***.456.789-**``)
+  everywhere, exports included.
+
+Nobody deletes a participant: cancelling and the LGPD erasure are the only
+ways out, so ``delete_participant`` is granted to no group (and the admin
+refuses it to superusers too).
+
+Other apps mask CPFs with::
+
+    from congress.roles import cpf_for, mask_cpf, sees_full_cpf
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
 
+from registrations.validators import mask_cpf
+
+__all__ = ["ORGANIZERS", "STAFF", "cpf_for", "mask_cpf", "roles_sync", "sees_full_cpf"]
+
 ORGANIZERS = "Organizadores"
 STAFF = "Equipe"
+
+FULL_CPF_PERMISSION = "registrations.view_full_cpf"
 
 MANAGED_MODELS = {
     "registrations": ["participant", "registrationevent", "exportrecord"],
@@ -26,24 +42,50 @@ MANAGED_MODELS = {
 }
 # Audit rows are written by the system only.
 READ_ONLY_FOR_EVERYONE = {("registrations", "registrationevent"), ("registrations", "exportrecord")}
+# Never granted to any group: a participant is cancelled or anonymized, not deleted.
+NEVER_GRANTED = {("registrations", "delete_participant")}
+# Custom permissions (Participant.Meta.permissions) per group.
+EXTRA_PERMISSIONS = {
+    ORGANIZERS: ("export_participant", "view_full_cpf", "erase_participant"),
+    STAFF: ("export_participant",),
+}
 
 
-def _perms(actions: tuple[str, ...]) -> list[Permission]:
+def sees_full_cpf(user) -> bool:
+    """Whether ``user`` may read CPFs in full (superusers and "Organizadores"); others see masks."""
+    return bool(user is not None and user.is_active and user.has_perm(FULL_CPF_PERMISSION))
+
+
+def cpf_for(user, cpf: str | None) -> str:
+    """``cpf`` (digits or formatted) as ``user`` may see it: ``123.456.789-09`` or ``***.456.789-**``; "" when empty."""
+    if not cpf:
+        return ""
+    if not sees_full_cpf(user):
+        return mask_cpf(cpf)
+    digits = "".join(ch for ch in cpf if ch.isdigit())
+    return f"{digits[:3]}.{digits[3:6]}.{digits[6:9]}-{digits[9:]}" if len(digits) == 11 else cpf
+
+
+def _perms(actions: tuple[str, ...], extra: tuple[str, ...]) -> list[Permission]:
     perms = []
     for app_label, models in MANAGED_MODELS.items():
         for model in models:
             model_actions = ("view",) if (app_label, model) in READ_ONLY_FOR_EVERYONE else actions
-            codenames = [f"{action}_{model}" for action in model_actions]
+            codenames = [
+                codename
+                for codename in (f"{action}_{model}" for action in model_actions)
+                if (app_label, codename) not in NEVER_GRANTED
+            ]
             perms.extend(Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))
-    perms.extend(Permission.objects.filter(content_type__app_label="registrations", codename="export_participant"))
+    perms.extend(Permission.objects.filter(content_type__app_label="registrations", codename__in=extra))
     return perms
 
 
 def roles_sync() -> None:
     organizers, _ = Group.objects.get_or_create(name=ORGANIZERS)
-    organizers.permissions.set(_perms(("add", "change", "delete", "view")))
+    organizers.permissions.set(_perms(("add", "change", "delete", "view"), EXTRA_PERMISSIONS[ORGANIZERS]))
     staff, _ = Group.objects.get_or_create(name=STAFF)
-    staff.permissions.set(_perms(("view",)))
+    staff.permissions.set(_perms(("view",), EXTRA_PERMISSIONS[STAFF]))
 
 
 def _after_migrate(sender, app_config=None, **kwargs) -> None:

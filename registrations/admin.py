@@ -1,18 +1,38 @@
-"""The organizers' back-office for participants (pt-BR)."""
+"""The organizers' back-office for participants (pt-BR).
+
+Nobody deletes a participant here, superusers included: cancelling and the
+LGPD erasure are the only ways out, and the history always survives. Viewers
+without "Ver CPF completo" (the Equipe role) see CPFs masked everywhere: list,
+change page, search results and exports.
+"""
 
 from __future__ import annotations
 
+import tempfile
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, StreamingHttpResponse
+from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Value
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from registrations.audit import admin_action_record
-from registrations.export import iter_csv
+from congress.roles import mask_cpf, sees_full_cpf
+from registrations.audit import (
+    admin_action_record,
+    changelist_filters_text,
+    export_action_label,
+    export_record_filters,
+    export_record_summary,
+    local_time,
+    registration_event_summary,
+    selection_text,
+)
+from registrations.export import CONTENT_TYPES, FORMATS, format_phone_national, iter_csv, write_xlsx
 from registrations.filters import search_q
 from registrations.models import ExportRecord, Participant, RegistrationEvent
 
@@ -21,7 +41,7 @@ class RegistrationEventInline(admin.TabularInline):
     model = RegistrationEvent
     extra = 0
     can_delete = False
-    fields = ("created_at", "kind", "step", "detail", "actor")
+    fields = ("when", "summary")
     readonly_fields = fields
     ordering = ("-created_at", "-id")
     verbose_name_plural = _("Histórico (somente leitura)")
@@ -32,42 +52,69 @@ class RegistrationEventInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
-def export_response(request: HttpRequest, queryset, *, action: str, filters: str = "") -> StreamingHttpResponse:
-    delimiter = request.GET.get("delimiter", ";") if request.method == "GET" else request.POST.get("delimiter", ";")
+    @admin.display(description=_("quando"))
+    def when(self, obj: RegistrationEvent) -> str:
+        return local_time(obj.created_at)
+
+    @admin.display(description=_("o que aconteceu"))
+    def summary(self, obj: RegistrationEvent) -> str:
+        return registration_event_summary(obj)
+
+
+def export_response(
+    request: HttpRequest, queryset, *, action: str, filters: str = "", file_format: str = "csv", delimiter: str = ";"
+) -> HttpResponse:
+    """The export file as a download, after recording who exported what.
+
+    CPFs come out masked for a viewer without the "Ver CPF completo" permission.
+    """
+    if file_format not in FORMATS:
+        file_format = "csv"
     if delimiter not in (";", ",", "tab"):
         delimiter = ";"
-    admin_action_record(request=request, action=action, row_count=queryset.count(), filters=filters)
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response = StreamingHttpResponse(iter_csv(queryset, delimiter=delimiter), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="participantes-{stamp}.csv"'
+    full_cpf = sees_full_cpf(request.user)
+    admin_action_record(
+        request=request, action=action, row_count=queryset.count(), filters=filters, file_format=file_format
+    )
+    filename = f"participantes-{timezone.localtime():%Y%m%d-%H%M}.{file_format}"
+    if file_format == "xlsx":
+        # openpyxl needs a seekable file to build the zip; the temporary file
+        # is deleted when the response closes it.
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
+        write_xlsx(queryset, spool, full_cpf=full_cpf)
+        spool.seek(0)
+        return FileResponse(spool, as_attachment=True, filename=filename, content_type=CONTENT_TYPES["xlsx"])
+    response = StreamingHttpResponse(
+        iter_csv(queryset, delimiter=delimiter, full_cpf=full_cpf), content_type=CONTENT_TYPES["csv"]
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
 @admin.register(Participant)
 class ParticipantAdmin(admin.ModelAdmin):
-    list_display = (
-        "full_name",
-        "email",
-        "cpf_display",
-        "phone_display",
-        "city_uf",
-        "profile",
-        "status",
-        "confirmation_email_status",
-        "created_at",
-    )
+    # Fits a 1366-px laptop with the navigation and the filters open: e-mail,
+    # CPF, phone and the conversation links share the "Contato" cell, city,
+    # district and profile the next one; badges and dates are short (the CSS
+    # is in the changelist template).
+    list_display = ("full_name", "contact", "place", "status_badge", "email_state", "registered")
     list_filter = ("status", "uf", "profile", ("created_at", admin.DateFieldListFilter), "confirmation_email_status")
-    search_fields = ("full_name", "email")
-    search_help_text = _("Busque por nome, e-mail, telefone ou CPF (com ou sem pontuação).")
-    list_select_related = ("profile",)
+    search_fields = ("full_name",)  # shows the box; get_search_results does the search
+    search_help_text = _(
+        "Busque por nome, e-mail ou cidade (sem se preocupar com acentos e maiúsculas), telefone ou CPF."
+    )
+    list_select_related = ("profile", "conversation")
     list_per_page = 50
     date_hierarchy = "created_at"
-    actions = ("export_selected_csv", "cancel_selected", "resend_confirmation", "erase_personal_data")
+    actions = ("export_selected_csv", "export_selected_xlsx", "cancel_selected", "resend_confirmation", "erase_personal_data")
     readonly_fields = (
+        "cpf_masked",
         "consent_at",
         "consent_version",
-        "conversation",
+        "conversation_links",
         "confirmation_email_status",
         "confirmation_email_sent_at",
         "anonymized_at",
@@ -79,40 +126,151 @@ class ParticipantAdmin(admin.ModelAdmin):
         (_("Localidade e perfil"), {"fields": ("city", "district", "city_ibge_code", "uf", "profile")}),
         (_("Situação"), {"fields": ("status", "confirmation_email_status", "confirmation_email_sent_at")}),
         (_("Consentimento (LGPD)"), {"fields": ("consent_at", "consent_version", "anonymized_at")}),
-        (_("Origem"), {"fields": ("conversation", "created_at", "updated_at")}),
+        (_("Origem"), {"fields": ("conversation_links", "created_at", "updated_at")}),
     )
     inlines = (RegistrationEventInline,)
 
-    @admin.display(description=_("CPF"), ordering="cpf")
-    def cpf_display(self, obj: Participant) -> str:
-        return obj.cpf_formatted
+    # --- what a viewer may see --------------------------------------------------
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Participant]:
+        from whatsapp.models import InboundMessage
 
-    @admin.display(description=_("Telefone"), ordering="phone")
-    def phone_display(self, obj: Participant) -> str:
-        from registrations.export import format_phone_national
+        # The CPF permission rides on each row, so display methods (which get
+        # no request) mask for whoever asked; a row without it is masked.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                show_full_cpf=Value(sees_full_cpf(request.user), output_field=BooleanField()),
+                has_whatsapp=Exists(InboundMessage.objects.filter(chat_id=OuterRef("conversation__conversation_id"))),
+            )
+        )
 
-        return format_phone_national(obj.phone)
+    def get_fieldsets(self, request: HttpRequest, obj: Participant | None = None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or sees_full_cpf(request.user):
+            return fieldsets
+        # Not even in a read-only form: the masked value replaces the field.
+        return [
+            (name, {**options, "fields": tuple("cpf_masked" if f == "cpf" else f for f in options["fields"])})
+            for name, options in fieldsets
+        ]
 
-    @admin.display(description=_("Cidade/UF"), ordering="city")
-    def city_uf(self, obj: Participant) -> str:
-        place = f"{obj.city}/{obj.uf}"
-        return f"{obj.district} ({place})" if obj.district else place
+    def has_delete_permission(self, request: HttpRequest, obj: Participant | None = None) -> bool:
+        # For everyone, superusers included: cancel or erase (LGPD) instead.
+        return False
 
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("registrations.export_participant")
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("registrations.erase_participant")
+
+    # --- columns ----------------------------------------------------------------
+    @admin.display(description=_("CPF"))
+    def cpf_masked(self, obj: Participant) -> str:
+        return mask_cpf(obj.cpf) if obj.cpf else "—"
+
+    @admin.display(description=_("Contato"))
+    def contact(self, obj: Participant) -> SafeString:
+        cpf = obj.cpf_formatted if getattr(obj, "show_full_cpf", False) else (mask_cpf(obj.cpf) if obj.cpf else "")
+        numbers = " · ".join(x for x in (cpf, format_phone_national(obj.phone)) if x)
+        links = format_html_join(" · ", '<a href="{}">{}</a>', self._link_items(obj))
+        return format_html(
+            '<span class="p-email">{}</span><span class="p-line p-small p-nowrap">{}</span><span class="p-line p-links">{}</span>',
+            obj.email or "—",
+            numbers or "—",
+            links,
+        )
+
+    @admin.display(description=_("Cidade/UF e perfil"), ordering="city")
+    def place(self, obj: Participant) -> SafeString:
+        # <wbr>: "Consultor(a)/Técnico(a)" may break after its slashes, never mid-word.
+        place = format_html("{}/<wbr>{}", obj.city, obj.uf) if obj.city else obj.uf
+        profile = format_html_join(mark_safe("/<wbr>"), "{}", ((part,) for part in obj.profile.name.split("/")))
+        return format_html(
+            '{}<span class="p-line p-muted">{}</span><span class="p-line p-muted">{}</span>', place, obj.district, profile
+        )
+
+    @admin.display(description=_("Situação"), ordering="status")
+    def status_badge(self, obj: Participant) -> SafeString:
+        if obj.anonymized_at:
+            return format_html('<span class="p-badge p-erased">{}</span>', _("Apagada"))
+        css = "p-ok" if obj.status == Participant.Status.CONFIRMED else "p-off"
+        return format_html('<span class="p-badge {}">{}</span>', css, obj.get_status_display())
+
+    @admin.display(description=_("E-mail de confirmação"), ordering="confirmation_email_status")
+    def email_state(self, obj: Participant) -> SafeString:
+        css = {
+            Participant.EmailStatus.SENT: "p-ok",
+            Participant.EmailStatus.FAILED: "p-bad",
+        }.get(obj.confirmation_email_status, "p-wait")
+        sent = obj.confirmation_email_sent_at if obj.confirmation_email_status == Participant.EmailStatus.SENT else None
+        if sent is None:
+            return format_html('<span class="p-badge {}">{}</span>', css, obj.get_confirmation_email_status_display())
+        return format_html(
+            '<span class="p-badge {}">{}</span><span class="p-line p-muted p-nowrap" title="{}">{}</span>',
+            css,
+            obj.get_confirmation_email_status_display(),
+            local_time(sent),
+            f"{timezone.localtime(sent):%d/%m %H:%M}",
+        )
+
+    @admin.display(description=_("Inscrito em"), ordering="created_at")
+    def registered(self, obj: Participant) -> SafeString:
+        moment = timezone.localtime(obj.created_at)
+        return format_html('{}<span class="p-line p-muted">{}</span>', f"{moment:%d/%m/%y}", f"{moment:%H:%M}")
+
+    def _link_items(self, obj: Participant) -> list[tuple[str, str]]:
+        if obj.conversation_id is None or obj.conversation is None:
+            return []
+        items = [(reverse("admin:chatbot_conversationstate_change", args=[obj.conversation_id]), str(_("Conversa")))]
+        has_whatsapp = getattr(obj, "has_whatsapp", None)
+        if has_whatsapp is None:  # a row not loaded through get_queryset
+            from whatsapp.models import InboundMessage
+
+            has_whatsapp = InboundMessage.objects.filter(chat_id=obj.conversation.conversation_id).exists()
+        if has_whatsapp:
+            items.append((reverse("admin:whatsapp_chat_transcript", args=[obj.conversation.conversation_id]), "WhatsApp"))
+        return items
+
+    @admin.display(description=_("conversa"))
+    def conversation_links(self, obj: Participant) -> SafeString | str:
+        items = self._link_items(obj)
+        if not items:
+            return _("Inscrição feita sem conversa (pelo admin ou pela API).")
+        labels = {str(_("Conversa")): _("Ver a conversa (etapas e dados)"), "WhatsApp": _("Ver as mensagens no WhatsApp")}
+        return format_html_join(" · ", '<a href="{}">{}</a>', ((url, labels[label]) for url, label in items))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        participant = self.get_object(request, object_id)
+        extra_context = {**(extra_context or {}), "participant_links": self._link_items(participant) if participant else []}
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
+
+    # --- search ---------------------------------------------------------------
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        return queryset.filter(search_q(search_term)), False
+        return queryset.filter(search_q(search_term, full_cpf=sees_full_cpf(request.user))), False
 
+    # --- saving ---------------------------------------------------------------
     def save_model(self, request, obj: Participant, form, change: bool) -> None:
+        from registrations.services import registration_event_record
+        from registrations.validators import mask_email
+
         if obj.email:
             obj.email = obj.email.strip().lower()
         super().save_model(request, obj, form, change)
-        if change and form.changed_data:
-            RegistrationEvent.objects.create(
-                participant=obj,
+        if not change:
+            detail = f"cpf {mask_cpf(obj.cpf)}, e-mail {mask_email(obj.email)}" if obj.cpf and obj.email else ""
+            registration_event_record(
+                kind=RegistrationEvent.Kind.CREATED, participant=obj, detail=detail, actor=request.user.get_username()
+            )
+        elif form.changed_data:
+            registration_event_record(
                 kind=RegistrationEvent.Kind.ADMIN_EDIT,
+                participant=obj,
                 # Field names only: never the CPF (or any value) in the audit trail.
-                detail=", ".join(form.changed_data)[:500],
+                detail=", ".join(form.changed_data),
                 actor=request.user.get_username(),
             )
 
@@ -128,33 +286,47 @@ class ParticipantAdmin(admin.ModelAdmin):
         return custom + super().get_urls()
 
     def export_filtered_view(self, request: HttpRequest):
-        """Export everything the changelist's current filters and search show."""
-        if not request.user.has_perm("registrations.export_participant"):
+        """Export everything the changelist's current filters and search show (``?format=xlsx`` for XLSX)."""
+        if not self.has_export_permission(request):
             raise PermissionDenied
         params = request.GET.copy()
-        params.pop("delimiter", None)
+        delimiter = params.pop("delimiter", [";"])[-1]
+        file_format = params.pop("format", ["csv"])[-1]
+        # The changelist refuses parameters it does not know.
         request.GET = params
         changelist = self.get_changelist_instance(request)
-        queryset = changelist.get_queryset(request)
-        return export_response(request, queryset, action="export_filtered", filters=params.urlencode())
+        return export_response(
+            request,
+            changelist.get_queryset(request),
+            action="export_filtered",
+            filters=changelist_filters_text(changelist),
+            file_format=file_format,
+            delimiter=delimiter,
+        )
 
     def changelist_view(self, request, extra_context=None):
         extra_context = extra_context or {}
-        query = request.GET.urlencode()
-        url = reverse("admin:registrations_participant_export")
         if self.has_export_permission(request):
-            extra_context["export_url"] = f"{url}?{query}" if query else url
+            url = reverse("admin:registrations_participant_export")
+            query = request.GET.copy()
+            extra_context["export_url"] = f"{url}?{query.urlencode()}" if query else url
+            query["format"] = "xlsx"
+            extra_context["export_xlsx_url"] = f"{url}?{query.urlencode()}"
         return super().changelist_view(request, extra_context=extra_context)
 
-    def has_export_permission(self, request) -> bool:
-        return request.user.has_perm("registrations.export_participant")
+    def _export_selected(self, request, queryset, file_format: str):
+        ids = list(queryset.values_list("pk", flat=True))
+        return export_response(
+            request, queryset, action="export_selected", filters=selection_text(ids), file_format=file_format
+        )
 
     @admin.action(description=_("Exportar selecionados (CSV para Excel)"), permissions=["export"])
     def export_selected_csv(self, request, queryset):
-        ids = list(queryset.values_list("pk", flat=True)[:20])
-        return export_response(
-            request, queryset, action="export_selected", filters=f"ids={ids}{'…' if queryset.count() > 20 else ''}"
-        )
+        return self._export_selected(request, queryset, "csv")
+
+    @admin.action(description=_("Exportar selecionados (XLSX)"), permissions=["export"])
+    def export_selected_xlsx(self, request, queryset):
+        return self._export_selected(request, queryset, "xlsx")
 
     @admin.action(description=_("Cancelar inscrições selecionadas"), permissions=["change"])
     def cancel_selected(self, request, queryset):
@@ -187,7 +359,7 @@ class ParticipantAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    @admin.action(description=_("Apagar dados pessoais (LGPD) dos selecionados"), permissions=["delete"])
+    @admin.action(description=_("Apagar dados pessoais (LGPD) dos selecionados"), permissions=["erase"])
     def erase_personal_data(self, request, queryset):
         from registrations.privacy import participant_erase
 
@@ -206,10 +378,20 @@ class ParticipantAdmin(admin.ModelAdmin):
 
 @admin.register(RegistrationEvent)
 class RegistrationEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "kind", "participant_link", "conversation_id", "step", "actor", "detail")
+    list_display = ("when", "summary", "participant_link", "conversation_id")
     list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
     search_fields = ("conversation_id", "detail", "actor")
     list_select_related = ("participant",)
+    fields = ("when", "summary", "kind", "participant_link", "conversation_id", "actor", "detail")
+    readonly_fields = fields
+
+    @admin.display(description=_("quando"), ordering="created_at")
+    def when(self, obj: RegistrationEvent) -> SafeString:
+        return format_html('<span style="white-space:nowrap">{}</span>', local_time(obj.created_at))
+
+    @admin.display(description=_("o que aconteceu"))
+    def summary(self, obj: RegistrationEvent) -> str:
+        return registration_event_summary(obj)
 
     @admin.display(description=_("participante"))
     def participant_link(self, obj: RegistrationEvent):
@@ -228,10 +410,44 @@ class RegistrationEventAdmin(admin.ModelAdmin):
         return False
 
 
+class ExportActionFilter(admin.SimpleListFilter):
+    title = _("ação")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        actions = ExportRecord.objects.order_by("action").values_list("action", flat=True).distinct()
+        return [(action, export_action_label(action)) for action in actions]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(ExportRecord)
 class ExportRecordAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "row_count", "filters")
-    list_filter = ("action",)
+    list_display = ("when", "actor", "summary", "file_format")
+    list_filter = (ExportActionFilter,)
+    fields = ("when", "actor", "summary", "action_label", "row_count", "readable_filters", "file_format")
+    readonly_fields = fields
+
+    @admin.display(description=_("quando"), ordering="created_at")
+    def when(self, obj: ExportRecord) -> SafeString:
+        return format_html('<span style="white-space:nowrap">{}</span>', local_time(obj.created_at))
+
+    @admin.display(description=_("o que foi feito"))
+    def summary(self, obj: ExportRecord) -> str:
+        return export_record_summary(obj)
+
+    @admin.display(description=_("ação"))
+    def action_label(self, obj: ExportRecord) -> str:
+        return export_action_label(obj.action)
+
+    @admin.display(description=_("filtros"))
+    def readable_filters(self, obj: ExportRecord) -> str:
+        return export_record_filters(obj) or "—"
+
+    @admin.display(description=_("formato"))
+    def file_format(self, obj: ExportRecord) -> str:
+        return obj.format.upper() or "—"
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -241,4 +457,3 @@ class ExportRecordAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
-

@@ -7,6 +7,18 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from registrations.validators import fold
+
+# What the admin's free-text search looks through, folded into ``search_text``.
+# Never the CPF or the phone: ``search_text`` must not reveal a CPF to someone
+# who may only see it masked (CPF and phone are searched on their own columns).
+SEARCHABLE_FIELDS = ("full_name", "email", "city", "district")
+
+
+def participant_search_text(*, full_name: str = "", email: str | None = "", city: str = "", district: str = "") -> str:
+    """The folded text the admin search matches (lower case, no accents): "José da Conceição" -> "jose da conceicao"."""
+    return fold(" ".join(part for part in (full_name, email or "", city, district) if part))
+
 
 class Participant(models.Model):
     class Status(models.TextChoices):
@@ -50,6 +62,12 @@ class Participant(models.Model):
     )
     confirmation_email_sent_at = models.DateTimeField(_("e-mail enviado em"), null=True, blank=True)
     anonymized_at = models.DateTimeField(_("anonimizado em"), null=True, blank=True)
+    # Kept by save() (and by the data migration and the LGPD erasure, which
+    # write with update()): code that writes the searchable fields with
+    # update() or bulk_create() must set it too, with participant_search_text().
+    # PostgreSQL indexes it with a trigram GIN index (migration 0006), so a
+    # LIKE '%term%' does not scan the table.
+    search_text = models.TextField(_("texto de busca"), blank=True, default="", editable=False)
     created_at = models.DateTimeField(_("criado em"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("atualizado em"), auto_now=True)
 
@@ -57,7 +75,11 @@ class Participant(models.Model):
         verbose_name = _("participante")
         verbose_name_plural = _("participantes")
         ordering = ["-created_at"]
-        permissions = [("export_participant", _("Pode exportar participantes"))]
+        permissions = [
+            ("export_participant", _("Pode exportar participantes")),
+            ("view_full_cpf", _("Ver CPF completo")),
+            ("erase_participant", _("Apagar dados pessoais (LGPD)")),
+        ]
         constraints = [
             models.UniqueConstraint(Lower("email"), name="participant_email_ci_unique"),
             models.CheckConstraint(
@@ -67,6 +89,15 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return self.full_name
+
+    def save(self, *args, **kwargs) -> None:
+        self.search_text = participant_search_text(
+            full_name=self.full_name, email=self.email, city=self.city, district=self.district
+        )
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and set(update_fields) & set(SEARCHABLE_FIELDS):
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
 
     @property
     def cpf_formatted(self) -> str:
@@ -101,8 +132,10 @@ class RegistrationEvent(models.Model):
         ANONYMIZED = "anonymized", _("Dados anonimizados")
         ADMIN_EDIT = "admin_edit", _("Editada no admin")
 
+    # PROTECT: the history outlives everything; a participant leaves by
+    # cancellation or LGPD anonymization, never by a delete (not even from a shell).
     participant = models.ForeignKey(
-        Participant, verbose_name=_("participante"), on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+        Participant, verbose_name=_("participante"), on_delete=models.PROTECT, null=True, blank=True, related_name="events"
     )
     conversation_id = models.CharField(_("conversa"), max_length=128, blank=True, db_index=True)
     kind = models.CharField(_("tipo"), max_length=32, choices=Kind.choices)
@@ -127,7 +160,10 @@ class ExportRecord(models.Model):
     actor = models.CharField(_("quem"), max_length=150)
     action = models.CharField(_("ação"), max_length=64)
     row_count = models.PositiveIntegerField(_("linhas"))
+    # pt-BR words ("UF=GO, situação=Confirmada"); rows written before the
+    # format column existed hold raw query strings (rendered by registrations.audit).
     filters = models.CharField(_("filtros"), max_length=1000, blank=True)
+    format = models.CharField(_("formato"), max_length=8, blank=True)
     created_at = models.DateTimeField(_("quando"), auto_now_add=True)
 
     class Meta:

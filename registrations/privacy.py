@@ -191,6 +191,7 @@ def participant_anonymize(*, participant: Participant, actor: str, now=None) -> 
         email=None,
         cpf=None,
         phone="",
+        search_text="",  # it held the name and the e-mail
         anonymized_at=now,
         status=Participant.Status.CANCELLED,
     )

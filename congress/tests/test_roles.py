@@ -58,3 +58,55 @@ def test_nobody_in_either_group_can_edit_the_audit_trail(client):
     for name in (ORGANIZERS, STAFF):
         perms = set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
         assert "change_registrationevent" not in perms and "delete_registrationevent" not in perms
+
+
+def group_codenames(name: str) -> set[str]:
+    return set(Group.objects.get(name=name).permissions.values_list("codename", flat=True))
+
+
+def test_no_group_may_delete_participants():
+    for name in (ORGANIZERS, STAFF):
+        assert "delete_participant" not in group_codenames(name)
+
+
+def test_organizers_see_full_cpfs_and_may_erase_personal_data():
+    assert {"view_full_cpf", "erase_participant", "export_participant", "change_participant"} <= group_codenames(ORGANIZERS)
+
+
+def test_staff_exports_but_sees_cpfs_masked():
+    perms = group_codenames(STAFF)
+    assert "export_participant" in perms
+    assert not {"view_full_cpf", "erase_participant"} & perms
+
+
+@pytest.mark.parametrize(
+    ("who", "full"),
+    [("organizer", True), ("staff", False), ("superuser", True), ("nobody", False)],
+    ids=["organizer", "staff", "superuser", "no-group"],
+)
+def test_sees_full_cpf_by_role(who, full):
+    from congress.roles import cpf_for, sees_full_cpf
+
+    if who == "superuser":
+        user = User.objects.create_superuser(username="root", password="x-Very-long-pass-123")
+    else:
+        user = User.objects.create_user(username=who, password="x-Very-long-pass-123", is_staff=True)
+        if who != "nobody":
+            user.groups.add(Group.objects.get(name=ORGANIZERS if who == "organizer" else STAFF))
+    user = User.objects.get(pk=user.pk)  # a fresh permission cache
+    assert sees_full_cpf(user) is full
+    assert cpf_for(user, "01234567890") == ("012.345.678-90" if full else "***.345.678-**")
+    assert cpf_for(user, None) == ""
+
+
+def test_mask_cpf_is_importable_from_roles():
+    from congress.roles import mask_cpf
+
+    assert mask_cpf("123.456.789-09") == "***.456.789-**"
+    assert mask_cpf("12345678909") == "***.456.789-**"
+
+
+def test_staff_sees_masked_cpfs_in_the_participant_list(client):
+    participant = make_participant(cpf="12345678909")
+    html = member_client(client, STAFF).get("/admin/registrations/participant/").content.decode()
+    assert "***.456.789-**" in html and participant.cpf_formatted not in html

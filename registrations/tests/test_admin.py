@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -63,7 +64,7 @@ def test_export_of_the_current_filters_contains_only_what_the_list_shows(admin_c
     rows = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
     assert [r[0] for r in rows[1:]] == ["Paulista"]
     record = ExportRecord.objects.get()
-    assert record.row_count == 1 and "uf=SP" in record.filters
+    assert record.row_count == 1 and record.filters == "UF=SP" and record.format == "csv"
 
 
 def test_export_action_on_the_selection(admin_client):
@@ -136,3 +137,358 @@ def test_the_erase_action_anonymizes_the_participant(admin_client):
     assert participant.anonymized_at is not None
     assert participant.cpf is None and participant.email is None
     assert "Apagável" not in participant.full_name
+
+
+# --------------------------------------------------------------------------
+# Roles: a member of a group, logged in
+# --------------------------------------------------------------------------
+
+
+def member(client, group_name: str):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username=f"m-{group_name.lower()}", password="x-Very-long-pass-123", is_staff=True)
+    user.groups.add(Group.objects.get(name=group_name))
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def organizer_client(client):
+    from congress.roles import ORGANIZERS
+
+    return member(client, ORGANIZERS)
+
+
+@pytest.fixture
+def staff_client(client):
+    from congress.roles import STAFF
+
+    return member(client, STAFF)
+
+
+@pytest.fixture(params=["organizer", "staff", "superuser"])
+def any_role_client(request, client, admin_user):
+    from congress.roles import ORGANIZERS, STAFF
+
+    if request.param == "superuser":
+        client.force_login(admin_user)
+        return client
+    return member(client, ORGANIZERS if request.param == "organizer" else STAFF)
+
+
+# --------------------------------------------------------------------------
+# Search ignores accents and case
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [
+        ("Maria da Conceição", "conceicao"),
+        ("José Antônio", "JOSE"),
+        ("José da Silva", "jose silva"),
+        ("JOÃO PEDRO", "João pedro"),
+    ],
+    ids=["no-accents", "upper-case", "words-in-any-gap", "accents-typed"],
+)
+def test_admin_search_ignores_accents_and_case(admin_client, other, stored, typed):
+    target = make_participant(full_name=stored)
+    response = admin_client.get(CHANGELIST, {"q": typed})
+    assert list(response.context["cl"].result_list) == [target]
+
+
+def test_admin_search_finds_by_city_without_accents(admin_client, other):
+    target = make_participant(full_name="Ana Goiana", city="Goiânia", uf="GO")
+    response = admin_client.get(CHANGELIST, {"q": "goiania"})
+    assert list(response.context["cl"].result_list) == [target]
+
+
+# --------------------------------------------------------------------------
+# No hard delete, for anyone
+# --------------------------------------------------------------------------
+
+
+def test_nobody_has_a_delete_action_or_button_for_participants(any_role_client):
+    participant = make_participant()
+    listing = any_role_client.get(CHANGELIST)
+    assert listing.status_code == 200
+    actions = listing.context["action_form"].fields["action"].choices if listing.context.get("action_form") else []
+    assert "delete_selected" not in {name for name, _label in actions}
+    page = any_role_client.get(reverse("admin:registrations_participant_change", args=[participant.pk]))
+    assert page.status_code == 200
+    assert 'class="deletelink"' not in page.content.decode()
+    assert page.context["has_delete_permission"] is False
+
+
+def test_a_post_to_the_delete_url_is_refused_for_everyone(any_role_client):
+    participant = make_participant()
+    response = any_role_client.post(
+        reverse("admin:registrations_participant_delete", args=[participant.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 403
+    response = any_role_client.post(CHANGELIST, {"action": "delete_selected", "_selected_action": [participant.pk], "post": "yes"})
+    assert Participant.objects.filter(pk=participant.pk).exists()
+
+
+def test_the_history_survives_even_a_delete_from_the_shell():
+    from django.db.models import ProtectedError
+
+    participant = make_participant()
+    RegistrationEvent.objects.create(participant=participant, kind=RegistrationEvent.Kind.CREATED, actor="participante")
+    with pytest.raises(ProtectedError):
+        participant.delete()
+    assert RegistrationEvent.objects.filter(participant=participant).count() == 1
+
+
+def test_organizers_can_erase_personal_data(organizer_client):
+    participant = make_participant(full_name="Apagável Organizador")
+    organizer_client.post(CHANGELIST, {"action": "erase_personal_data", "_selected_action": [participant.pk]})
+    participant.refresh_from_db()
+    assert participant.anonymized_at is not None and participant.search_text == ""
+
+
+def test_staff_cannot_erase_personal_data(staff_client):
+    participant = make_participant(full_name="Intocável Equipe")
+    staff_client.post(CHANGELIST, {"action": "erase_personal_data", "_selected_action": [participant.pk]})
+    participant.refresh_from_db()
+    assert participant.anonymized_at is None
+
+
+# --------------------------------------------------------------------------
+# Equipe sees CPFs masked
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def known_cpf_participant():
+    return make_participant(full_name="Cláudia Máscara", cpf=make_cpf("123456789"))
+
+
+def test_staff_sees_masked_cpfs_in_the_list(staff_client, known_cpf_participant):
+    html = staff_client.get(CHANGELIST).content.decode()
+    assert "***.456.789-**" in html
+    assert known_cpf_participant.cpf_formatted not in html and known_cpf_participant.cpf not in html
+
+
+def test_organizers_see_full_cpfs_in_the_list(organizer_client, known_cpf_participant):
+    html = organizer_client.get(CHANGELIST).content.decode()
+    assert known_cpf_participant.cpf_formatted in html
+
+
+def test_staff_sees_a_masked_cpf_and_no_cpf_field_on_the_change_page(staff_client, known_cpf_participant):
+    page = staff_client.get(reverse("admin:registrations_participant_change", args=[known_cpf_participant.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "***.456.789-**" in html
+    assert known_cpf_participant.cpf not in html and known_cpf_participant.cpf_formatted not in html
+    assert "cpf" not in page.context["adminform"].form.fields
+
+
+def test_staff_finds_a_participant_by_the_full_cpf_but_sees_it_masked(staff_client, known_cpf_participant, other):
+    response = staff_client.get(CHANGELIST, {"q": known_cpf_participant.cpf_formatted})
+    assert list(response.context["cl"].result_list) == [known_cpf_participant]
+    # The search box repeats what they typed; the rows show the mask.
+    html = response.content.decode()
+    rows = html[html.index("<tbody>", html.index('id="result_list"')) : html.index("</tbody>")]
+    rows = re.sub(r'href="[^"]*"', "", rows)  # links carry the search term back
+    assert "***.456.789-**" in rows and known_cpf_participant.cpf_formatted not in rows
+
+
+def test_staff_cannot_uncover_cpf_digits_with_a_partial_search(staff_client, known_cpf_participant):
+    hidden_start = known_cpf_participant.cpf[:5]  # "12345": three hidden digits and two shown
+    response = staff_client.get(CHANGELIST, {"q": hidden_start})
+    assert list(response.context["cl"].result_list) == []
+
+
+def test_staff_exports_carry_masked_cpfs(staff_client, known_cpf_participant):
+    response = staff_client.get(reverse("admin:registrations_participant_export"))
+    text = b"".join(response.streaming_content).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(text[1:]), delimiter=";"))
+    assert rows[1][2] == "***.456.789-**"
+    assert known_cpf_participant.cpf_formatted not in text
+
+
+def test_staff_xlsx_exports_carry_masked_cpfs(staff_client, known_cpf_participant):
+    from openpyxl import load_workbook
+
+    response = staff_client.get(reverse("admin:registrations_participant_export"), {"format": "xlsx"})
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[1][2] == "***.456.789-**"
+
+
+# --------------------------------------------------------------------------
+# The list at laptop width: links to the conversation and the WhatsApp chat
+# --------------------------------------------------------------------------
+
+
+def test_the_list_links_a_participant_to_its_conversation_and_whatsapp_chat(admin_client):
+    from chatbot.models import ConversationState
+    from whatsapp.models import InboundMessage
+
+    chat = "5561988887777"
+    conversation = ConversationState.objects.create(conversation_id=chat)
+    make_participant(full_name="Com WhatsApp", conversation=conversation)
+    InboundMessage.objects.create(message_id="LINK-1", chat_id=chat, number=chat, text="oi")
+    web = ConversationState.objects.create(conversation_id="web-user-1")
+    make_participant(full_name="Só Web", conversation=web)
+    html = admin_client.get(CHANGELIST).content.decode()
+    assert reverse("admin:chatbot_conversationstate_change", args=[conversation.pk]) in html
+    assert reverse("admin:whatsapp_chat_transcript", args=[chat]) in html
+    assert reverse("admin:chatbot_conversationstate_change", args=[web.pk]) in html
+    assert reverse("admin:whatsapp_chat_transcript", args=["web-user-1"]) not in html
+
+
+def test_the_change_page_links_to_the_whatsapp_transcript(admin_client):
+    from chatbot.models import ConversationState
+    from whatsapp.models import InboundMessage
+
+    chat = "5561977776666"
+    conversation = ConversationState.objects.create(conversation_id=chat)
+    participant = make_participant(conversation=conversation)
+    InboundMessage.objects.create(message_id="LINK-2", chat_id=chat, number=chat, text="oi")
+    page = admin_client.get(reverse("admin:registrations_participant_change", args=[participant.pk]))
+    html = page.content.decode()
+    assert reverse("admin:whatsapp_chat_transcript", args=[chat]) in html
+    assert reverse("admin:chatbot_conversationstate_change", args=[conversation.pk]) in html
+    assert [label for _url, label in page.context["participant_links"]] == ["Conversa", "WhatsApp"]
+
+
+def test_the_list_shows_status_and_confirmation_email_date_in_compact_cells(admin_client):
+    from django.utils import timezone
+
+    participant = make_participant()
+    sent = timezone.now()
+    Participant.objects.filter(pk=participant.pk).update(
+        confirmation_email_status=Participant.EmailStatus.SENT, confirmation_email_sent_at=sent
+    )
+    html = admin_client.get(CHANGELIST).content.decode()
+    assert 'class="p-badge p-ok">Confirmada<' in html
+    assert 'class="p-badge p-ok">Enviado<' in html
+    assert timezone.localtime(sent).strftime("%d/%m %H:%M") in html  # local time, short
+    assert timezone.localtime(sent).strftime("%d/%m/%Y %H:%M") in html  # in full on hover
+
+
+# --------------------------------------------------------------------------
+# XLSX from the admin
+# --------------------------------------------------------------------------
+
+
+def test_the_changelist_offers_csv_and_xlsx(admin_client):
+    html = admin_client.get(CHANGELIST, {"uf": "SP"}).content.decode()
+    assert "export/?uf=SP" in html and "format=xlsx" in html
+
+
+def test_the_xlsx_export_of_the_current_filters_is_audited(admin_client):
+    from openpyxl import load_workbook
+
+    make_participant(uf="GO", full_name="Goiana")
+    make_participant(uf="PR", full_name="Paranaense")
+    response = admin_client.get(
+        reverse("admin:registrations_participant_export"), {"uf": "GO", "status__exact": "confirmed", "format": "xlsx"}
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == ["Goiana"]
+    record = ExportRecord.objects.get()
+    assert record.format == "xlsx" and record.row_count == 1
+    assert "UF=GO" in record.filters and "situação=Confirmada" in record.filters
+
+
+def test_the_xlsx_action_exports_the_selection(admin_client):
+    from openpyxl import load_workbook
+
+    chosen = make_participant(full_name="Escolhida Xlsx")
+    make_participant(full_name="Outra Xlsx")
+    response = admin_client.post(CHANGELIST, {"action": "export_selected_xlsx", "_selected_action": [chosen.pk]})
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    assert [row[0] for row in sheet.iter_rows(min_row=2, values_only=True)] == ["Escolhida Xlsx"]
+    record = ExportRecord.objects.get()
+    assert record.filters == f"nº {chosen.pk}" and record.format == "xlsx"
+
+
+# --------------------------------------------------------------------------
+# Readable history and export records
+# --------------------------------------------------------------------------
+
+
+def test_the_participant_page_tells_the_history_in_words(admin_client):
+    participant = make_participant()
+    for kind, step, detail, actor in [
+        (RegistrationEvent.Kind.STEP, "asking_cpf", "asking_email -> asking_cpf", "participante"),
+        (RegistrationEvent.Kind.STEP, "completed", "confirming -> completed", "participante"),
+        (RegistrationEvent.Kind.CREATED, "", "cpf ***.456.789-**, e-mail m***@gmail.com", "participante"),
+        (RegistrationEvent.Kind.UPDATED, "", "email", "participante"),
+        (RegistrationEvent.Kind.ADMIN_EDIT, "", "email, city", "maria"),
+        (RegistrationEvent.Kind.CANCELLED, "", "pedido pelo participante", "participante"),
+    ]:
+        RegistrationEvent.objects.create(participant=participant, kind=kind, step=step, detail=detail, actor=actor)
+    html = admin_client.get(reverse("admin:registrations_participant_change", args=[participant.pk])).content.decode()
+    for sentence in (
+        "Chegou à etapa: CPF",
+        "Confirmou a inscrição (CPF ***.456.789-**, e-mail m***@gmail.com)",
+        "Corrigiu o e-mail",
+        "Dados alterados no admin por maria: e-mail, cidade",
+        "Cancelou a inscrição (pelo participante)",
+    ):
+        assert sentence in html
+    assert "confirming -&gt; completed" not in html and "confirming -> completed" not in html
+
+
+def test_the_history_admin_tells_events_in_words(admin_client):
+    participant = make_participant()
+    RegistrationEvent.objects.create(participant=participant, kind=RegistrationEvent.Kind.STEP, step="asking_name", detail="asking_consent -> asking_name")
+    html = admin_client.get(reverse("admin:registrations_registrationevent_changelist")).content.decode()
+    assert "Chegou à etapa: Nome" in html
+    assert "asking_consent -&gt; asking_name" not in html
+
+
+def test_an_admin_edit_is_recorded_by_field_and_shown_with_labels(admin_client):
+    participant = make_participant(full_name="Nome Antigo", city="Londrina")
+    url = reverse("admin:registrations_participant_change", args=[participant.pk])
+    form = admin_client.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and k in form.fields}
+    data.update(full_name="Nome Novo", city="Maringá", profile=participant.profile_id, status="confirmed")
+    data.update({"events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"})
+    assert admin_client.post(url, data).status_code == 302
+    html = admin_client.get(url).content.decode()
+    assert "Dados alterados no admin por admin: nome completo, cidade" in html
+    assert Participant.objects.get(pk=participant.pk).search_text.startswith("nome novo")
+
+
+def test_export_records_read_as_sentences_old_and_new(admin_client):
+    ExportRecord.objects.create(actor="maria", action="export_filtered", row_count=3, filters="UF=GO, situação=Confirmada", format="csv")
+    ExportRecord.objects.create(actor="joao", action="export_selected", row_count=3, filters="ids=[3, 2, 1]")
+    ExportRecord.objects.create(actor="ana", action="export_filtered", row_count=2, filters="uf__exact=PR&status__exact=cancelled&q=jos%C3%A9")
+    ExportRecord.objects.create(actor="export_participants", action="export_command", row_count=5, filters="uf=SP status=confirmed")
+    html = admin_client.get(reverse("admin:registrations_exportrecord_changelist")).content.decode()
+    assert "Exportou 3 participantes (filtros: UF=GO, situação=Confirmada)" in html
+    assert "Exportou 3 participantes selecionados (nº 1, 2, 3)" in html
+    assert "Exportou 2 participantes (filtros: UF=PR, situação=Cancelada, busca=&quot;josé&quot;)" in html
+    assert "Exportou 5 participantes pela linha de comando (filtros: UF=SP, situação=Confirmada)" in html
+    assert "ids=[" not in html and "uf__exact" not in html
+
+
+def test_a_cpf_searched_before_an_export_stays_masked_in_the_record(admin_client, known_cpf_participant):
+    response = admin_client.get(reverse("admin:registrations_participant_export"), {"q": known_cpf_participant.cpf})
+    b"".join(response.streaming_content)
+    record = ExportRecord.objects.get()
+    assert known_cpf_participant.cpf not in record.filters
+    assert "***.456.789-**" in record.filters
+
+
+def test_an_export_by_date_and_search_is_recorded_in_words(admin_client):
+    from django.utils import timezone
+
+    make_participant(full_name="José Datado")
+    today = timezone.localdate()
+    response = admin_client.get(
+        reverse("admin:registrations_participant_export"),
+        {"created_at__year": today.year, "created_at__month": today.month, "q": "jose", "delimiter": ","},
+    )
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert "José Datado" in text and text.splitlines()[0].count(",") >= 10
+    record = ExportRecord.objects.get()
+    assert record.filters == f'criado em={today.month:02d}/{today.year}, busca="jose"'

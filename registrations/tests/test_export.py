@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import re
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from congress.testing.factories import make_cpf, make_participant, make_profile
 from registrations.export import HEADER, iter_csv, neutralize
@@ -112,23 +115,178 @@ def test_export_streams_rows_without_loading_the_queryset():
     assert next(generator).count(";") == len(HEADER) - 1
 
 
-def test_a_df_administrative_region_is_exported_in_its_own_last_column():
+def test_a_df_administrative_region_is_exported_in_its_own_column_after_the_original_ones():
     from registrations.export import participant_row
 
     class Row:
-        full_name, email, cpf_formatted, phone = "Ana Lima", "ana@gmail.com", "123.456.789-09", "+5561999990000"
+        pk = 7
+        full_name, email, cpf, cpf_formatted, phone = "Ana Lima", "ana@gmail.com", "12345678909", "123.456.789-09", "+5561999990000"
         city, uf, district, consent_version = "Brasília", "DF", "Ceilândia", "v1"
+        status, confirmation_email_status = "confirmed", "sent"
         created_at = consent_at = None
 
         class profile:
             name = "Estudante"
 
-        def get_status_display(self):
-            return "Confirmada"
-
-        def get_confirmation_email_status_display(self):
-            return "Enviado"
-
     row = participant_row(Row())
-    assert HEADER[-1] == "Região administrativa (DF)"
-    assert row[-1] == "Ceilândia" and row[HEADER.index("Cidade")] == "Brasília"
+    assert row[HEADER.index("Situação")] == "Confirmada" and row[HEADER.index("E-mail de confirmação")] == "Enviado"
+    region = HEADER.index("Região administrativa (DF)")
+    assert region == 12
+    assert row[region] == "Ceilândia" and row[HEADER.index("Cidade")] == "Brasília"
+
+
+# --------------------------------------------------------------------------
+# Columns: the original ones in the same order, new ones appended
+# --------------------------------------------------------------------------
+
+ORIGINAL_HEADER = [
+    "Nome",
+    "E-mail",
+    "CPF",
+    "Telefone",
+    "Cidade",
+    "UF",
+    "Perfil",
+    "Situação",
+    "Inscrito em",
+    "Consentimento em",
+    "Versão do aviso",
+    "E-mail de confirmação",
+    "Região administrativa (DF)",
+]
+
+
+def test_the_original_columns_keep_their_order_and_new_ones_come_last():
+    assert HEADER[: len(ORIGINAL_HEADER)] == ORIGINAL_HEADER
+    assert HEADER[len(ORIGINAL_HEADER) :] == ["Nº de inscrição"]
+
+
+def test_the_csv_carries_the_participant_id_in_the_last_column():
+    participant = make_participant()
+    rows = rows_of(export_text())
+    assert rows[0][-1] == "Nº de inscrição"
+    assert rows[1][-1] == str(participant.pk)
+
+
+# --------------------------------------------------------------------------
+# "Versão do aviso" never becomes a date in Excel
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "cell"),
+    [
+        ("2026-11", "'2026-11"),  # Excel: a date, shown "nov/26"
+        ("11/2026", "'11/2026"),  # a date too
+        ("1.2", "'1.2"),  # pt-BR Excel: 01/fev
+        ("3", "'3"),  # a number
+        ("nov-26", "'nov-26"),  # a month name and a year
+        ("v3", "v3"),
+        ("2026-11 revisado", "2026-11 revisado"),
+        ("-1", "'-1"),  # formula trigger, neutralized once
+    ],
+    ids=["year-month", "month-year", "decimal", "integer", "month-name", "text", "sentence", "minus"],
+)
+def test_the_notice_version_is_kept_as_text_in_the_csv(version, cell):
+    make_participant(consent_version=version)
+    rows = rows_of(export_text())
+    assert rows[1][HEADER.index("Versão do aviso")] == cell
+
+
+def test_dates_in_the_csv_stay_dates_for_excel():
+    make_participant()
+    row = rows_of(export_text())[1]
+    assert re.fullmatch(r"\d{2}/\d{2}/\d{4} \d{2}:\d{2}", row[HEADER.index("Inscrito em")])
+
+
+# --------------------------------------------------------------------------
+# XLSX: typed cells, frozen header, filters
+# --------------------------------------------------------------------------
+
+
+def xlsx_sheet(tmp_path, **options):
+    from openpyxl import load_workbook
+
+    target = tmp_path / "inscritos.xlsx"
+    call_command("export_participants", output=str(target), stderr=io.StringIO(), **options)
+    return load_workbook(target).active
+
+
+def test_xlsx_cells_are_typed(tmp_path):
+    participant = make_participant(cpf=make_cpf("012345678"), phone="+5561999990000", consent_version="2026-11")
+    sheet = xlsx_sheet(tmp_path)
+    header = [cell.value for cell in sheet[1]]
+    assert header == HEADER
+    row = {name: cell for name, cell in zip(header, sheet[2], strict=True)}
+    assert row["CPF"].data_type == "s" and row["CPF"].value == participant.cpf_formatted
+    assert row["CPF"].value.startswith("012.")
+    assert row["Telefone"].data_type == "s" and row["Telefone"].value == "(61) 99999-0000"
+    assert row["Versão do aviso"].data_type == "s" and row["Versão do aviso"].value == "2026-11"
+    assert row["Situação"].data_type == "s" and row["Situação"].value == "Confirmada"
+    assert row["Nº de inscrição"].data_type == "n" and row["Nº de inscrição"].value == participant.pk
+    created = row["Inscrito em"]
+    assert created.is_date and isinstance(created.value, dt.datetime)
+    assert created.number_format == "dd/mm/yyyy hh:mm"
+    local = timezone.localtime(participant.created_at).replace(tzinfo=None, second=0, microsecond=0)
+    assert created.value.replace(second=0, microsecond=0) == local
+
+
+def test_xlsx_has_a_frozen_header_and_filters_over_the_data(tmp_path):
+    make_participant()
+    make_participant()
+    sheet = xlsx_sheet(tmp_path)
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:N3"
+    assert sheet["A1"].font.bold
+    assert sheet.column_dimensions["A"].width >= 20
+
+
+def test_a_formula_looking_name_stays_a_string_in_xlsx(tmp_path):
+    make_participant(full_name='=cmd|"/C calc"!A0')
+    cell = xlsx_sheet(tmp_path)["A2"]
+    assert cell.data_type == "s"
+    assert cell.value == '=cmd|"/C calc"!A0'
+    assert cell.quotePrefix
+
+
+def test_xlsx_is_inferred_from_the_output_name_and_audited(tmp_path):
+    make_participant(uf="SP")
+    target = tmp_path / "out.xlsx"
+    call_command("export_participants", output=str(target), uf="sp", stderr=io.StringIO())
+    assert target.read_bytes().startswith(b"PK")  # a zip, not a CSV
+    record = ExportRecord.objects.get()
+    assert record.format == "xlsx" and record.row_count == 1 and record.filters == "UF=SP"
+
+
+def test_format_csv_wins_over_the_extension(tmp_path):
+    make_participant()
+    target = tmp_path / "out.xlsx"
+    call_command("export_participants", output=str(target), format="csv", stderr=io.StringIO())
+    assert target.read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_xlsx_needs_an_output_file():
+    with pytest.raises(CommandError):
+        call_command("export_participants", format="xlsx", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_the_command_can_mask_cpfs(tmp_path):
+    make_participant(cpf=make_cpf("123456789"))
+    assert rows_of(export_text(mask_cpf=True))[1][2] == "***.456.789-**"
+
+
+def test_the_command_records_its_filters_in_words():
+    make_participant(uf="SP")
+    export_text(uf="SP", status="confirmed", since=dt.date(2026, 3, 1))
+    record = ExportRecord.objects.get()
+    assert record.filters == "situação=Confirmada, UF=SP, inscritos a partir de 01/03/2026"
+    assert record.format == "csv"
+
+
+def test_xlsx_streams_through_a_file_without_loading_the_queryset(tmp_path):
+    from registrations.export import write_xlsx
+
+    for _ in range(3):
+        make_participant()
+    with open(tmp_path / "x.xlsx", "wb") as stream:
+        assert write_xlsx(Participant.objects.all(), stream) == 3

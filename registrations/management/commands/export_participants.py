@@ -1,6 +1,8 @@
-"""Export registrants as CSV for Excel pt-BR (UTF-8 with BOM, ';' by default).
+"""Export registrants as CSV for Excel pt-BR (UTF-8 with BOM, ';' by default) or as XLSX.
 
     python manage.py export_participants --output inscritos.csv --uf SP --status confirmed
+    python manage.py export_participants --output inscritos.xlsx      # XLSX, from the extension
+    python manage.py export_participants --format xlsx -o inscritos.xlsx --mask-cpf
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
 
-from registrations.export import iter_csv, write_csv
+from registrations.audit import command_filters_text, export_record_create
+from registrations.export import FORMATS, iter_csv, write_csv, write_xlsx
 from registrations.filters import filter_participants
-from registrations.models import ExportRecord, Participant
+from registrations.models import Participant
 
 
 def _date(value: str) -> dt.date:
@@ -34,31 +37,44 @@ class _Raw:
 
 
 class Command(BaseCommand):
-    help = "Exporta os inscritos em CSV (abre corretamente no Excel em português)."
+    help = "Exporta os inscritos em CSV (abre corretamente no Excel em português) ou XLSX."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--output", "-o", help="file to write (default: standard output)")
-        parser.add_argument("--delimiter", default=";", choices=[";", ",", "tab"], help="field separator (default ';')")
+        parser.add_argument("--output", "-o", help="file to write (default: standard output, CSV only)")
+        parser.add_argument(
+            "--format", choices=FORMATS, help="csv or xlsx (default: xlsx when --output ends in .xlsx, else csv)"
+        )
+        parser.add_argument("--delimiter", default=";", choices=[";", ",", "tab"], help="CSV field separator (default ';')")
+        parser.add_argument("--mask-cpf", action="store_true", help="mask CPFs (***.456.789-**), as the Equipe role sees them")
         parser.add_argument("--status", choices=[c for c, _ in Participant.Status.choices])
         parser.add_argument("--uf", help="state, e.g. SP")
         parser.add_argument("--profile", help="profile name or id")
         parser.add_argument("--since", type=_date, help="registered on or after (YYYY-MM-DD)")
         parser.add_argument("--until", type=_date, help="registered on or before (YYYY-MM-DD)")
-        parser.add_argument("--search", help="name, e-mail, phone or CPF")
+        parser.add_argument("--search", help="name, e-mail, city, phone or CPF")
 
     def handle(self, *args, output: str | None, delimiter: str, **options) -> None:
+        file_format = options.get("format") or ("xlsx" if output and output.lower().endswith(".xlsx") else "csv")
+        full_cpf = not options.get("mask_cpf")
         filters = {k: options.get(k) for k in ("status", "uf", "profile", "since", "until", "search")}
         queryset = filter_participants(**filters)
-        rows = iter_csv(queryset, delimiter=delimiter)
-        if output:
-            with open(output, "w", encoding="utf-8", newline="") as stream:
-                count = write_csv(rows, stream)
+        if file_format == "xlsx":
+            if not output:
+                raise CommandError("XLSX needs --output FILE.xlsx (it is a binary file)")
+            with open(output, "wb") as stream:
+                count = write_xlsx(queryset, stream, full_cpf=full_cpf)
         else:
-            count = write_csv(rows, _Raw(self.stdout))
-        ExportRecord.objects.create(
+            rows = iter_csv(queryset, delimiter=delimiter, full_cpf=full_cpf)
+            if output:
+                with open(output, "w", encoding="utf-8", newline="") as stream:
+                    count = write_csv(rows, stream)
+            else:
+                count = write_csv(rows, _Raw(self.stdout))
+        export_record_create(
             actor="export_participants",
             action="export_command",
             row_count=count,
-            filters=" ".join(f"{k}={v}" for k, v in filters.items() if v)[:1000],
+            filters=command_filters_text(filters),
+            file_format=file_format,
         )
         self.stderr.write(f"{count} participant(s) exported" + (f" to {output}" if output else ""))
