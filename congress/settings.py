@@ -8,6 +8,8 @@ and the offline answerer.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import environ
@@ -19,6 +21,48 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 # A .env file is read when present; real environment variables win.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+
+def _example_values(path: Path) -> frozenset[str]:
+    """Every value ``.env.example`` ships, read the way ``.env`` is read.
+
+    They are placeholders by definition: production refuses them as secrets
+    (a copied-but-unedited ``.env`` must not reach the internet).
+    """
+
+    class ExampleEnv(environ.Env):
+        ENVIRON: dict[str, str] = {}  # a scratch dict instead of os.environ
+
+    ExampleEnv.read_env(path)
+    values = set(ExampleEnv.ENVIRON.values())
+    values.update(part.strip() for value in ExampleEnv.ENVIRON.values() for part in value.split(","))
+    return frozenset(value for value in values if value)
+
+
+EXAMPLE_ENV_VALUES = _example_values(BASE_DIR / ".env.example")
+
+
+def is_placeholder(value: str) -> bool:
+    """True for a value nobody should run production with: ``change-me…`` or one copied from .env.example."""
+    return value.lower().startswith("change-me") or value in EXAMPLE_ENV_VALUES
+
+
+def refuse_placeholders(values: dict[str, str | list[str]]) -> None:
+    """Raise ImproperlyConfigured naming (never printing) every variable of ``values`` that holds a placeholder."""
+    names = [
+        name
+        for name, value in values.items()
+        if any(item and is_placeholder(item) for item in ([value] if isinstance(value, str) else value))
+    ]
+    if not names:
+        return
+    raise ImproperlyConfigured(
+        f"ENV=prod refuses placeholder values in {', '.join(names)}: they start with 'change-me' or are "
+        "copied from .env.example. Set real values in the environment or in .env (a secret: "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))'). Running it on your own machine? "
+        "Local development needs no .env: delete it, or set ENV=dev in it."
+    )
+
 
 ENV = env.str("ENV", default="dev")
 if ENV not in ("dev", "prod"):
@@ -39,6 +83,14 @@ SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+if PRODUCTION and sys.argv[1:2] == ["runserver"] and os.environ.get("RUN_MAIN") != "true":
+    # A developer with a production .env (ENV=prod) would otherwise see only
+    # "Bad Request (400)" or an HTTPS redirect for http://127.0.0.1:8000/.
+    sys.stderr.write(
+        f"Warning: ENV=prod. This server answers only Host headers in ALLOWED_HOSTS ({', '.join(ALLOWED_HOSTS) or 'none'}) "
+        "and redirects HTTP to HTTPS, so http://127.0.0.1:8000/ gets 400. For local development set ENV=dev "
+        "(or remove .env).\n"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -62,6 +114,9 @@ MIDDLEWARE = [
     "congress.middleware.RequestIDMiddleware",
     "congress.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Before CommonMiddleware validates the Host: the container's own health
+    # probe (curl 127.0.0.1:8000/health) carries no production domain.
+    "congress.health.LocalHealthProbeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -103,6 +158,21 @@ TEMPLATES = [
 
 # --- Data -------------------------------------------------------------------
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if PRODUCTION:
+    # POSTGRES_PASSWORD reaches Django inside DATABASE_URL (docker compose) and
+    # through env_file; the domain settings are checked with the secrets, since
+    # the example domain in production answers every request with 400.
+    refuse_placeholders(
+        {
+            "SECRET_KEY": SECRET_KEY,
+            "BOT_API_KEY": BOT_API_KEY,
+            "GATEWAY_API_KEY": env.str("GATEWAY_API_KEY", default=""),
+            "DATABASE_URL (its password)": str(DATABASES["default"].get("PASSWORD") or ""),
+            "POSTGRES_PASSWORD": env.str("POSTGRES_PASSWORD", default=""),
+            "ALLOWED_HOSTS": ALLOWED_HOSTS,
+            "CSRF_TRUSTED_ORIGINS": CSRF_TRUSTED_ORIGINS,
+        }
+    )
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if PRODUCTION else 0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -228,6 +298,20 @@ WA_GATEWAY_PORT = env.int("WA_GATEWAY_PORT", default=3000)
 WA_SESSION = env.str("WA_SESSION", default="")  # postgres DSN or SQLite path; derived from DATABASE_URL when empty
 WA_ACCEPT_GROUPS = env.bool("WA_ACCEPT_GROUPS", default=False)
 WA_TYPING_INDICATOR = env.bool("WA_TYPING_INDICATOR", default=True)
+# --- WhatsApp Cloud API (issue 13; whatsapp/channels/cloud.py, docs/whatsapp-cloud-api.md) ---
+# Token + phone number id both set = the Cloud API channel sends; the app
+# secret authenticates the webhook (/whatsapp/cloud: X-Hub-Signature-256), the
+# verify token answers its GET handshake. Unset = that part is off.
+WA_CLOUD_ACCESS_TOKEN = env.str("WA_CLOUD_ACCESS_TOKEN", default="")
+WA_CLOUD_PHONE_NUMBER_ID = env.str("WA_CLOUD_PHONE_NUMBER_ID", default="")
+WA_CLOUD_APP_SECRET = env.str("WA_CLOUD_APP_SECRET", default="")
+WA_CLOUD_VERIFY_TOKEN = env.str("WA_CLOUD_VERIFY_TOKEN", default="")
+WA_CLOUD_API_URL = env.str("WA_CLOUD_API_URL", default="https://graph.facebook.com/v23.0")
+WA_CLOUD_TIMEOUT_S = env.float("WA_CLOUD_TIMEOUT_S", default=10.0)
+# Read receipts and the typing indicator are best effort: a short timeout, so
+# a slow Graph API never delays a reply by more than this.
+WA_CLOUD_READ_TIMEOUT_S = env.float("WA_CLOUD_READ_TIMEOUT_S", default=2.0)
+# --- end WhatsApp Cloud API ---
 
 # --- E-mail ------------------------------------------------------------------
 # EMAIL_URL (smtp://user:pass@host:587/?tls=True) or an anymail backend via
@@ -355,6 +439,9 @@ LOGGING = {
         "httpx": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
         "whatsmeow": {"level": "WARNING"},
+        # The gateway sends text only; ffmpeg (voice notes, stickers, video)
+        # is not in the image, and neonize warns about it on every connect.
+        "neonize.utils.ffmpeg": {"level": "ERROR"},
         # Celery's own "Task ... received" / "... succeeded" lines: two per
         # task, each through the masking filter, saying less than the
         # whatsapp.* lines the pipeline logs per message. Failures still log.

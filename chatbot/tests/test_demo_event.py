@@ -80,23 +80,89 @@ def test_it_has_ticket_categories_with_prices():
     assert TicketCategory.objects.filter(name__icontains="Estudante").exists()
 
 
-def test_it_becomes_the_active_event_and_deactivates_another():
-    other = make_event(name="Outro Congresso")
+def snapshot(event: Event) -> dict:
+    """Every stored value of an event and its knowledge, to compare before and after."""
+    event.refresh_from_db()
+    fields = {field.attname: getattr(event, field.attname) for field in Event._meta.concrete_fields}
+    related = {
+        model.__name__: sorted(
+            tuple(sorted(row.items())) for row in model.objects.filter(event=event).values()
+        )
+        for model in (TicketCategory, Profile, FAQEntry, ProgrammeSession)
+    }
+    return {"event": fields, **related}
+
+
+@pytest.fixture
+def organizer_event() -> Event:
+    """An organizer's own event, with knowledge edited in the admin."""
+    event = make_event(name="Congresso Mineiro do Café", edition="2026", registration_open=False)
+    Profile.objects.create(event=event, name="Cafeicultor", keywords="café, cafeicultor", order=0)
+    FAQEntry.objects.create(
+        event=event, question="Tem estacionamento no local?", answer="Sim, gratuito.", keywords="estacionamento"
+    )
+    TicketCategory.objects.create(event=event, name="Inteira", price="150.00")
+    return event
+
+
+def test_an_organizers_event_is_left_untouched(organizer_event):
+    before = snapshot(organizer_event)
+    load()
+    assert snapshot(organizer_event) == before
+    assert Event.objects.count() == 1
+    assert counts() == {"Event": 1, "TicketCategory": 1, "Profile": 1, "FAQEntry": 1, "ProgrammeSession": 0}
+
+
+def test_an_inactive_organizers_event_also_keeps_the_demo_out(organizer_event):
+    Event.objects.filter(pk=organizer_event.pk).update(is_active=False)
+    before = snapshot(organizer_event)
+    load()
+    assert snapshot(organizer_event) == before
+    assert not Event.objects.filter(is_active=True).exists()
+
+
+def test_it_says_that_nothing_was_changed_when_an_organizers_event_exists(organizer_event):
     output = load()
-    other.refresh_from_db()
-    assert not other.is_active
-    assert Event.objects.get(is_active=True).edition == "CBAS 2027"
-    assert "Deactivated 1" in output
+    assert "An event already exists (Congresso Mineiro do Café 2026); nothing was changed." in output
+    assert "Created" not in output
 
 
-def test_an_organizer_edit_is_restored_by_running_it_again():
+def test_running_it_again_keeps_an_edit_to_the_demo_event():
+    # Once loaded, the demo may be the organizers' starting point: their
+    # edits are theirs.
     load()
     faq = FAQEntry.objects.get(question="Tem estacionamento no local?")
     faq.answer = "editado"
     faq.save()
-    load()
-    faq.refresh_from_db()
-    assert faq.answer != "editado"
+    event = Event.objects.get()
+    before = snapshot(event)
+    output = load()
+    assert snapshot(event) == before
+    assert "already loaded; nothing was changed" in output
+
+
+def test_the_first_run_says_what_it_created():
+    assert load().startswith("Created Congresso Brasileiro do Agro Sustentável CBAS 2027:")
+
+
+def test_the_command_exits_zero_on_a_database_with_an_organizers_event(tmp_path):
+    # The way `make run` calls it: a real process on a real database file.
+    from congress.tests.test_health import run_django
+
+    code = (
+        "import datetime as dt\n"
+        "from django.core.management import call_command\n"
+        "from chatbot.models import Event\n"
+        "call_command('migrate', verbosity=0)\n"
+        "Event.objects.create(name='Meu Congresso', starts_on=dt.date(2027, 1, 1), ends_on=dt.date(2027, 1, 2),\n"
+        "                     venue='V', address='A', city='Goiânia', uf='GO')\n"
+        "call_command('load_demo_event')\n"
+        "print(Event.objects.count(), Event.objects.get().name)\n"
+    )
+    result = run_django(code, DATABASE_URL=f"sqlite:///{tmp_path / 'real.sqlite3'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "nothing was changed" in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "1 Meu Congresso"
 
 
 def test_the_faq_promises_nothing_the_product_does_not_do():
@@ -122,16 +188,6 @@ def test_the_faq_promises_nothing_the_product_does_not_do():
 def test_it_answers_privacy_and_transfer_questions(question):
     load()
     assert FAQEntry.objects.get(question=question).keywords
-
-
-def test_running_it_again_updates_an_entry_an_older_version_wrote():
-    load()
-    faq = FAQEntry.objects.get(question="Quais são as formas de pagamento?")
-    faq.answer = "O link de pagamento chega por e-mail logo depois da inscrição."
-    faq.save()
-    load()
-    faq.refresh_from_db()
-    assert "não recebo pagamentos" in faq.answer
 
 
 @pytest.mark.parametrize(

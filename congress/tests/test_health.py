@@ -88,3 +88,58 @@ def test_the_callers_request_id_is_echoed_and_a_hostile_one_replaced(client):
     assert client.get("/health", HTTP_X_REQUEST_ID="abc-123").headers["X-Request-ID"] == "abc-123"
     replaced = client.get("/health", HTTP_X_REQUEST_ID="<script>" * 20).headers["X-Request-ID"]
     assert replaced != "<script>" * 20 and len(replaced) == 32
+
+
+# --- the container health probe and ALLOWED_HOSTS ------------------------------
+# Docker's health check curls http://127.0.0.1:8000/health inside the
+# container (Host: 127.0.0.1:8000) while ALLOWED_HOSTS names the real domain.
+CONTAINER_HOST = "127.0.0.1:8000"
+
+
+@pytest.fixture
+def production_hosts(settings):
+    settings.ALLOWED_HOSTS = ["congresso.example.com"]
+    settings.DEBUG = False
+
+
+@pytest.mark.django_db
+def test_the_container_probe_gets_200_with_a_host_outside_allowed_hosts(client, production_hosts):
+    response = client.get("/health", HTTP_HOST=CONTAINER_HOST, REMOTE_ADDR="127.0.0.1")
+    assert response.status_code == 200
+    assert response.json()["status"] == "healthy"
+    assert response.headers["X-Request-ID"]
+
+
+@pytest.mark.django_db
+def test_the_probe_works_from_ipv6_loopback_too(client, production_hosts):
+    assert client.get("/health", HTTP_HOST="[::1]:8000", REMOTE_ADDR="::1").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_same_host_on_any_other_path_is_still_400(client, production_hosts):
+    for path in ("/api/schema/", "/admin/login/", "/healthz", "/health/"):
+        assert client.get(path, HTTP_HOST=CONTAINER_HOST, REMOTE_ADDR="127.0.0.1").status_code == 400, path
+
+
+@pytest.mark.django_db
+def test_health_from_outside_with_a_foreign_host_is_still_400(client, production_hosts):
+    # Through the reverse proxy: another container's address.
+    assert client.get("/health", HTTP_HOST="evil.example", REMOTE_ADDR="172.18.0.5").status_code == 400
+
+
+@pytest.mark.django_db
+def test_health_relayed_by_a_proxy_on_loopback_with_a_foreign_host_is_still_400(client, production_hosts):
+    response = client.get("/health", HTTP_HOST="evil.example", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_post_to_health_from_loopback_gets_no_shortcut(client, production_hosts):
+    assert client.post("/health", HTTP_HOST=CONTAINER_HOST, REMOTE_ADDR="127.0.0.1").status_code == 400
+
+
+@pytest.mark.django_db
+def test_health_through_the_proxy_with_the_real_domain_is_answered_normally(client, production_hosts):
+    response = client.get("/health", HTTP_HOST="congresso.example.com", REMOTE_ADDR="172.18.0.5")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"

@@ -1,9 +1,11 @@
-"""Load a realistic, fictional agribusiness congress (idempotent).
+"""Load a realistic, fictional agribusiness congress into an empty database.
 
-``python manage.py load_demo_event`` creates or updates the CBAS 2027 event,
-its ticket categories, the six participant profiles, the FAQ and a three-day
-programme, keyed by natural keys so running it again changes nothing. The
-demo event becomes the active one (another active event is deactivated).
+``python manage.py load_demo_event`` creates the CBAS 2027 event (active), its
+ticket categories, the six participant profiles, the FAQ and a three-day
+programme, but only when the database holds no event at all. When any event
+exists (the demo loaded earlier, or an organizer's own event) it changes
+nothing and says so, exiting 0: ``make run`` calls it on every start, also on
+a real database, where it must never deactivate, overwrite or edit anything.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import datetime as dt
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
+from chatbot.knowledge import knowledge_invalidate
 from chatbot.models import Event, FAQEntry, Profile, ProgrammeSession, TicketCategory
 
 EVENT = {
@@ -318,47 +321,68 @@ def _time(value: str) -> dt.time:
 
 
 class Command(BaseCommand):
-    help = "Create or update the demo event CBAS 2027 (idempotent) and make it the active event."
+    help = (
+        "Load the demo event CBAS 2027 into a database that has no event yet (idempotent). "
+        "When any event exists, nothing is changed."
+    )
 
     def handle(self, *args, **options) -> None:
-        with transaction.atomic():
-            event = (
-                Event.objects.select_for_update().filter(name=EVENT["name"], edition=EVENT["edition"]).first()
-            )
-            others = Event.objects.filter(is_active=True)
-            if event is not None:
-                others = others.exclude(pk=event.pk)
-            deactivated = others.update(is_active=False)
-            event, created = Event.objects.update_or_create(
-                name=EVENT["name"], edition=EVENT["edition"], defaults={**EVENT, "is_active": True}
-            )
-            for order, (name, price, description) in enumerate(TICKETS):
-                TicketCategory.objects.update_or_create(
-                    event=event, name=name, defaults={"price": price, "description": description, "order": order}
-                )
-            for order, (name, keywords) in enumerate(PROFILES):
-                Profile.objects.update_or_create(
-                    event=event, name=name, defaults={"keywords": keywords, "order": order, "active": True}
-                )
-            for order, (question, answer, keywords) in enumerate(FAQ):
-                FAQEntry.objects.update_or_create(
-                    event=event,
-                    question=question,
-                    defaults={"answer": answer, "keywords": keywords, "order": order, "active": True},
-                )
-            for day, start, end, room, title, speakers in SESSIONS:
-                ProgrammeSession.objects.update_or_create(
-                    event=event,
-                    day=day,
-                    start_time=_time(start),
-                    room=room,
-                    defaults={"end_time": _time(end), "title": title, "speakers": speakers},
-                )
-        if deactivated:
-            self.stdout.write(self.style.WARNING(f"Deactivated {deactivated} other active event(s)."))
+        existing = Event.objects.order_by("-is_active", "pk").first()
+        if existing is not None:
+            self._report_existing(existing)
+            return
+        try:
+            with transaction.atomic():
+                event = _create_demo_event()
+        except IntegrityError:
+            # Another process loaded an event at the same moment (the partial
+            # unique index allows one active event): theirs stands.
+            existing = Event.objects.order_by("-is_active", "pk").first()
+            if existing is None:
+                raise
+            self._report_existing(existing)
+            return
         self.stdout.write(
             self.style.SUCCESS(
-                f"{'Created' if created else 'Updated'} {event}: {len(TICKETS)} tickets, {len(PROFILES)} profiles, "
+                f"Created {event}: {len(TICKETS)} tickets, {len(PROFILES)} profiles, "
                 f"{len(FAQ)} FAQ entries, {len(SESSIONS)} programme sessions."
             )
         )
+
+    def _report_existing(self, event: Event) -> None:
+        if (event.name, event.edition) == (EVENT["name"], EVENT["edition"]):
+            message = f"The demo event {event} is already loaded; nothing was changed."
+        else:
+            message = (
+                f"An event already exists ({event}); nothing was changed. "
+                "The demo is loaded only into a database without events."
+            )
+        self.stdout.write(message)
+
+
+def _create_demo_event() -> Event:
+    """Create the demo event and its knowledge. Call inside ``atomic()`` on a database with no event."""
+    event = Event.objects.create(**EVENT, is_active=True)
+    TicketCategory.objects.bulk_create(
+        TicketCategory(event=event, name=name, price=price, description=description, order=order)
+        for order, (name, price, description) in enumerate(TICKETS)
+    )
+    Profile.objects.bulk_create(
+        Profile(event=event, name=name, keywords=keywords, order=order, active=True)
+        for order, (name, keywords) in enumerate(PROFILES)
+    )
+    FAQEntry.objects.bulk_create(
+        FAQEntry(event=event, question=question, answer=answer, keywords=keywords, order=order, active=True)
+        for order, (question, answer, keywords) in enumerate(FAQ)
+    )
+    ProgrammeSession.objects.bulk_create(
+        ProgrammeSession(
+            event=event, day=day, start_time=_time(start), end_time=_time(end), room=room, title=title, speakers=speakers
+        )
+        for day, start, end, room, title, speakers in SESSIONS
+    )
+    # bulk_create sends no post_save: tell every process to rebuild its
+    # knowledge index, now and after the commit.
+    knowledge_invalidate()
+    transaction.on_commit(knowledge_invalidate)
+    return event
