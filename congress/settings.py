@@ -338,7 +338,10 @@ AXES_LOCKOUT_TEMPLATE = "admin/lockout.html"
 
 # --- i18n --------------------------------------------------------------------
 LANGUAGE_CODE = "pt-br"
-LANGUAGES = [("pt-br", _("Português (Brasil)")), ("en", _("English"))]
+# pt-BR only until another language has its translations: offering "en"
+# would let an English browser get Django's admin chrome in English around
+# our pt-BR labels (LocaleMiddleware picks from this list).
+LANGUAGES = [("pt-br", _("Português (Brasil)"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="America/Sao_Paulo")
 USE_I18N = True

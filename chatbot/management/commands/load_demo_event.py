@@ -33,6 +33,8 @@ EVENT = {
     "website": "https://cbas2027.example.org",
     "contact_email": "contato@cbas2027.example.org",
     "contact_whatsapp": "(62) 3200-2027",
+    # The number the assistant answers (the public page links to it); demo only.
+    "assistant_whatsapp": "(62) 99602-2027",
     "description": (
         "O CBAS reúne produtores rurais, pesquisadores, estudantes, empresas e técnicos durante três dias "
         "de palestras, painéis, minicursos, dias de campo e uma feira de negócios com mais de 120 expositores. "
