@@ -1,6 +1,8 @@
-"""Back-office for the WhatsApp message log: what came in, what went out, a
-chat's messages in order, and the two repair actions ("reprocess" a failed
-message, "retry" a failed reply)."""
+"""Back-office for the WhatsApp message log: what came in, what went out and
+through which channel, a chat's messages in order, the two repair actions
+("reprocess" a failed message, "retry" a failed or held reply), and the
+Cloud API's message templates (the only thing sent outside its 24-hour
+window)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from django.utils.translation import ngettext
 
 from registrations.audit import admin_action_record
 from whatsapp.markup import mask_cpfs
-from whatsapp.models import InboundMessage, MessageEvent, OutboundMessage
+from whatsapp.models import InboundMessage, MessageEvent, MessageTemplate, OutboundMessage
 from whatsapp.services import inbound_reprocess, outbound_retry
 
 
@@ -70,7 +72,7 @@ class OutboundEventInline(MessageEventInline):
 
 class ReplyInline(ReadOnlyMixin, admin.TabularInline):
     model = OutboundMessage
-    fields = ["kind", "text", "status", "attempts", "sent_at", "last_error"]
+    fields = ["kind", "channel", "text", "status", "attempts", "sent_at", "last_error"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -79,13 +81,13 @@ class ReplyInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "chat", "push_name", "preview", "has_audio", "status", "attempts"]
-    list_filter = ["status", "has_audio", ChatFilter, "created_at"]
+    list_display = ["id", "created_at", "chat", "push_name", "preview", "has_audio", "channel", "status", "attempts"]
+    list_filter = ["status", "channel", "has_audio", ChatFilter, "created_at"]
     search_fields = ["chat_id", "message_id", "push_name", "number", "jid"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "message_id", "chat_id", "number", "jid", "push_name", "text", "has_audio", "mimetype", "transcript",
-        "sent_at", "status", "attempts", "last_error", "request_id", "created_at", "processed_at",
+        "message_id", "channel", "chat_id", "number", "jid", "push_name", "text", "has_audio", "media_id", "mimetype",
+        "transcript", "sent_at", "status", "attempts", "last_error", "request_id", "created_at", "processed_at",
     ]
     fields = readonly_fields
     inlines = [ReplyInline, MessageEventInline]
@@ -147,13 +149,13 @@ class InboundMessageAdmin(admin.ModelAdmin):
 
 @admin.register(OutboundMessage)
 class OutboundMessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "chat", "kind", "preview", "status", "attempts", "sent_at"]
-    list_filter = ["status", "kind", ChatFilter, "created_at"]
-    search_fields = ["chat_id", "number", "jid", "inbound__message_id"]
+    list_display = ["id", "created_at", "chat", "kind", "preview", "channel", "status", "problem", "attempts", "sent_at"]
+    list_filter = ["status", "channel", "kind", ChatFilter, "created_at"]
+    search_fields = ["chat_id", "number", "jid", "inbound__message_id", "provider_message_id"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "inbound", "kind", "chat_id", "number", "jid", "text", "status", "attempts", "last_error",
-        "next_attempt_at", "request_id", "created_at", "sent_at",
+        "inbound", "kind", "channel", "chat_id", "number", "jid", "text", "status", "attempts", "last_error",
+        "next_attempt_at", "provider_message_id", "request_id", "created_at", "sent_at",
     ]
     fields = readonly_fields
     inlines = [OutboundEventInline]
@@ -171,7 +173,16 @@ class OutboundMessageAdmin(admin.ModelAdmin):
     def preview(self, obj: OutboundMessage) -> str:
         return Truncator(mask_cpfs(obj.text)).chars(80)
 
-    @admin.action(description=_("Enviar de novo as respostas selecionadas (com falha ou aguardando)"), permissions=["change"])
+    @admin.display(description=_("motivo"))
+    def problem(self, obj: OutboundMessage) -> str:
+        """Why a reply failed or is held (the Graph API's error code and text)."""
+        if obj.status not in (OutboundMessage.Status.FAILED, OutboundMessage.Status.HELD) and not obj.next_attempt_at:
+            return ""
+        return Truncator(obj.last_error).chars(120)
+
+    @admin.action(
+        description=_("Enviar de novo as respostas selecionadas (com falha, retidas ou aguardando)"), permissions=["change"]
+    )
     def retry(self, request: HttpRequest, queryset) -> None:
         count = outbound_retry(outbound_ids=list(queryset.values_list("pk", flat=True)), actor=request.user.get_username())
         admin_action_record(request=request, action="outbound_retry", row_count=count)
@@ -181,3 +192,34 @@ class OutboundMessageAdmin(admin.ModelAdmin):
             % {"count": count},
             messages.SUCCESS if count else messages.WARNING,
         )
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    """Approved templates (created in Meta's WhatsApp Manager) the bot may
+    use outside the Cloud API's 24-hour window; at most one active."""
+
+    list_display = ["name", "language", "active", "updated_at"]
+    list_filter = ["active", "language"]
+    search_fields = ["name"]
+    fields = ["name", "language", "body_parameters", "active"]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        held = OutboundMessage.objects.filter(status=OutboundMessage.Status.HELD).count()
+        if held:
+            url = reverse("admin:whatsapp_outboundmessage_changelist") + "?status__exact=held"
+            self.message_user(
+                request,
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    ngettext(
+                        "%(count)d resposta aguarda um modelo ativo (fora da janela de 24 h).",
+                        "%(count)d respostas aguardam um modelo ativo (fora da janela de 24 h).",
+                        held,
+                    ) % {"count": held},
+                    url,
+                    _("Ver e enviar de novo"),
+                ),
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)

@@ -8,11 +8,21 @@
 
 The presence of ``message_id`` selects the shape. Bad input is a 400 (413 for
 an oversized voice note) with a JSON body that names the problem.
+
+``/whatsapp/cloud`` (``CloudWebhookView``, below) is the Cloud API channel's
+webhook: same accept, same pipeline.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+
 from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import (
     OpenApiExample,
     PolymorphicProxySerializer,
@@ -32,7 +42,11 @@ from chatbot.api import (
 )
 from chatbot.audio import AudioTooLarge, decode_audio_base64
 from congress.errors import InvalidValue
-from whatsapp.services import AudioRejected, message_accept
+from whatsapp import metrics
+from whatsapp.channels import cloud
+from whatsapp.services import INFRA_ERRORS, AudioRejected, message_accept
+
+logger = logging.getLogger(__name__)
 
 
 def _check_text_length(value: str) -> str:
@@ -165,3 +179,59 @@ class WhatsAppView(APIView):
             raise BadRequest(exc.message) from None
         code = status.HTTP_202_ACCEPTED if result.status == "queued" else status.HTTP_200_OK
         return Response({"status": result.status, "message_id": result.message_id}, status=code)
+
+
+# --- /whatsapp/cloud: the WhatsApp Cloud API webhook (CONTRACT §3) ------------------------
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class CloudWebhookView(View):
+    """Meta's webhook: the GET verification handshake, and POSTed messages
+    and statuses signed with ``X-Hub-Signature-256``.
+
+    A plain Django view, not DRF: no API key (the signature authenticates
+    it), no throttle (Meta's retries must never get a 429), and the raw body
+    is what the signature covers, so it is checked before anything parses
+    it. Missing or wrong signature: 403 and nothing stored; signed but not
+    JSON: 400; otherwise 200 at once whatever the content (each item is
+    accepted into the pipeline or logged and counted). Only when the
+    database cannot store the messages is the answer 503, so that Meta
+    delivers them again (the ``wamid`` deduplicates).
+    """
+
+    http_method_names = ["get", "post"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        params = request.GET
+        if cloud.verify_handshake(params.get("hub.mode"), params.get("hub.verify_token")):
+            return HttpResponse(params.get("hub.challenge", ""), content_type="text/plain; charset=utf-8")
+        logger.warning("whatsapp.cloud_handshake_refused mode=%s", str(params.get("hub.mode"))[:40])
+        return JsonResponse({"detail": "Verification token mismatch."}, status=403)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        raw = request.body
+        if not cloud.signature_valid(raw, request.headers.get("X-Hub-Signature-256")):
+            metrics.CLOUD_WEBHOOKS.labels("bad_signature").inc()
+            logger.warning(
+                "whatsapp.cloud_signature_refused present=%s secret_set=%s",
+                "X-Hub-Signature-256" in request.headers, bool(settings.WA_CLOUD_APP_SECRET),
+            )
+            return JsonResponse({"detail": "Missing or invalid X-Hub-Signature-256."}, status=403)
+        try:
+            payload = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            payload = None
+        if not isinstance(payload, dict):
+            metrics.CLOUD_WEBHOOKS.labels("not_json").inc()
+            return JsonResponse({"detail": "Body is not a JSON object."}, status=400)
+        try:
+            outcome = cloud.webhook_process(payload)
+        except INFRA_ERRORS as exc:
+            metrics.CLOUD_WEBHOOKS.labels("unavailable").inc()
+            logger.error("whatsapp.cloud_webhook_unavailable error=%s (Meta will deliver again)", exc)
+            return JsonResponse({"detail": "Temporarily unavailable."}, status=503)
+        metrics.CLOUD_WEBHOOKS.labels("ok").inc()
+        return JsonResponse(
+            {"accepted": outcome.accepted, "duplicates": outcome.duplicates, "statuses": outcome.statuses,
+             "ignored": outcome.ignored}
+        )

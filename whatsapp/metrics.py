@@ -31,6 +31,11 @@ SENT = Counter("whatsapp_outbound_sent_total", "Replies delivered to the gateway
 SEND_FAILED = Counter("whatsapp_outbound_failed_total", "Replies given up (permanent error or attempts exhausted)")
 RETRIES = Counter("whatsapp_retries_total", "Retries scheduled, by stage", ["stage"])
 SWEPT = Counter("whatsapp_swept_total", "Chats and replies re-enqueued by the sweeper", ["kind"])
+HELD = Counter("whatsapp_outbound_held_total", "Replies held: outside the Cloud API's 24-hour window without a template")
+CLOUD_WEBHOOKS = Counter("whatsapp_cloud_webhook_requests_total", "Cloud API webhook requests, by outcome", ["result"])
+CLOUD_IGNORED = Counter("whatsapp_cloud_ignored_total", "Cloud API webhook items not turned into messages", ["reason"])
+CLOUD_STATUSES = Counter("whatsapp_cloud_statuses_total", "Cloud API message statuses, by status and outcome", ["status", "result"])
+CLOUD_READ_FAILED = Counter("whatsapp_cloud_read_receipt_failed_total", "Read receipts / typing indicators the Graph API refused")
 
 
 class MessageCollector(Collector):

@@ -11,8 +11,21 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class Channel(models.TextChoices):
+    """How a message reached us and how its reply leaves (whatsapp/channels/).
+
+    ``gateway`` is any gateway that POSTs to /whatsapp or calls
+    ``message_accept`` in-process (the original Node gateway, our neonize
+    gateway) and takes replies at ``GATEWAY_URL/send-text``; ``cloud`` is
+    Meta's WhatsApp Cloud API (/whatsapp/cloud, Graph API ``/messages``).
+    """
+
+    GATEWAY = "gateway", _("Gateway (neonize / HTTP)")
+    CLOUD = "cloud", _("WhatsApp Cloud API")
+
+
 class InboundMessage(models.Model):
-    """One message a participant sent, as the gateway handed it to us."""
+    """One message a participant sent, as a channel handed it to us."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Na fila")
@@ -21,6 +34,11 @@ class InboundMessage(models.Model):
 
     # WhatsApp's id; unique, so a gateway retry can never be processed twice.
     message_id = models.CharField(_("id da mensagem"), max_length=128, unique=True)
+    # db_default too: the hot paths INSERT with SQL (services.py), and rows
+    # written before channels existed came through the gateway.
+    channel = models.CharField(
+        _("canal"), max_length=16, choices=Channel.choices, default=Channel.GATEWAY, db_default=Channel.GATEWAY
+    )
     # The conversation key: the phone number when known, else the chat JID
     # (same string as /chat's user_id, CONTRACT §3).
     chat_id = models.CharField(_("conversa"), max_length=128, db_index=True)
@@ -32,6 +50,10 @@ class InboundMessage(models.Model):
     audio = models.BinaryField(_("áudio"), null=True, blank=True, editable=False)
     mimetype = models.CharField(_("tipo do áudio"), max_length=100, blank=True)
     has_audio = models.BooleanField(_("áudio"), default=False)
+    # Cloud API voice notes arrive as a media id; the worker downloads the
+    # bytes when it processes the message (media ids last days, their
+    # download URLs minutes).
+    media_id = models.CharField(_("id da mídia"), max_length=128, blank=True, default="", db_default="")
     transcript = models.TextField(_("transcrição"), blank=True)
     sent_at = models.DateTimeField(_("enviada em (WhatsApp)"), null=True, blank=True)
     status = models.CharField(_("situação"), max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -62,11 +84,18 @@ class InboundMessage(models.Model):
 
 
 class OutboundMessage(models.Model):
-    """Our reply to one inbound message, delivered through the gateway (GATEWAY_URL/send-text)."""
+    """Our reply to one inbound message, delivered through the channel the
+    message came from (``GATEWAY_URL/send-text`` or the Cloud API)."""
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Aguardando envio")
+        # Outside the Cloud API's 24-hour window only an approved template may
+        # go out: without an active one the reply waits here, never dropped.
+        HELD = "held", _("Aguardando modelo aprovado (fora da janela de 24 h)")
         SENT = "sent", _("Enviada")
+        # Reported later by the Cloud API's status webhooks; only forward.
+        DELIVERED = "delivered", _("Entregue")
+        READ = "read", _("Lida")
         LOGGED = "logged", _("Não enviada (envio pelo WhatsApp desligado)")
         FAILED = "failed", _("Falhou")
 
@@ -78,10 +107,18 @@ class OutboundMessage(models.Model):
         InboundMessage, verbose_name=_("em resposta a"), on_delete=models.CASCADE, related_name="replies"
     )
     kind = models.CharField(_("tipo"), max_length=16, choices=Kind.choices, default=Kind.REPLY)
+    channel = models.CharField(
+        _("canal"), max_length=16, choices=Channel.choices, default=Channel.GATEWAY, db_default=Channel.GATEWAY
+    )
     chat_id = models.CharField(_("conversa"), max_length=128, db_index=True)
     number = models.CharField(_("número"), max_length=32, blank=True)
     jid = models.CharField(_("JID"), max_length=128, blank=True)
     text = models.TextField(_("texto"))
+    # The id WhatsApp gave the sent message (the Cloud API's wamid): status
+    # webhooks name the message by it.
+    provider_message_id = models.CharField(
+        _("id no WhatsApp"), max_length=128, blank=True, default="", db_default=""
+    )
     status = models.CharField(_("situação"), max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("tentativas"), default=0)
     last_error = models.TextField(_("último erro"), blank=True)
@@ -102,6 +139,9 @@ class OutboundMessage(models.Model):
         ]
         indexes = [
             models.Index(fields=["chat_id", "id"], condition=models.Q(status="pending"), name="outbound_pending_by_chat"),
+            models.Index(
+                fields=["provider_message_id"], condition=~models.Q(provider_message_id=""), name="outbound_by_provider_id"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -125,6 +165,11 @@ class MessageEvent(models.Model):
         SEND_RETRY = "send_retry", _("Envio será repetido")
         SEND_FAILED = "send_failed", _("Envio falhou")
         RESEND = "resend", _("Reenvio pedido no admin")
+        HELD = "held", _("Retida: fora da janela de 24 h, sem modelo aprovado")
+        RELEASED = "released", _("Liberada para envio")
+        DELIVERED = "delivered", _("Entregue ao participante")
+        READ = "read", _("Lida pelo participante")
+        STATUS_FAILED = "status_failed", _("WhatsApp informou falha na entrega")
 
     inbound = models.ForeignKey(
         InboundMessage, verbose_name=_("mensagem recebida"), on_delete=models.CASCADE, null=True, blank=True, related_name="events"
@@ -143,3 +188,46 @@ class MessageEvent(models.Model):
 
     def __str__(self) -> str:
         return self.get_kind_display()
+
+
+class MessageTemplate(models.Model):
+    """An approved WhatsApp message template (Cloud API), the only thing that
+    may be sent outside the 24-hour customer-service window.
+
+    Templates are created and approved in Meta's WhatsApp Manager; this row
+    only names one for the bot. Assumption (docs/whatsapp-cloud-api.md): the
+    template's body has exactly ONE parameter, ``{{1}}``, which receives the
+    reply's text, so any reply can go out through it.
+    """
+
+    name = models.CharField(
+        _("nome"), max_length=512, help_text=_("Exatamente como aprovado no WhatsApp Manager, p.ex. aviso_inscricao.")
+    )
+    language = models.CharField(_("idioma"), max_length=16, default="pt_BR", help_text=_("Código do idioma do modelo, p.ex. pt_BR."))
+    body_parameters = models.TextField(
+        _("parâmetros do corpo"),
+        blank=True,
+        default="{{1}}: o texto da resposta",
+        help_text=_("O que o corpo do modelo espera. O bot envia um único parâmetro, {{1}}, com o texto da resposta."),
+    )
+    active = models.BooleanField(
+        _("ativo"), default=False, help_text=_("O modelo usado para mensagens fora da janela de 24 h (no máximo um ativo).")
+    )
+    created_at = models.DateTimeField(_("criado em"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("alterado em"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("modelo de mensagem (WhatsApp Cloud API)")
+        verbose_name_plural = _("modelos de mensagem (WhatsApp Cloud API)")
+        ordering = ["-active", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["active"],
+                condition=models.Q(active=True),
+                name="message_template_one_active",
+                violation_error_message=_("Já existe um modelo ativo: desative-o antes de ativar outro."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"

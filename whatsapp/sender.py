@@ -19,9 +19,9 @@ from django.conf import settings
 from urllib3.exceptions import LocationValueError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
-from congress.errors import CongressError
 from congress.redis import redis_usable
 from congress.request_id import get_request_id
+from whatsapp.channels import ChannelError
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +32,8 @@ _TRANSIENT_STATUSES = frozenset({408, 425, 429})
 _pool = urllib3.PoolManager(num_pools=4, maxsize=64, block=False, retries=False)
 
 
-class GatewayError(CongressError):
+class GatewayError(ChannelError):
     """Delivery to the gateway failed; ``transient`` says whether to retry."""
-
-    def __init__(self, message: str, *, transient: bool, status: int | None = None) -> None:
-        super().__init__(message, transient=transient)
-        self.status = status
 
 
 def gateway_configured() -> bool:
@@ -62,9 +58,10 @@ return 0
 _pace_script = None
 
 
-def _pace() -> None:
-    """Wait until this number may send again (WA_SEND_RATE_PER_S, bursts of
-    WA_SEND_BURST); no pacing without Redis or with a rate of 0.
+def pace(key: str) -> None:
+    """Wait until the number behind ``key`` may send again
+    (WA_SEND_RATE_PER_S, bursts of WA_SEND_BURST); no pacing without Redis
+    or with a rate of 0.
 
     WhatsApp limits what one number sends (see docs/benchmarks.md): the
     pipeline answers far faster than that, so replies queue here, in order,
@@ -78,7 +75,6 @@ def _pace() -> None:
     if _pace_script is None:
         _pace_script = client.register_script(_PACE)
     interval_ms = 1000.0 / rate
-    key = "congress:pace:" + (settings.GATEWAY_URL or "default")
     while True:
         try:
             wait_ms = int(_pace_script(keys=[key], args=[interval_ms, interval_ms * max(0, settings.WA_SEND_BURST - 1)],
@@ -90,8 +86,10 @@ def _pace() -> None:
         time.sleep(min(wait_ms, 1000) / 1000)
 
 
-def send_text(*, number: str, jid: str, text: str, idempotency_key: str = "") -> None:
+def send_text(*, number: str, jid: str, text: str, idempotency_key: str = "") -> str:
     """POST one reply to the gateway; raise ``GatewayError`` unless it took it.
+    Returns WhatsApp's id of the sent message when the gateway tells it (our
+    neonize gateway answers ``{"status": "sent", "id": ...}``), else "".
 
     ``idempotency_key`` travels as ``Idempotency-Key``: our own gateway uses it
     to drop a re-send of a reply it already delivered (a worker that died
@@ -105,7 +103,7 @@ def send_text(*, number: str, jid: str, text: str, idempotency_key: str = "") ->
     if request_id:
         headers["X-Request-ID"] = request_id
     body = json.dumps({"number": number, "jid": jid, "text": text}).encode()
-    _pace()
+    pace("congress:pace:" + (settings.GATEWAY_URL or "default"))
     timeout = urllib3.Timeout(connect=min(settings.GATEWAY_TIMEOUT_S, 5.0), read=settings.GATEWAY_TIMEOUT_S)
     try:
         response = _pool.request("POST", url, body=body, headers=headers, timeout=timeout, redirect=False)
@@ -116,7 +114,17 @@ def send_text(*, number: str, jid: str, text: str, idempotency_key: str = "") ->
     except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, reset, DNS...
         raise GatewayError(f"gateway unreachable: {exc.__class__.__name__}", transient=True) from exc
     if response.status < 300:
-        return
+        return _message_id(response.data)
     transient = response.status >= 500 or response.status in _TRANSIENT_STATUSES
     text_body = response.data[:200].decode("utf-8", "replace").replace("\n", " ")
     raise GatewayError(f"gateway answered {response.status}: {text_body}", transient=transient, status=response.status)
+
+
+def _message_id(data: bytes) -> str:
+    if not data or not data.startswith(b"{"):
+        return ""
+    try:
+        value = json.loads(data).get("id")
+    except (ValueError, AttributeError):
+        return ""
+    return value[:128] if isinstance(value, str) else ""

@@ -7,8 +7,9 @@ drain   -> ``chat_drain``: under the chat's lock, process its pending messages
 process -> transcribe a voice note, run the engine turn, and in ONE transaction
            save the state (version check), mark the inbound done and insert
            the reply; enqueue its delivery on commit.
-send    -> ``outbox_deliver``: under the chat's outbox lock, POST the chat's
-           pending replies in order; transient failure -> backoff and retry.
+send    -> ``outbox_deliver``: under the chat's outbox lock, deliver the chat's
+           pending replies in order through each one's channel
+           (whatsapp/channels/); transient failure -> backoff and retry.
 sweep   -> ``pipeline_sweep``: re-enqueue what PostgreSQL says is pending, so a
            lost broker message (Redis restart, killed worker) loses nothing.
 
@@ -48,8 +49,8 @@ from congress.locks import (
 from congress.redis import get_redis
 from congress.request_id import get_request_id, new_request_id, set_request_id
 from whatsapp import metrics
-from whatsapp.models import InboundMessage, MessageEvent, OutboundMessage
-from whatsapp.sender import GatewayError, gateway_configured, send_text
+from whatsapp.channels import ChannelError, MediaTooLarge, ReplyHeld, get_channel
+from whatsapp.models import Channel, InboundMessage, MessageEvent, OutboundMessage
 
 logger = logging.getLogger(__name__)
 
@@ -92,9 +93,10 @@ def backoff_seconds(attempt: int, *, base: float, cap: float) -> float:
 
 
 def message_check(
-    *, message_id: str, number: str, jid: str, text: str, audio: bytes | None, mimetype: str
+    *, message_id: str, number: str, jid: str, text: str, audio: bytes | None, mimetype: str, media_id: str = ""
 ) -> None:
-    """Validate one incoming message; raise ``InvalidValue`` (or ``AudioRejected``)."""
+    """Validate one incoming message; raise ``InvalidValue`` (or ``AudioRejected``).
+    A ``media_id`` stands for a voice note the worker downloads later."""
     from chatbot.audio import AudioTooLarge, check_audio_bytes, check_mimetype
 
     if not _ID.match(message_id):
@@ -107,10 +109,13 @@ def message_check(
         raise InvalidValue("jid must look like 5561999990000@s.whatsapp.net.")
     if len(text) > settings.MAX_MESSAGE_CHARS:
         raise InvalidValue(f"text is longer than {settings.MAX_MESSAGE_CHARS} characters.")
-    if not text.strip() and audio is None:
+    if not text.strip() and audio is None and not media_id:
         raise InvalidValue("Send text or audio_base64.")
-    if audio is not None:
+    if media_id and not _ID.match(media_id):
+        raise InvalidValue("media_id must be 1-128 printable characters.")
+    if audio is not None or media_id:
         check_mimetype(mimetype or "audio/ogg")
+    if audio is not None:
         try:
             check_audio_bytes(audio)
         except AudioTooLarge as exc:
@@ -139,9 +144,14 @@ def message_accept(
     audio: bytes | None = None,
     mimetype: str = "",
     source: str = "api",
+    channel: str = Channel.GATEWAY,
+    media_id: str = "",
 ) -> AcceptResult:
-    """Store one incoming WhatsApp message and queue it; the same for the REST
-    view and the neonize gateway.
+    """Store one incoming WhatsApp message and queue it; the same for every
+    channel (the REST view, the neonize gateway, the Cloud API webhook).
+
+    ``channel`` is where the reply will leave from; ``media_id`` names a
+    voice note the channel hands over as an id (the worker downloads it).
 
     Returns ``status="queued"`` for a new message and ``"duplicate"`` when
     ``message_id`` is already stored (then nothing else happens). Raises
@@ -152,21 +162,27 @@ def message_accept(
     message_id, number, jid = message_id.strip(), number.strip(), jid.strip()
     # PostgreSQL text cannot hold NUL; WhatsApp text may (the REST view refuses it).
     text, push_name = (text or "").replace("\x00", ""), (push_name or "").replace("\x00", "")
+    media_id = (media_id or "").strip()
     if text.strip():
-        audio = None  # a caption or typed text wins over the attachment
-    message_check(message_id=message_id, number=number, jid=jid, text=text, audio=audio, mimetype=mimetype)
+        audio, media_id = None, ""  # a caption or typed text wins over the attachment
+    message_check(
+        message_id=message_id, number=number, jid=jid, text=text, audio=audio, mimetype=mimetype, media_id=media_id
+    )
+    has_audio = audio is not None or bool(media_id)
     chat_id = number or jid
     request_id = get_request_id() or new_request_id()
     fields = {
         "message_id": message_id,
+        "channel": channel,
         "chat_id": chat_id,
         "number": number,
         "jid": jid,
         "push_name": push_name.strip()[:120],
         "text": text,
         "audio": audio,
-        "has_audio": audio is not None,
-        "mimetype": (mimetype or ("audio/ogg" if audio is not None else ""))[:100],
+        "has_audio": has_audio,
+        "media_id": media_id,
+        "mimetype": (mimetype or ("audio/ogg" if has_audio else ""))[:100],
         "sent_at": _sent_at(timestamp),
         "request_id": request_id,
     }
@@ -184,7 +200,7 @@ def message_accept(
     metrics.ACCEPTED.labels(source).inc()
     logger.info(
         "whatsapp.accepted message_id=%s inbound=%s chat=%s audio=%s source=%s",
-        message_id, inbound_id, chat_id, audio is not None, source,
+        message_id, inbound_id, chat_id, has_audio, source,
     )
     return AcceptResult(status="queued", message_id=message_id, inbound_id=inbound_id)
 
@@ -335,6 +351,7 @@ def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
         return
     retry_in: float | None = None
     answered = False
+    window_reopened = False
     _inline_delivery.active = deliver
     try:
         with LockKeeper(lock) as keeper:
@@ -346,6 +363,7 @@ def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
                 if inbound is None:
                     break
                 answered = True
+                window_reopened = window_reopened or inbound.channel == Channel.CLOUD
                 outcome, delay = inbound_process(inbound=inbound, keeper=keeper, claimed=True)
                 if outcome is Outcome.RETRY:
                     retry_in = delay
@@ -354,6 +372,11 @@ def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
                     break
             else:
                 retry_in = 0.0  # a long backlog: yield to other chats, then go on
+            if window_reopened:
+                # The participant wrote again: the Cloud API's 24-hour window
+                # is open, so replies held for a template may go out as text,
+                # before this message's reply (they are older).
+                outbound_release_held(chat_id=chat_id, enqueue=not deliver)
     finally:
         _inline_delivery.active = False
         release_lock(lock)
@@ -416,6 +439,7 @@ def _reply(inbound: InboundMessage, text: str, kind: str = OutboundMessage.Kind.
     outbound = OutboundMessage.objects.create(
         inbound=inbound,
         kind=kind,
+        channel=inbound.channel,
         chat_id=inbound.chat_id,
         number=inbound.number,
         jid=inbound.jid,
@@ -433,10 +457,10 @@ def _answer_sql() -> str:
     # Table and column names come from the models, values are parameters.
     return (
         f"WITH done AS (UPDATE {inbound_table} SET status = %s, processed_at = %s, last_error = ''"  # noqa: S608
-        " WHERE id = %s AND status = %s RETURNING id, chat_id, number, jid, request_id),"
-        f" reply AS (INSERT INTO {outbound_table} (inbound_id, kind, chat_id, number, jid, text, status,"
-        " attempts, last_error, next_attempt_at, request_id, created_at, sent_at)"
-        " SELECT id, %s, chat_id, number, jid, %s, %s, 0, '', NULL, request_id, %s, NULL FROM done WHERE %s"
+        " WHERE id = %s AND status = %s RETURNING id, channel, chat_id, number, jid, request_id),"
+        f" reply AS (INSERT INTO {outbound_table} (inbound_id, kind, channel, chat_id, number, jid, text, status,"
+        " attempts, last_error, next_attempt_at, request_id, created_at, sent_at, provider_message_id)"
+        " SELECT id, %s, channel, chat_id, number, jid, %s, %s, 0, '', NULL, request_id, %s, NULL, '' FROM done WHERE %s"
         " RETURNING id),"
         f" event AS (INSERT INTO {MessageEvent._meta.db_table} (kind, detail, created_at, inbound_id)"
         " SELECT %s, %s, %s, id FROM done)"
@@ -509,6 +533,42 @@ def inbound_fail(*, inbound: InboundMessage, error: str) -> bool:
     return done
 
 
+def _on_processing(channel, inbound: InboundMessage) -> None:
+    """The channel's "we are on it" (read receipt, typing): never in the way of the reply."""
+    try:
+        channel.on_processing(inbound)
+    except INFRA_ERRORS:
+        raise
+    except Exception:
+        logger.warning("whatsapp.on_processing_failed inbound=%s", inbound.pk, exc_info=True)
+
+
+def _audio_download_failed(inbound: InboundMessage, exc: ChannelError, *, backoff: float) -> tuple[Outcome, float]:
+    """A voice note the channel could not hand over: retried while that may
+    help, else answered with a request to write instead."""
+    if exc.transient and inbound.attempts < settings.WA_PROCESS_MAX_ATTEMPTS:
+        _record_error(inbound, str(exc))
+        MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.RETRY, detail=f"media: {exc}"[:500])
+        metrics.RETRIES.labels("media").inc()
+        logger.warning("whatsapp.media_retry inbound=%s error=%s", inbound.pk, exc)
+        return Outcome.RETRY, backoff
+    if isinstance(exc, MediaTooLarge):
+        reply = _("Seu áudio é longo demais para eu ouvir. Pode escrever ou mandar um áudio mais curto?")
+    else:
+        reply = _("Não consegui ouvir seu áudio, pode escrever?")
+    if _finish_without_turn(
+        inbound,
+        status=InboundMessage.Status.DONE,
+        reply=reply,
+        kind=OutboundMessage.Kind.REPLY,
+        event=MessageEvent.Kind.TRANSCRIPTION_FAILED,
+        detail=f"media download failed: {exc}",
+    ):
+        metrics.TRANSCRIPTION_FAILED.inc()
+        logger.warning("whatsapp.media_failed inbound=%s error=%s", inbound.pk, exc)
+    return Outcome.DONE, 0.0
+
+
 class _AlreadyAnswered(Exception):
     """Raised inside the turn's transaction to roll it back: a previous
     holder of the chat's lock answered this message meanwhile."""
@@ -540,7 +600,16 @@ def inbound_process(*, inbound: InboundMessage, keeper: LockKeeper, claimed: boo
         inbound_fail(inbound=inbound, error=f"gave up after {inbound.attempts - 1} attempts: {inbound.last_error}")
         return Outcome.FAILED, 0.0
 
+    channel = get_channel(inbound.channel)
+    if inbound.attempts == 1:
+        _on_processing(channel, inbound)
+    backoff = backoff_seconds(inbound.attempts, base=settings.WA_RETRY_BACKOFF_S, cap=settings.WA_RETRY_BACKOFF_MAX_S)
     if inbound.has_audio and not inbound.text and not inbound.transcript:
+        if inbound.audio is None and inbound.media_id:
+            try:
+                inbound.audio, inbound.mimetype = channel.download_audio(inbound)
+            except ChannelError as exc:
+                return _audio_download_failed(inbound, exc, backoff=backoff)
         transcript = _transcribe(inbound)
         if transcript is None:
             if _finish_without_turn(
@@ -558,7 +627,6 @@ def inbound_process(*, inbound: InboundMessage, keeper: LockKeeper, claimed: boo
         MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.TRANSCRIBED)
         inbound.transcript = transcript
 
-    backoff = backoff_seconds(inbound.attempts, base=settings.WA_RETRY_BACKOFF_S, cap=settings.WA_RETRY_BACKOFF_MAX_S)
     try:
         with transaction.atomic():
             result = conversation_turn(
@@ -698,22 +766,28 @@ def _chat_outbox_deliver(chat_id: str, *, recheck: bool = True) -> None:
 
 
 def outbound_send(*, outbound: OutboundMessage) -> float | None:
-    """POST one reply; mark it sent, logged or failed. Returns the backoff in
-    seconds when it must be retried, else None."""
+    """Deliver one reply through its channel; mark it sent, logged, held or
+    failed. Returns the backoff in seconds when it must be retried, else None."""
     set_request_id(outbound.request_id or get_request_id())
     pending = OutboundMessage.objects.filter(pk=outbound.pk, status=OutboundMessage.Status.PENDING)
     now = timezone.now()
-    if not gateway_configured():
-        # No gateway: the reply is only logged (embedded default, CLI tests).
+    channel = get_channel(outbound.channel)
+    if not channel.configured():
+        # Channel off: the reply is only logged (embedded default, CLI tests).
         if _outbound_mark(outbound, status=OutboundMessage.Status.LOGGED, event=MessageEvent.Kind.LOGGED, now=now):
             metrics.SENT.labels("logged").inc()
             logger.info("whatsapp.reply_logged outbound=%s chat=%s text=%r", outbound.pk, outbound.chat_id, outbound.text[:500])
         return None
     try:
-        send_text(
-            number=outbound.number, jid=outbound.jid, text=outbound.text, idempotency_key=f"outbound-{outbound.pk}"
-        )
-    except GatewayError as exc:
+        delivery = channel.send(outbound)
+    except ReplyHeld as exc:
+        with transaction.atomic():
+            if pending.update(status=OutboundMessage.Status.HELD, attempts=F("attempts") + 1, last_error=exc.message[:2000]):
+                MessageEvent.objects.create(outbound=outbound, kind=MessageEvent.Kind.HELD, detail=exc.message[:500])
+                metrics.HELD.inc()
+                logger.warning("whatsapp.reply_held outbound=%s channel=%s reason=%s", outbound.pk, outbound.channel, exc)
+        return None
+    except ChannelError as exc:
         attempts = outbound.attempts + 1
         if exc.transient and attempts < settings.WA_SEND_MAX_ATTEMPTS:
             delay = backoff_seconds(attempts, base=settings.WA_RETRY_BACKOFF_S, cap=settings.WA_RETRY_BACKOFF_MAX_S)
@@ -727,13 +801,18 @@ def outbound_send(*, outbound: OutboundMessage) -> float | None:
             metrics.SEND_FAILED.inc()
             logger.error("whatsapp.send_failed outbound=%s attempts=%s error=%s", outbound.pk, attempts, exc)
         return None
-    if _outbound_mark(outbound, status=OutboundMessage.Status.SENT, event=MessageEvent.Kind.SENT, now=now):
-        metrics.SENT.labels("gateway").inc()
-        logger.info("whatsapp.sent outbound=%s inbound=%s", outbound.pk, outbound.inbound_id)
+    if _outbound_mark(
+        outbound, status=OutboundMessage.Status.SENT, event=MessageEvent.Kind.SENT, now=now,
+        provider_message_id=delivery.provider_message_id, detail=delivery.detail,
+    ):
+        metrics.SENT.labels(outbound.channel).inc()
+        logger.info("whatsapp.sent outbound=%s inbound=%s channel=%s", outbound.pk, outbound.inbound_id, outbound.channel)
     return None
 
 
-def _outbound_mark(outbound: OutboundMessage, *, status: str, event: str, now: dt.datetime) -> bool:
+def _outbound_mark(
+    outbound: OutboundMessage, *, status: str, event: str, now: dt.datetime, provider_message_id: str = "", detail: str = ""
+) -> bool:
     """Move a pending reply to ``status`` and record ``event``, in one commit;
     False when it was not pending any more (someone else finished it).
 
@@ -743,18 +822,18 @@ def _outbound_mark(outbound: OutboundMessage, *, status: str, event: str, now: d
     if connection.vendor != "postgresql":
         with transaction.atomic():
             marked = OutboundMessage.objects.filter(pk=outbound.pk, status=OutboundMessage.Status.PENDING).update(
-                status=status, sent_at=now, attempts=F("attempts") + 1, last_error=""
+                status=status, sent_at=now, attempts=F("attempts") + 1, last_error="", provider_message_id=provider_message_id
             )
             if marked:
-                MessageEvent.objects.create(outbound=outbound, kind=event)
+                MessageEvent.objects.create(outbound=outbound, kind=event, detail=detail[:500])
         return bool(marked)
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH marked AS (UPDATE {OutboundMessage._meta.db_table} SET status = %s, sent_at = %s,"  # noqa: S608
-            " attempts = attempts + 1, last_error = '' WHERE id = %s AND status = %s RETURNING id)"
+            " attempts = attempts + 1, last_error = '', provider_message_id = %s WHERE id = %s AND status = %s RETURNING id)"
             f" INSERT INTO {MessageEvent._meta.db_table} (kind, detail, created_at, outbound_id)"
-            " SELECT %s, '', %s, id FROM marked RETURNING outbound_id",
-            [status, now, outbound.pk, OutboundMessage.Status.PENDING, event, now],
+            " SELECT %s, %s, %s, id FROM marked RETURNING outbound_id",
+            [status, now, provider_message_id[:128], outbound.pk, OutboundMessage.Status.PENDING, event, detail[:500], now],
         )
         return cursor.fetchone() is not None
 
@@ -836,13 +915,111 @@ def inbound_reprocess(*, inbound_ids: list[int], actor: str) -> int:
 
 
 def outbound_retry(*, outbound_ids: list[int], actor: str) -> int:
-    """Send failed replies again, and pending ones now, skipping their backoff
-    (admin "retry"; on the embedded default nothing else retries them)."""
+    """Send failed and held replies again, and pending ones now, skipping
+    their backoff (admin "retry"; on the embedded default nothing else
+    retries them). A held reply goes out as the active template, or is held
+    again when there is still none and the window is still closed."""
     return _requeue(
         OutboundMessage.objects.filter(pk__in=outbound_ids),
-        statuses=[OutboundMessage.Status.FAILED, OutboundMessage.Status.PENDING],
+        statuses=[OutboundMessage.Status.FAILED, OutboundMessage.Status.PENDING, OutboundMessage.Status.HELD],
         event_kind=MessageEvent.Kind.RESEND,
         actor=actor,
         reset={"attempts": 0, "next_attempt_at": None},
         enqueue=lambda row: enqueue_send(row.pk),
     )
+
+
+# --- channels: held replies, delivery statuses ------------------------------------------------
+
+
+def outbound_release_held(*, chat_id: str, enqueue: bool = True) -> int:
+    """Put ``chat_id``'s held replies back in its outbox (the 24-hour window
+    re-opened: they may go out as text now), oldest first as ever. With
+    ``enqueue`` the first is handed to ``send_outbound``; the drain sends them
+    itself. The number released."""
+    held_rows = OutboundMessage.objects.filter(chat_id=chat_id, status=OutboundMessage.Status.HELD)
+    if not held_rows.exists():
+        return 0
+    with transaction.atomic():
+        held = list(held_rows.select_for_update().order_by("id").values_list("pk", flat=True))
+        if not held:
+            return 0
+        OutboundMessage.objects.filter(pk__in=held).update(status=OutboundMessage.Status.PENDING, next_attempt_at=None)
+        MessageEvent.objects.bulk_create(
+            [MessageEvent(outbound_id=pk, kind=MessageEvent.Kind.RELEASED, detail="janela de 24 h reaberta") for pk in held]
+        )
+        if enqueue:
+            transaction.on_commit(lambda: enqueue_send(held[0]), robust=True)
+    logger.info("whatsapp.held_released first_outbound=%s count=%s", held[0], len(held))
+    return len(held)
+
+
+# Meta's delivery statuses, each allowed only from the statuses before it:
+# they arrive out of order and a late "sent" or "delivered" must never move
+# a reply back. "failed" (undeliverable) only follows "sent".
+_STATUS_FROM: dict[str, tuple[str, ...]] = {
+    "delivered": (OutboundMessage.Status.SENT,),
+    "read": (OutboundMessage.Status.SENT, OutboundMessage.Status.DELIVERED),
+    "failed": (OutboundMessage.Status.SENT,),
+}
+_STATUS_EVENT = {
+    "delivered": MessageEvent.Kind.DELIVERED,
+    "read": MessageEvent.Kind.READ,
+    "failed": MessageEvent.Kind.STATUS_FAILED,
+}
+
+
+def _status_error(errors: list) -> str:
+    """``131026 Message undeliverable: <details>`` from a status's ``errors``."""
+    parts = []
+    for error in errors[:3]:
+        if not isinstance(error, dict):
+            continue
+        details = (error.get("error_data") or {}).get("details") if isinstance(error.get("error_data"), dict) else ""
+        title = error.get("title") or error.get("message") or ""
+        parts.append(" ".join(str(p) for p in (error.get("code"), title) if p) + (f": {details}" if details else ""))
+    return "; ".join(parts) or "failed (no error given)"
+
+
+def outbound_status_record(*, provider_message_id: str, status: str, errors: list | None = None) -> str:
+    """Move the reply WhatsApp knows as ``provider_message_id`` to ``status``
+    (``delivered``, ``read``, ``failed``), forward only, with an event row.
+
+    Returns ``"applied"``, ``"stale"`` (the reply is already further on),
+    ``"unknown"`` (no reply of ours has that id) or ``"ignored"`` (a status
+    we do not track, e.g. ``sent``: we mark that ourselves when the API
+    takes the message)."""
+    allowed = _STATUS_FROM.get(status)
+    if allowed is None:
+        result = "ignored"
+    else:
+        row = OutboundMessage.objects.filter(provider_message_id=provider_message_id).values_list("pk", flat=True).first()
+        if row is None:
+            result = "unknown"
+            logger.info("whatsapp.status_unknown provider_id=%s status=%s", provider_message_id, status)
+        else:
+            changes: dict[str, object] = {"status": status}
+            detail = ""
+            if status == "failed":
+                detail = _status_error(errors or [])
+                changes["last_error"] = detail[:2000]
+            with transaction.atomic():
+                moved = OutboundMessage.objects.filter(pk=row, status__in=allowed).update(**changes)
+                if moved:
+                    MessageEvent.objects.create(outbound_id=row, kind=_STATUS_EVENT[status], detail=detail[:500])
+            result = "applied" if moved else "stale"
+            if moved and status == "failed":
+                metrics.SEND_FAILED.inc()
+                logger.error("whatsapp.delivery_failed outbound=%s error=%s", row, detail)
+    metrics.CLOUD_STATUSES.labels(status if status in ("sent", *_STATUS_FROM) else "other", result).inc()
+    return result
+
+
+def chat_channel(chat_id: str) -> str:
+    """The channel a message to ``chat_id`` should leave through: the one its
+    participant last wrote on (for replies that answer no inbound message,
+    e.g. a person's reply from the inbox)."""
+    channel = (
+        InboundMessage.objects.filter(chat_id=chat_id).order_by("-id").values_list("channel", flat=True).first()
+    )
+    return channel or Channel.GATEWAY

@@ -1,0 +1,466 @@
+"""The WhatsApp Cloud API channel: Meta's webhook in, the Graph API out.
+
+The one wrapper around the Graph API (``WA_CLOUD_API_URL``, bearer
+``WA_CLOUD_ACCESS_TOKEN``): every failure comes out as ``GraphError`` whose
+``transient`` says whether a retry may help (timeouts, connection errors,
+5xx, 408/425/429 and Meta's throttling codes) or not (any other 4xx, with the
+Graph error code and message for the admin).
+
+In (``/whatsapp/cloud``, whatsapp/api.py): ``signature_valid`` checks
+``X-Hub-Signature-256`` over the raw body; ``webhook_process`` turns every
+``messages[]`` item into an accepted inbound message (the same
+``message_accept`` as every channel; the ``wamid`` deduplicates Meta's
+retries) and every ``statuses[]`` item into a forward-only status move of
+the reply it names.
+
+Out (``send``): free text inside the 24-hour customer-service window, which
+opens with the participant's last message on this channel; outside it only
+the active ``MessageTemplate`` (admin), with the reply's text as its single
+body parameter; neither → ``ReplyHeld``, and the reply waits in the admin.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import urllib3
+from django.conf import settings
+from django.db.models import Max
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from urllib3.exceptions import LocationValueError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+from congress.errors import InvalidValue
+from whatsapp import metrics
+from whatsapp.channels import ChannelError, Delivery, MediaTooLarge, ReplyHeld
+from whatsapp.models import Channel, InboundMessage, MessageTemplate, OutboundMessage
+from whatsapp.sender import pace
+
+logger = logging.getLogger(__name__)
+
+# The customer-service window: free text may be sent for 24 h after the
+# participant's last message. A minute of margin: a reply that would reach
+# Meta just after the window closed is sent as a template instead.
+WINDOW = dt.timedelta(hours=24)
+WINDOW_MARGIN = dt.timedelta(minutes=1)
+
+# Graph error codes worth retrying whatever the HTTP status (Meta's
+# throttling and "temporarily unavailable" codes often come with a 400).
+TRANSIENT_CODES = frozenset({1, 2, 4, 17, 341, 80007, 130429, 131016, 131056, 133004})
+# "Re-engagement message": more than 24 h since the participant's last message.
+WINDOW_CLOSED_CODE = 131047
+_TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
+TEXT_MAX_CHARS = 4096  # Graph's limit for a text message body
+# Template parameters may not hold new lines, tabs or more than 4 spaces in a row.
+_PARAM_BREAKS = re.compile(r"\s*[\r\n\t]+\s*")
+_PARAM_SPACES = re.compile(r" {4,}")
+TEMPLATE_PARAM_MAX_CHARS = 1024
+
+# One keep-alive pool per process, shared by every thread (see sender.py).
+_pool = urllib3.PoolManager(num_pools=4, maxsize=64, block=False, retries=False)
+
+
+class GraphError(ChannelError):
+    """A Graph API call failed; ``code`` is Meta's ``error.code`` when given."""
+
+
+def configured() -> bool:
+    """Both the token and the sending number's id set: the channel sends."""
+    return bool(settings.WA_CLOUD_ACCESS_TOKEN and settings.WA_CLOUD_PHONE_NUMBER_ID)
+
+
+# --- the Graph API ----------------------------------------------------------------------
+
+
+def _base_url() -> str:
+    return settings.WA_CLOUD_API_URL.rstrip("/")
+
+
+def _headers(json_body: bool = False) -> dict[str, str]:
+    headers = {"Authorization": f"Bearer {settings.WA_CLOUD_ACCESS_TOKEN}"}
+    if json_body:
+        headers["Content-Type"] = "application/json"
+    return headers
+
+
+def _request(method: str, url: str, *, body: bytes | None = None, timeout: float | None = None,
+             preload: bool = True) -> urllib3.BaseHTTPResponse:
+    seconds = settings.WA_CLOUD_TIMEOUT_S if timeout is None else timeout
+    limits = urllib3.Timeout(connect=min(seconds, 5.0), read=seconds)
+    try:
+        response = _pool.request(method, url, body=body, headers=_headers(body is not None), timeout=limits,
+                                 redirect=False, preload_content=preload)
+    except Urllib3Timeout as exc:
+        raise GraphError(f"Graph API timed out: {exc.__class__.__name__}", transient=True) from exc
+    except LocationValueError as exc:  # a WA_CLOUD_API_URL that cannot work
+        raise GraphError(f"Graph API request failed: {exc}", transient=False) from exc
+    except (urllib3.exceptions.HTTPError, OSError) as exc:  # refused, reset, DNS...
+        raise GraphError(f"Graph API unreachable: {exc.__class__.__name__}", transient=True) from exc
+    if response.status >= 300:
+        if not preload:
+            response.read()
+            response.release_conn()
+        raise _graph_error(response.status, response.data or b"")
+    return response
+
+
+def _graph_error(status: int, data: bytes) -> GraphError:
+    """The Graph error body (``{"error": {"message", "type", "code",
+    "error_subcode", "error_data": {"details"}, "fbtrace_id"}}``) as a GraphError."""
+    error: dict[str, Any] = {}
+    try:
+        parsed = json.loads(data)
+        if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
+            error = parsed["error"]
+    except ValueError:
+        pass
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    text = str(error.get("message") or data[:200].decode("utf-8", "replace")).replace("\n", " ")
+    details = (error.get("error_data") or {}).get("details") if isinstance(error.get("error_data"), dict) else None
+    if details and details not in text:
+        text = f"{text} ({details})"
+    label = f"Graph API {status}" + (f", code {code}" if code is not None else "")
+    if error.get("error_subcode"):
+        label += f"/{error['error_subcode']}"
+    transient = status >= 500 or status in _TRANSIENT_STATUSES or code in TRANSIENT_CODES
+    return GraphError(f"{label}: {text}"[:1000], transient=transient, status=status, code=code)
+
+
+def _json(response: urllib3.BaseHTTPResponse) -> dict:
+    try:
+        data = json.loads(response.data or b"{}")
+    except ValueError as exc:
+        raise GraphError("Graph API answered something that is not JSON", transient=True, status=response.status) from exc
+    return data if isinstance(data, dict) else {}
+
+
+def post_message(payload: dict, *, timeout: float | None = None, paced: bool = True) -> str:
+    """POST ``/{phone-number-id}/messages``; the new message's id (wamid), or
+    "" for calls that create none (read receipts)."""
+    url = f"{_base_url()}/{settings.WA_CLOUD_PHONE_NUMBER_ID}/messages"
+    if paced:
+        pace(f"congress:pace:cloud:{settings.WA_CLOUD_PHONE_NUMBER_ID}")
+    response = _request("POST", url, body=json.dumps(payload).encode(), timeout=timeout)
+    messages = _json(response).get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+        return str(messages[0].get("id") or "")[:128]
+    return ""
+
+
+# --- out: replies --------------------------------------------------------------------------
+
+
+def recipient(outbound: OutboundMessage) -> str:
+    """The ``to`` of a reply: the participant's ``wa_id``."""
+    return outbound.number or outbound.jid.split("@", 1)[0]
+
+
+def text_payload(to: str, text: str) -> dict:
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "text",
+        "text": {"preview_url": False, "body": text[:TEXT_MAX_CHARS]},
+    }
+
+
+def template_parameter(text: str) -> str:
+    """The reply's text as a template body parameter: Meta refuses new lines,
+    tabs and runs of more than four spaces there (error 132018)."""
+    flat = _PARAM_SPACES.sub("   ", _PARAM_BREAKS.sub(" · ", text.strip()))
+    if len(flat) > TEMPLATE_PARAM_MAX_CHARS:
+        flat = flat[: TEMPLATE_PARAM_MAX_CHARS - 1].rstrip() + "…"
+    return flat
+
+
+def template_payload(to: str, template: MessageTemplate, text: str) -> dict:
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": to,
+        "type": "template",
+        "template": {
+            "name": template.name,
+            "language": {"code": template.language},
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": template_parameter(text)}]}],
+        },
+    }
+
+
+def window_open(chat_id: str, *, now: dt.datetime | None = None) -> bool:
+    """Whether the 24-hour customer-service window of ``chat_id`` is open:
+    the participant wrote on this channel less than 24 h ago (by WhatsApp's
+    timestamp of the message, else the time we received it).
+
+    Derived from the inbound rows themselves (one indexed aggregate when a
+    reply leaves), so accepting a message stays one INSERT."""
+    last = (
+        InboundMessage.objects.filter(chat_id=chat_id, channel=Channel.CLOUD)
+        .aggregate(last=Max(Coalesce("sent_at", "created_at")))["last"]
+    )
+    if last is None:
+        return False
+    return (now or timezone.now()) < last + WINDOW - WINDOW_MARGIN
+
+
+def active_template() -> MessageTemplate | None:
+    return MessageTemplate.objects.filter(active=True).order_by("-updated_at").first()
+
+
+def send(outbound: OutboundMessage) -> Delivery:
+    """Deliver one reply: free text inside the window, the active template
+    outside it; ``ReplyHeld`` when it needs a template and none is active."""
+    to = recipient(outbound)
+    if window_open(outbound.chat_id):
+        try:
+            return Delivery(provider_message_id=post_message(text_payload(to, outbound.text)))
+        except GraphError as exc:
+            if exc.code != WINDOW_CLOSED_CODE:
+                raise
+            # Meta's clock closed the window before ours: a template may still go.
+            logger.info("whatsapp.cloud_window_closed_by_meta outbound=%s", outbound.pk)
+    template = active_template()
+    if template is None:
+        raise ReplyHeld("Fora da janela de 24 h e sem modelo aprovado ativo: a resposta aguarda um modelo (admin).")
+    wamid = post_message(template_payload(to, template, outbound.text))
+    return Delivery(provider_message_id=wamid, detail=f"template {template.name} ({template.language})")
+
+
+def on_processing(inbound: InboundMessage) -> None:
+    """Mark the message read and, with WA_TYPING_INDICATOR, show "typing…"
+    until the reply goes out (Meta drops it after 25 s). Best effort: a
+    short timeout, failures logged, never raised."""
+    if not configured():
+        return
+    payload: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": inbound.message_id}
+    if settings.WA_TYPING_INDICATOR:
+        payload["typing_indicator"] = {"type": "text"}
+    try:
+        post_message(payload, timeout=settings.WA_CLOUD_READ_TIMEOUT_S, paced=False)
+    except GraphError as exc:
+        metrics.CLOUD_READ_FAILED.inc()
+        logger.info("whatsapp.cloud_mark_read_failed inbound=%s error=%s", inbound.pk, exc)
+
+
+# --- media ----------------------------------------------------------------------------------
+
+
+def download_audio(inbound: InboundMessage) -> tuple[bytes, str]:
+    """The voice note's bytes and MIME type: ``GET /{media-id}`` gives a URL
+    valid for minutes, fetched at once with the same token."""
+    if not inbound.media_id:
+        raise GraphError("no media id to download", transient=False)
+    limit = settings.MAX_AUDIO_BYTES
+    meta = _json(_request("GET", f"{_base_url()}/{inbound.media_id}"))
+    url, size = meta.get("url"), meta.get("file_size")
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise GraphError("media metadata without a download URL", transient=False)
+    if isinstance(size, int | str) and str(size).isdigit() and int(size) > limit:
+        raise MediaTooLarge(int(size))
+    response = _request("GET", url, preload=False)
+    chunks, total = [], 0
+    try:
+        for chunk in response.stream(64 * 1024):
+            total += len(chunk)
+            if total > limit:
+                raise MediaTooLarge(total)
+            chunks.append(chunk)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise GraphError(f"media download interrupted: {exc.__class__.__name__}", transient=True) from exc
+    finally:
+        response.release_conn()
+    mimetype = str(meta.get("mime_type") or inbound.mimetype or "audio/ogg")[:100]
+    return b"".join(chunks), mimetype
+
+
+# --- in: the webhook -------------------------------------------------------------------------
+
+
+def signature_valid(raw_body: bytes, header: str | None) -> bool:
+    """``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>`` with
+    WA_CLOUD_APP_SECRET, compared in constant time. No secret: nothing is valid."""
+    secret = settings.WA_CLOUD_APP_SECRET
+    if not secret or not header:
+        return False
+    scheme, _, presented = header.strip().partition("=")
+    if scheme.lower() != "sha256" or not presented:
+        return False
+    expected = hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), presented.strip().lower().encode("utf-8", "surrogatepass"))
+
+
+def sign(raw_body: bytes, secret: str) -> str:
+    """The header value Meta would send (tests and benchmarks)."""
+    return "sha256=" + hmac.new(secret.encode(), raw_body, hashlib.sha256).hexdigest()
+
+
+def verify_handshake(mode: str | None, token: str | None) -> bool:
+    expected = settings.WA_CLOUD_VERIFY_TOKEN
+    if mode != "subscribe" or not expected or token is None:
+        return False
+    return hmac.compare_digest(token.encode("utf-8", "surrogatepass"), expected.encode())
+
+
+@dataclass
+class WebhookOutcome:
+    accepted: int = 0
+    duplicates: int = 0
+    statuses: int = 0
+    ignored: int = 0
+
+
+# Interactive replies: the engine reads what the participant tapped, i.e. the
+# title they saw, exactly as if they had typed it. A reply id that starts with
+# this prefix carries the full answer instead (titles are cut at 20/24
+# characters), for menus rendered by the bot itself.
+ANSWER_ID_PREFIX = "answer:"
+# Media whose caption is read as text (as the neonize gateway does).
+_CAPTIONED = ("image", "video", "document")
+
+
+def inbound_content(message: dict) -> tuple[str, str, str] | None:
+    """(text, media id, MIME type) of one ``messages[]`` item, or None when it
+    is nothing the bot reads (a sticker, a reaction, a location...)."""
+    kind = message.get("type")
+    body = message.get(kind) if isinstance(kind, str) else None
+    body = body if isinstance(body, dict) else {}
+    if kind == "text":
+        return str(body.get("body") or ""), "", ""
+    if kind == "audio":
+        media_id = str(body.get("id") or "")
+        return ("", media_id, str(body.get("mime_type") or "audio/ogg")) if media_id else None
+    if kind == "interactive":
+        reply = body.get("button_reply") or body.get("list_reply")
+        if not isinstance(reply, dict):
+            return None
+        reply_id, title = str(reply.get("id") or ""), str(reply.get("title") or "")
+        if reply_id.startswith(ANSWER_ID_PREFIX):
+            return reply_id[len(ANSWER_ID_PREFIX):], "", ""
+        return title or reply_id, "", ""
+    if kind == "button":  # a template's quick-reply button
+        return str(body.get("text") or body.get("payload") or ""), "", ""
+    if kind in _CAPTIONED and body.get("caption"):
+        return str(body["caption"]), "", ""
+    return None
+
+
+def webhook_process(payload: dict) -> WebhookOutcome:
+    """Accept every message and record every status of one webhook body.
+
+    Each item is handled on its own: a bad item is logged, counted and
+    skipped, never failing the others. Infrastructure errors (the database
+    is down) propagate, so the view answers 503 and Meta delivers again
+    later; the ``wamid`` makes that redelivery harmless.
+    """
+    from whatsapp.services import INFRA_ERRORS
+
+    outcome = WebhookOutcome()
+    entries = payload.get("entry")
+    if payload.get("object") not in (None, "whatsapp_business_account") or not isinstance(entries, list):
+        _ignore(outcome, "not_whatsapp", f"object={str(payload.get('object'))[:40]}")
+        return outcome
+    for entry in entries:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
+            try:
+                _change_process(change, outcome)
+            except INFRA_ERRORS:
+                raise
+            except Exception:  # one bad change must not cost the others (or a 5xx)
+                logger.exception("whatsapp.cloud_change_error")
+                _ignore(outcome, "error")
+    return outcome
+
+
+def _ignore(outcome: WebhookOutcome, reason: str, detail: str = "") -> None:
+    outcome.ignored += 1
+    metrics.CLOUD_IGNORED.labels(reason).inc()
+    logger.info("whatsapp.cloud_ignored reason=%s %s", reason, detail)
+
+
+def _change_process(change: Any, outcome: WebhookOutcome) -> None:
+    from whatsapp.services import INFRA_ERRORS
+
+    if not isinstance(change, dict) or change.get("field") != "messages" or not isinstance(change.get("value"), dict):
+        field = change.get("field") if isinstance(change, dict) else None
+        _ignore(outcome, "field", f"field={str(field)[:60]}")
+        return
+    value = change["value"]
+    phone_number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
+    ours = settings.WA_CLOUD_PHONE_NUMBER_ID
+    if ours and phone_number_id and phone_number_id != ours:
+        # Another number of the same app: its replies could not leave from ours.
+        _ignore(outcome, "other_number", f"phone_number_id={phone_number_id[:40]}")
+        return
+    names = {}
+    for contact in value.get("contacts") or []:
+        if isinstance(contact, dict) and contact.get("wa_id"):
+            names[str(contact["wa_id"])] = str((contact.get("profile") or {}).get("name") or "")
+    for handler, items in ((_message_accept, value.get("messages")), (_status_record, value.get("statuses"))):
+        for item in items if isinstance(items, list) else []:
+            try:
+                handler(item, names, outcome)
+            except INFRA_ERRORS:
+                raise
+            except InvalidValue as exc:
+                _ignore(outcome, "invalid", exc.message)
+            except Exception:
+                logger.exception("whatsapp.cloud_item_error")
+                _ignore(outcome, "error")
+    for key in value.keys() - {"messaging_product", "metadata", "contacts", "messages", "statuses"}:
+        _ignore(outcome, "field", f"value.{str(key)[:60]}")  # e.g. errors, smb_message_echoes
+
+
+def _message_accept(message: Any, names: dict[str, str], outcome: WebhookOutcome) -> None:
+    from whatsapp.services import message_accept
+
+    if not isinstance(message, dict):
+        raise InvalidValue("a message that is not an object")
+    wamid, sender, kind = str(message.get("id") or ""), str(message.get("from") or ""), message.get("type")
+    content = inbound_content(message)
+    if content is None or not (content[0].strip() or content[1]):
+        _ignore(outcome, "type", f"type={str(kind)[:40]} message_id={wamid[:128]}")
+        return
+    if not sender.isdigit():
+        # Business-scoped ids of users hiding their number: not answerable yet.
+        _ignore(outcome, "sender", f"message_id={wamid[:128]}")
+        return
+    text, media_id, mimetype = content
+    timestamp = message.get("timestamp")
+    result = message_accept(
+        message_id=wamid,
+        number=sender,
+        text=text[: settings.MAX_MESSAGE_CHARS],
+        push_name=names.get(sender, ""),
+        timestamp=int(timestamp) if str(timestamp or "").isdigit() else None,
+        media_id=media_id,
+        mimetype=mimetype,
+        source="cloud",
+        channel=Channel.CLOUD,
+    )
+    if result.status == "queued":
+        outcome.accepted += 1
+    else:
+        outcome.duplicates += 1
+
+
+def _status_record(status: Any, names: dict[str, str], outcome: WebhookOutcome) -> None:
+    from whatsapp.services import outbound_status_record
+
+    if not isinstance(status, dict) or not status.get("id") or not status.get("status"):
+        raise InvalidValue("a status without id or status")
+    errors = status.get("errors") if isinstance(status.get("errors"), list) else []
+    outbound_status_record(
+        provider_message_id=str(status["id"])[:128], status=str(status["status"]), errors=errors
+    )
+    outcome.statuses += 1

@@ -1,0 +1,201 @@
+"""The Cloud API channel's Graph calls against the local fake Graph API:
+what a reply looks like, which failures are worth retrying, the 24-hour
+window and its templates, read receipts and voice-note downloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from congress.testing.fake_graph import GraphFailure
+from whatsapp.channels import MediaTooLarge, ReplyHeld, cloud
+from whatsapp.channels.cloud import GraphError
+from whatsapp.models import InboundMessage, MessageTemplate, OutboundMessage
+from whatsapp.tests.conftest import CLOUD_WA_ID, new_wamid
+
+pytestmark = pytest.mark.django_db
+
+
+def inbound(*, hours_ago: float = 0.0, **fields) -> InboundMessage:
+    values = {"message_id": new_wamid(), "channel": "cloud", "chat_id": CLOUD_WA_ID, "number": CLOUD_WA_ID, "text": "oi",
+              "status": "done", "sent_at": timezone.now() - dt.timedelta(hours=hours_ago)}
+    values.update(fields)
+    return InboundMessage.objects.create(**values)
+
+
+def reply(to: InboundMessage, text: str = "Olá! Como posso ajudar?") -> OutboundMessage:
+    return OutboundMessage.objects.create(inbound=to, channel="cloud", chat_id=to.chat_id, number=to.number, text=text)
+
+
+def template(**fields) -> MessageTemplate:
+    return MessageTemplate.objects.create(**{"name": "aviso_congresso", "language": "pt_BR", "active": True, **fields})
+
+
+def test_a_reply_inside_the_window_is_free_text_with_the_bearer_token(fake_graph):
+    delivery = cloud.send(reply(inbound()))
+    (request,) = fake_graph.sent()
+    assert request.path == f"/v23.0/{fake_graph.phone_number_id}/messages"
+    assert request.headers["authorization"] == f"Bearer {fake_graph.access_token}"
+    assert request.json == {"messaging_product": "whatsapp", "recipient_type": "individual", "to": CLOUD_WA_ID,
+                            "type": "text", "text": {"preview_url": False, "body": "Olá! Como posso ajudar?"}}
+    assert delivery.provider_message_id == request.wamid and delivery.provider_message_id.startswith("wamid.")
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [GraphFailure.rate_limited(), GraphFailure.server_error(500), GraphFailure.server_error(503),
+     GraphFailure(400, 131056, "(#131056) (Business Account, Consumer Account) pair rate limit hit")],
+    ids=["429", "500", "503", "pair-rate-limit-as-400"],
+)
+def test_throttling_and_server_errors_are_transient(fake_graph, failure):
+    fake_graph.fail_next(failure)
+    with pytest.raises(GraphError) as error:
+        cloud.send(reply(inbound()))
+    assert error.value.transient and error.value.status == failure.status and error.value.code == failure.code
+
+
+def test_a_refused_message_is_permanent_with_the_graph_error_in_its_message(fake_graph):
+    fake_graph.fail_next(GraphFailure.invalid_parameter("Parameter value is not valid"))
+    with pytest.raises(GraphError) as error:
+        cloud.send(reply(inbound()))
+    assert not error.value.transient
+    assert error.value.message == "Graph API 400, code 100/2494010: (#100) Invalid parameter (Parameter value is not valid)"
+
+
+def test_a_wrong_token_is_permanent(fake_graph, settings):
+    settings.WA_CLOUD_ACCESS_TOKEN = "expired"
+    with pytest.raises(GraphError) as error:
+        cloud.send(reply(inbound()))
+    assert not error.value.transient and error.value.code == 190
+
+
+def test_a_graph_api_that_does_not_answer_in_time_is_transient(fake_graph, settings):
+    settings.WA_CLOUD_TIMEOUT_S = 0.3
+    fake_graph.fail_next(GraphFailure.hang(3))
+    with pytest.raises(GraphError) as error:
+        cloud.send(reply(inbound()))
+    assert error.value.transient and "timed out" in error.value.message
+
+
+def test_a_graph_api_that_is_down_is_transient(fake_graph):
+    fake_graph.stop()
+    with pytest.raises(GraphError) as error:
+        cloud.send(reply(inbound()))
+    assert error.value.transient and error.value.status is None
+
+
+# --- the 24-hour window ---------------------------------------------------------------
+
+
+def test_the_window_is_open_for_24_hours_after_the_participants_last_message():
+    inbound(hours_ago=30)
+    assert not cloud.window_open(CLOUD_WA_ID)
+    inbound(hours_ago=23)
+    assert cloud.window_open(CLOUD_WA_ID)
+
+
+def test_messages_on_another_channel_do_not_open_the_cloud_window():
+    inbound(channel="gateway")
+    assert not cloud.window_open(CLOUD_WA_ID)
+
+
+def test_outside_the_window_without_a_template_the_reply_is_held(fake_graph):
+    template(active=False)
+    with pytest.raises(ReplyHeld):
+        cloud.send(reply(inbound(hours_ago=25)))
+    assert fake_graph.requests == []
+
+
+def test_outside_the_window_the_active_template_carries_the_reply_as_its_parameter(fake_graph):
+    template(name="aviso_congresso", language="pt_BR")
+    delivery = cloud.send(reply(inbound(hours_ago=25), "Sua inscrição foi confirmada.\n\nCódigo: CBAS-7F3K2"))
+    (request,) = fake_graph.sent()
+    assert request.json["type"] == "template"
+    assert request.json["template"] == {
+        "name": "aviso_congresso",
+        "language": {"code": "pt_BR"},
+        "components": [{"type": "body", "parameters": [{"type": "text", "text": "Sua inscrição foi confirmada. · Código: CBAS-7F3K2"}]}],
+    }
+    assert delivery.provider_message_id == request.wamid
+    assert delivery.detail == "template aviso_congresso (pt_BR)"
+
+
+def test_when_meta_says_the_window_closed_the_template_goes_instead(fake_graph):
+    template()
+    fake_graph.fail_next(GraphFailure.window_closed())
+    cloud.send(reply(inbound(hours_ago=23.5)))
+    assert [r.type for r in fake_graph.sent()] == ["template"]
+
+
+def test_when_meta_says_the_window_closed_and_there_is_no_template_the_reply_is_held(fake_graph):
+    fake_graph.fail_next(GraphFailure.window_closed())
+    with pytest.raises(ReplyHeld):
+        cloud.send(reply(inbound()))
+
+
+def test_only_one_template_can_be_active():
+    from django.core.exceptions import ValidationError
+
+    template(name="um")
+    with pytest.raises(ValidationError, match="Já existe um modelo ativo"):
+        MessageTemplate(name="dois", language="pt_BR", active=True).full_clean()
+
+
+@pytest.mark.parametrize(
+    ("text", "parameter"),
+    [("linha 1\nlinha 2", "linha 1 · linha 2"), ("a\t\tb", "a · b"), ("muito      espaço", "muito   espaço"), ("x" * 2000, "x" * 1023 + "…")],
+    ids=["newline", "tabs", "spaces", "too-long"],
+)
+def test_template_parameters_hold_no_line_breaks_tabs_or_long_runs_of_spaces(text, parameter):
+    assert cloud.template_parameter(text) == parameter
+
+
+# --- read receipts, typing, media -------------------------------------------------------
+
+
+def test_processing_a_message_marks_it_read_and_shows_typing(fake_graph, settings):
+    settings.WA_TYPING_INDICATOR = True
+    message = inbound()
+    cloud.on_processing(message)
+    (request,) = fake_graph.reads()
+    assert request.json == {"messaging_product": "whatsapp", "status": "read", "message_id": message.message_id,
+                            "typing_indicator": {"type": "text"}}
+
+
+def test_a_failing_read_receipt_is_only_logged(fake_graph):
+    fake_graph.fail_next(GraphFailure.server_error(kind="read"))
+    cloud.on_processing(inbound())  # no exception
+    assert fake_graph.reads() == []
+
+
+def test_a_voice_note_is_downloaded_with_the_token_in_two_steps(fake_graph):
+    fake_graph.add_media("778899", b"OggS-voice-note-bytes", "audio/ogg; codecs=opus")
+    data, mimetype = cloud.download_audio(inbound(text="", has_audio=True, media_id="778899"))
+    assert (data, mimetype) == (b"OggS-voice-note-bytes", "audio/ogg; codecs=opus")
+    meta, download = fake_graph.of_kind("media_meta"), fake_graph.of_kind("media_download")
+    assert meta[0].path == "/v23.0/778899" and download[0].path == "/media/778899"
+    assert download[0].headers["authorization"] == f"Bearer {fake_graph.access_token}"
+
+
+def test_a_voice_note_larger_than_allowed_is_refused_before_downloading(fake_graph, settings):
+    settings.MAX_AUDIO_BYTES = 10
+    fake_graph.add_media("big", b"OggS" + b"x" * 100)
+    with pytest.raises(MediaTooLarge):
+        cloud.download_audio(inbound(text="", has_audio=True, media_id="big"))
+    assert fake_graph.of_kind("media_download", status=None) == []
+
+
+def test_an_expired_media_id_is_permanent(fake_graph):
+    with pytest.raises(GraphError) as error:
+        cloud.download_audio(inbound(text="", has_audio=True, media_id="gone"))
+    assert not error.value.transient
+
+
+def test_a_media_server_error_is_transient(fake_graph):
+    fake_graph.add_media("m1", b"OggS")
+    fake_graph.fail_next(GraphFailure.server_error(kind="media"))
+    with pytest.raises(GraphError) as error:
+        cloud.download_audio(inbound(text="", has_audio=True, media_id="m1"))
+    assert error.value.transient
