@@ -38,7 +38,7 @@ MANAGED_MODELS = {
         "unansweredquestion",
         "conversationstate",
     ],
-    "whatsapp": ["inboundmessage", "outboundmessage"],
+    "whatsapp": ["inboundmessage", "outboundmessage", "messagetemplate"],
 }
 # Audit rows are written by the system only.
 READ_ONLY_FOR_EVERYONE = {("registrations", "registrationevent"), ("registrations", "exportrecord")}
@@ -81,7 +81,31 @@ def _perms(actions: tuple[str, ...], extra: tuple[str, ...]) -> list[Permission]
     return perms
 
 
+# Django names the default permissions in English ("Can add participante")
+# when it creates them; organizers read them in the group and user forms.
+_DEFAULT_PERMISSION_NAMES = {
+    "Can add ": "Pode adicionar ",
+    "Can change ": "Pode modificar ",
+    "Can delete ": "Pode remover ",
+    "Can view ": "Pode visualizar ",
+}
+
+
+def permission_names_translate() -> int:
+    """Rename Django's default permissions to pt-BR (idempotent); returns how many changed."""
+    changed = []
+    for permission in Permission.objects.filter(name__startswith="Can "):
+        for english, portuguese in _DEFAULT_PERMISSION_NAMES.items():
+            if permission.name.startswith(english):
+                permission.name = portuguese + permission.name.removeprefix(english)
+                changed.append(permission)
+                break
+    Permission.objects.bulk_update(changed, ["name"])
+    return len(changed)
+
+
 def roles_sync() -> None:
+    permission_names_translate()
     organizers, _ = Group.objects.get_or_create(name=ORGANIZERS)
     organizers.permissions.set(_perms(("add", "change", "delete", "view"), EXTRA_PERMISSIONS[ORGANIZERS]))
     staff, _ = Group.objects.get_or_create(name=STAFF)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from registrations.audit import admin_action_record
-from whatsapp.markup import mask_cpfs
+from whatsapp.markup import mask_cpfs, whatsapp_html
 from whatsapp.models import InboundMessage, MessageEvent, MessageTemplate, OutboundMessage
 from whatsapp.services import inbound_reprocess, outbound_retry
 
@@ -70,9 +70,22 @@ class OutboundEventInline(MessageEventInline):
     fk_name = "outbound"
 
 
-class ReplyInline(ReadOnlyMixin, admin.TabularInline):
+class MessageTextMixin:
+    """Message bodies as organizers read them: WhatsApp formatting rendered,
+    CPFs masked (never the raw column on a detail page)."""
+
+    @admin.display(description=_("texto"))
+    def text_display(self, obj) -> str:
+        return whatsapp_html(obj.text) if obj.text else "—"
+
+    @admin.display(description=_("transcrição"))
+    def transcript_display(self, obj) -> str:
+        return whatsapp_html(obj.transcript) if obj.transcript else "—"
+
+
+class ReplyInline(MessageTextMixin, ReadOnlyMixin, admin.TabularInline):
     model = OutboundMessage
-    fields = ["kind", "channel", "text", "status", "attempts", "sent_at", "last_error"]
+    fields = ["kind", "channel", "text_display", "status", "attempts", "sent_at", "last_error"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -80,14 +93,15 @@ class ReplyInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "chat", "push_name", "preview", "has_audio", "channel", "status", "attempts"]
+class InboundMessageAdmin(MessageTextMixin, admin.ModelAdmin):
+    list_display = ["created_at", "chat", "push_name", "preview", "channel", "status", "attempts"]
+    list_display_links = ["created_at"]
     list_filter = ["status", "channel", "has_audio", ChatFilter, "created_at"]
     search_fields = ["chat_id", "message_id", "push_name", "number", "jid"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "message_id", "channel", "chat_id", "number", "jid", "push_name", "text", "has_audio", "media_id", "mimetype",
-        "transcript", "sent_at", "status", "attempts", "last_error", "request_id", "created_at", "processed_at",
+        "message_id", "channel", "chat_id", "number", "jid", "push_name", "text_display", "has_audio", "media_id",
+        "mimetype", "transcript_display", "sent_at", "status", "attempts", "last_error", "request_id", "created_at", "processed_at",
     ]
     fields = readonly_fields
     inlines = [ReplyInline, MessageEventInline]
@@ -148,13 +162,14 @@ class InboundMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(OutboundMessage)
-class OutboundMessageAdmin(admin.ModelAdmin):
-    list_display = ["id", "created_at", "chat", "kind", "preview", "channel", "status", "problem", "attempts", "sent_at"]
+class OutboundMessageAdmin(MessageTextMixin, admin.ModelAdmin):
+    list_display = ["created_at", "chat", "kind", "preview", "channel", "status", "problem", "attempts"]
+    list_display_links = ["created_at"]
     list_filter = ["status", "channel", "kind", ChatFilter, "created_at"]
     search_fields = ["chat_id", "number", "jid", "inbound__message_id", "provider_message_id"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "inbound", "kind", "channel", "chat_id", "number", "jid", "text", "status", "attempts", "last_error",
+        "inbound", "kind", "channel", "chat_id", "number", "jid", "text_display", "status", "attempts", "last_error",
         "next_attempt_at", "provider_message_id", "request_id", "created_at", "sent_at",
     ]
     fields = readonly_fields

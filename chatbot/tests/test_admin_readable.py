@@ -106,3 +106,45 @@ def test_the_stuck_filter_lists_registrations_stopped_for_more_than_a_day(organi
     response = organizer.get(reverse("admin:chatbot_conversationstate_changelist"), {"stuck": "1"})
     assert response.status_code == 200
     assert [c.pk for c in response.context["cl"].result_list] == [stuck.pk]
+
+
+@pytest.mark.parametrize("role", ["superuser", "Equipe"])
+def test_message_detail_pages_never_show_a_whole_cpf(client, role):
+    from django.contrib.auth.models import Group
+
+    if role == "superuser":
+        user = get_user_model().objects.create_superuser("org2", "org2@example.com", "senha-forte-123")
+    else:
+        user = get_user_model().objects.create_user("equipe", "eq@example.com", "senha-forte-123", is_staff=True)
+        user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+    cpf = make_cpf()
+    inbound = _message(f"meu cpf é {format_cpf(cpf)} ou {cpf}", reply=f"*CPF:* {format_cpf(cpf)}\nConfere?")
+    InboundMessage.objects.filter(pk=inbound.pk).update(transcript=f"cpf {cpf}", has_audio=True)
+    outbound = inbound.replies.get()
+    pages = [
+        client.get(reverse("admin:whatsapp_inboundmessage_change", args=[inbound.pk])),
+        client.get(reverse("admin:whatsapp_outboundmessage_change", args=[outbound.pk])),
+        client.get(reverse("admin:whatsapp_outboundmessage_changelist")),
+    ]
+    for response in pages:
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert cpf not in page and format_cpf(cpf) not in page
+        assert f"***.{cpf[3:6]}.{cpf[6:9]}-**" in page
+    assert "<strong>CPF:</strong>" in pages[1].content.decode()
+
+
+def test_error_pages_are_in_portuguese(client, settings):
+    settings.DEBUG = False
+    page = client.get("/nada-aqui/")
+    assert page.status_code == 404 and "Página não encontrada" in page.content.decode()
+    user = get_user_model().objects.create_user("eq", "eq@example.com", "senha-forte-123", is_staff=True)
+    client.force_login(user)
+    participant = make_participant()
+    denied = client.post(reverse("admin:registrations_participant_delete", args=[participant.pk]))
+    assert denied.status_code == 403
+    assert "Você não tem permissão" in denied.content.decode() and "Forbidden" not in denied.content.decode()
+    settings.ALLOWED_HOSTS = ["testserver"]
+    bad_host = client.get("/", HTTP_HOST="evil.example")
+    assert bad_host.status_code == 400 and "Não foi possível atender" in bad_host.content.decode()

@@ -110,3 +110,30 @@ def test_staff_sees_masked_cpfs_in_the_participant_list(client):
     participant = make_participant(cpf="12345678909")
     html = member_client(client, STAFF).get("/admin/registrations/participant/").content.decode()
     assert "***.456.789-**" in html and participant.cpf_formatted not in html
+
+
+@pytest.mark.django_db
+def test_permission_names_are_in_portuguese_after_migrate():
+    from django.contrib.auth.models import Permission
+
+    from congress.roles import permission_names_translate, roles_sync
+
+    assert not Permission.objects.filter(name__startswith="Can ").exists()
+    assert Permission.objects.get(codename="view_participant").name == "Pode visualizar participante"
+    # A permission Django creates later in English is translated by the next sync.
+    Permission.objects.filter(codename="add_faqentry").update(name="Can add pergunta frequente")
+    roles_sync()
+    assert Permission.objects.get(codename="add_faqentry").name == "Pode adicionar pergunta frequente"
+    assert permission_names_translate() == 0
+
+
+@pytest.mark.django_db
+def test_organizers_manage_the_cloud_api_templates_and_staff_only_view_them():
+    from django.contrib.auth.models import Group
+
+    from congress.roles import ORGANIZERS, STAFF
+
+    organizers = set(Group.objects.get(name=ORGANIZERS).permissions.values_list("codename", flat=True))
+    staff = set(Group.objects.get(name=STAFF).permissions.values_list("codename", flat=True))
+    assert {"add_messagetemplate", "change_messagetemplate", "view_messagetemplate"} <= organizers
+    assert "view_messagetemplate" in staff and "change_messagetemplate" not in staff
