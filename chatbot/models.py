@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -82,6 +83,30 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} {self.edition}".strip()
+
+    def clean(self) -> None:
+        super().clean()
+        if self.assistant_whatsapp and not assistant_number_e164(self.assistant_whatsapp):
+            raise ValidationError(
+                {
+                    "assistant_whatsapp": _(
+                        "Número de WhatsApp inválido. Digite com DDD, por exemplo (62) 99602-2027."
+                    )
+                }
+            )
+
+
+def assistant_number_e164(number: str) -> str:
+    """``"(62) 99602-2027"`` -> ``"+5562996022027"``; "" when it is not a valid Brazilian (or +CC) number."""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(number, "BR")
+    except phonenumbers.NumberParseException:
+        return ""
+    if not phonenumbers.is_valid_number(parsed):
+        return ""
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 class TicketCategory(models.Model):

@@ -12,20 +12,22 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from chatbot.knowledge import format_date_range, get_active_event
+from chatbot.models import assistant_number_e164
 
 GREETING = "oi"
 
 
 def whatsapp_link(number: str) -> str:
-    """``https://wa.me/5562999990000?text=oi`` for a Brazilian number typed any way, or ""."""
-    try:
-        parsed = phonenumbers.parse(number, "BR")
-    except phonenumbers.NumberParseException:
-        return ""
-    if not phonenumbers.is_valid_number(parsed):
-        return ""
-    digits = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
-    return f"https://wa.me/{digits}?{urlencode({'text': GREETING})}"
+    """``https://wa.me/5562999990000?text=oi`` for a number typed any way, or ""."""
+    e164 = assistant_number_e164(number)
+    return f"https://wa.me/{e164.lstrip('+')}?{urlencode({'text': GREETING})}" if e164 else ""
+
+
+def number_display(number: str) -> str:
+    """``"5562996022027"`` -> ``"(62) 99602-2027"`` (international format for other countries)."""
+    parsed = phonenumbers.parse(assistant_number_e164(number), None)
+    style = phonenumbers.PhoneNumberFormat.NATIONAL if parsed.country_code == 55 else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    return phonenumbers.format_number(parsed, style)
 
 
 def qr_svg(url: str) -> str:
@@ -42,7 +44,9 @@ def home(request: HttpRequest) -> HttpResponse:
         "event": event,
         "dates": format_date_range(event) if event else "",
         "whatsapp_url": link,
-        "whatsapp_display": event.assistant_whatsapp if link else "",
+        "whatsapp_display": number_display(event.assistant_whatsapp) if link else "",
+        # Only web links: a value set outside the admin form never becomes a javascript: link.
+        "website": event.website if event and event.website.lower().startswith(("https://", "http://")) else "",
         "qr": mark_safe(qr_svg(link)) if link else "",  # noqa: S308 - segno's own SVG of our URL
     }
     return render(request, "public/home.html", context)

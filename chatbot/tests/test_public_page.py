@@ -83,3 +83,35 @@ def test_the_admins_view_site_link_leads_to_the_home_page(client):
     client.force_login(user)
     page = client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE="en-US").content.decode()
     assert re.search(r'<a href="/">\s*Ver o site\s*</a>', page)
+
+
+def test_the_number_is_shown_formatted_and_the_button_comes_first(client):
+    make_event(assistant_whatsapp="5562996022027", description="Descrição longa do evento.")
+    page = _text(client.get("/"))
+    assert "(62) 99602-2027" in page
+    assert page.index("Falar no WhatsApp") < page.index("Descrição longa do evento.")
+
+
+def test_with_registrations_closed_the_page_does_not_invite_to_register(client):
+    make_event(assistant_whatsapp="(62) 99602-2027", registration_open=False)
+    page = _text(client.get("/"))
+    assert "Inscrições encerradas" in page and "Tire dúvidas pelo WhatsApp" in page
+    assert "faça sua inscrição" not in page
+
+
+def test_a_website_that_is_not_a_web_link_is_not_linked(client):
+    make_event(website="javascript:alert(1)")
+    assert "javascript:" not in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize(("number", "valid"), [("(62) 99602-2027", True), ("62996022027", True), ("123", False), ("(00) 0000-0000", False)])
+def test_the_admin_refuses_an_invalid_assistant_number(number, valid):
+    from django.core.exceptions import ValidationError
+
+    event = make_event(assistant_whatsapp=number)
+    if valid:
+        event.full_clean()
+    else:
+        with pytest.raises(ValidationError) as error:
+            event.full_clean()
+        assert "assistant_whatsapp" in error.value.message_dict
