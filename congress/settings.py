@@ -82,6 +82,11 @@ SECRET_KEY = SECRET_KEY or _DEV_SECRET_KEY
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
+if PRODUCTION and not ALLOWED_HOSTS:
+    # Django would answer every request with 400 and say why only in a log line.
+    raise ImproperlyConfigured(
+        "ENV=prod requires ALLOWED_HOSTS: the domain(s) this site answers, e.g. ALLOWED_HOSTS=inscricoes.example.com.br"
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 if PRODUCTION and sys.argv[1:2] == ["runserver"] and os.environ.get("RUN_MAIN") != "true":
     # A developer with a production .env (ENV=prod) would otherwise see only
@@ -321,6 +326,9 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default=EMAIL_BACKEND)  # noqa: F821 (s
 ANYMAIL = {key[len("ANYMAIL_"):]: value for key, value in env.ENVIRON.items() if key.startswith("ANYMAIL_")}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Congresso <nao-responda@congresso.local>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+if PRODUCTION:
+    # Confirmation e-mails carry this sender: the example's address would bounce or be marked as spam.
+    refuse_placeholders({"DEFAULT_FROM_EMAIL": DEFAULT_FROM_EMAIL})
 
 # --- Auth / admin --------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

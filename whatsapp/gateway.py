@@ -315,9 +315,15 @@ class _SendTextHandler(BaseHTTPRequestHandler):
         self.wfile.write(head + payload)
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/") == "/health":
-            connected = bool(getattr(self.server.client, "connected", False))
+        path = self.path.split("?", 1)[0].rstrip("/")
+        connected = bool(getattr(self.server.client, "connected", False))
+        if path == "/health":
+            # Readiness: can replies go out now?
             self._answer(200 if connected else 503, {"status": "connected" if connected else "disconnected"})
+        elif path == "/health/live":
+            # Liveness (the container's health check): the process serves, even
+            # while it waits for the QR code to be scanned on first start.
+            self._answer(200, {"status": "alive", "whatsapp": "connected" if connected else "disconnected"})
         else:
             self._answer(404, {"error": "not_found", "detail": "Unknown path."})
 

@@ -18,12 +18,16 @@ PROD_ENV = {
     "ALLOWED_HOSTS": "congresso.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://congresso.example.com",
     "USE_X_FORWARDED_PROTO": "true",
+    "EMAIL_URL": "smtp+tls://bot:a-real-smtp-password@smtp.example.com.br:587",
 }
 
 
 ENV_EXAMPLE = ROOT / ".env.example"
 # Variables .env.example sets that a test run must not inherit from the caller.
-CLEARED = ("ENV", "SECRET_KEY", "BOT_API_KEY", "GATEWAY_API_KEY", "POSTGRES_PASSWORD", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS")
+CLEARED = (
+    "ENV", "SECRET_KEY", "BOT_API_KEY", "GATEWAY_API_KEY", "POSTGRES_PASSWORD", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS",
+    "EMAIL_URL", "EMAIL_BACKEND", "DEFAULT_FROM_EMAIL",
+)
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -178,3 +182,21 @@ def test_env_example_lists_the_variables_an_operator_must_set():
     values = example_values()
     for variable in ("ENV", "SECRET_KEY", "BOT_API_KEY", "POSTGRES_PASSWORD", "DOMAIN", "ALLOWED_HOSTS"):
         assert variable in values
+
+
+
+def test_production_without_allowed_hosts_refuses_to_start():
+    result = manage("check", **{**PROD_ENV, "ALLOWED_HOSTS": ""})
+    assert result.returncode != 0 and "requires ALLOWED_HOSTS" in result.stderr
+
+
+def test_production_refuses_the_example_sender_address():
+    result = manage("check", **{**PROD_ENV, "DEFAULT_FROM_EMAIL": example_values()["DEFAULT_FROM_EMAIL"]})
+    assert result.returncode != 0 and "DEFAULT_FROM_EMAIL" in result.stderr
+
+
+def test_production_without_email_warns_that_nothing_is_sent():
+    without = manage("check", **{k: v for k, v in PROD_ENV.items() if k != "EMAIL_URL"})
+    assert without.returncode == 0 and "congress.W001" in without.stderr + without.stdout
+    configured = manage("check", **PROD_ENV)
+    assert "congress.W001" not in configured.stderr + configured.stdout

@@ -340,3 +340,21 @@ def test_a_nul_character_in_whatsapp_text_does_not_lose_the_message(client):
     handler = GatewayHandler(inline=True, typing=False)
     handler.on_message(client, message_event(Message(conversation="oi\x00 tudo bem")))
     assert InboundMessage.objects.get().text == "oi tudo bem"
+
+
+def _get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_health_is_readiness_and_health_live_is_liveness(send_text_url, whatsapp):
+    """The container's check (/health/live) passes while the gateway waits for the first QR scan."""
+    whatsapp.connected = False
+    assert _get(send_text_url + "/health") == (503, {"status": "disconnected"})
+    assert _get(send_text_url + "/health/live") == (200, {"status": "alive", "whatsapp": "disconnected"})
+    whatsapp.connected = True
+    assert _get(send_text_url + "/health")[0] == 200
+    assert _get(send_text_url + "/health/live")[1]["whatsapp"] == "connected"
