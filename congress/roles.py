@@ -38,7 +38,7 @@ MANAGED_MODELS = {
         "unansweredquestion",
         "conversationstate",
     ],
-    "whatsapp": ["inboundmessage", "outboundmessage", "messagetemplate"],
+    "whatsapp": ["inboundmessage", "outboundmessage", "messagetemplate", "channelalert"],
 }
 # Audit rows are written by the system only.
 READ_ONLY_FOR_EVERYONE = {("registrations", "registrationevent"), ("registrations", "exportrecord")}

@@ -55,6 +55,20 @@ class InboundMessage(models.Model):
     # download URLs minutes).
     media_id = models.CharField(_("id da mídia"), max_length=128, blank=True, default="", db_default="")
     transcript = models.TextField(_("transcrição"), blank=True)
+    # The sender's other WhatsApp id: the phone-number JID when the sender
+    # came as an @lid, or the @lid when it came as a phone number (neonize's
+    # SenderAlt). The reply still goes to ``jid`` exactly as received.
+    sender_alt = models.CharField(_("id alternativo do remetente"), max_length=128, blank=True, default="", db_default="")
+    # Debounce (WA_DEBOUNCE_MS): a burst of quick messages is answered as one
+    # turn; every message of the burst points at the one whose reply answered it.
+    answered_with = models.ForeignKey(
+        "self",
+        verbose_name=_("respondida junto com"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="answered_together",
+    )
     sent_at = models.DateTimeField(_("enviada em (WhatsApp)"), null=True, blank=True)
     status = models.CharField(_("situação"), max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(_("tentativas"), default=0)
@@ -114,6 +128,10 @@ class OutboundMessage(models.Model):
     number = models.CharField(_("número"), max_length=32, blank=True)
     jid = models.CharField(_("JID"), max_length=128, blank=True)
     text = models.TextField(_("texto"))
+    # Choices the channel may render as reply buttons or a list (Cloud API):
+    # {"kind": "buttons"|"list", "body": ..., "options": [{"id", "title", "description"}], ...};
+    # null = plain text. Channels without interactive messages send ``text``.
+    interactive = models.JSONField(_("menu interativo"), null=True, blank=True)
     # The id WhatsApp gave the sent message (the Cloud API's wamid): status
     # webhooks name the message by it.
     provider_message_id = models.CharField(
@@ -231,3 +249,31 @@ class MessageTemplate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.language})"
+
+
+class ChannelAlert(models.Model):
+    """Something that stops a WhatsApp channel and needs a person: the number
+    was logged out or banned, the client is outdated, another device took the
+    session. Shown as a banner on the admin dashboard until resolved."""
+
+    class Kind(models.TextChoices):
+        LOGGED_OUT = "logged_out", _("Número desconectado (sessão encerrada no celular)")
+        TEMPORARY_BAN = "temporary_ban", _("Número bloqueado temporariamente pelo WhatsApp")
+        CLIENT_OUTDATED = "client_outdated", _("Versão do cliente WhatsApp desatualizada")
+        STREAM_REPLACED = "stream_replaced", _("Sessão aberta em outro lugar")
+        CONNECT_FAILED = "connect_failed", _("Não foi possível conectar ao WhatsApp")
+
+    channel = models.CharField(_("canal"), max_length=16, choices=Channel.choices, default=Channel.GATEWAY)
+    kind = models.CharField(_("tipo"), max_length=32, choices=Kind.choices)
+    detail = models.CharField(_("detalhe"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("quando"), auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolvido em"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("alerta do WhatsApp")
+        verbose_name_plural = _("alertas do WhatsApp")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], condition=models.Q(resolved_at__isnull=True), name="channel_alert_open")]
+
+    def __str__(self) -> str:
+        return self.get_kind_display()
