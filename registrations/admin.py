@@ -11,9 +11,13 @@ from __future__ import annotations
 import tempfile
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin import helpers
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Value
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -21,7 +25,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from congress.roles import mask_cpf, sees_full_cpf
+from congress.roles import cpf_for, mask_cpf, sees_full_cpf
 from registrations.audit import (
     admin_action_record,
     changelist_filters_text,
@@ -286,18 +290,36 @@ class ParticipantAdmin(admin.ModelAdmin):
         return custom + super().get_urls()
 
     def export_filtered_view(self, request: HttpRequest):
-        """Export everything the changelist's current filters and search show (``?format=xlsx`` for XLSX)."""
+        """Export everything the changelist's current filters and search show (``?format=xlsx`` for XLSX).
+
+        A stale or invalid parameter (an old link, a mistyped date) sends the
+        user back to the list with a message, as the list itself does, and
+        exports nothing.
+        """
         if not self.has_export_permission(request):
             raise PermissionDenied
         params = request.GET.copy()
         delimiter = params.pop("delimiter", [";"])[-1]
         file_format = params.pop("format", ["csv"])[-1]
-        # The changelist refuses parameters it does not know.
+        # The export has every page; the changelist refuses parameters it does not know.
+        params.pop(PAGE_VAR, None)
+        params.pop(ERROR_FLAG, None)
         request.GET = params
-        changelist = self.get_changelist_instance(request)
+        try:
+            changelist = self.get_changelist_instance(request)
+            queryset = changelist.get_queryset(request)
+        except (IncorrectLookupParameters, ValidationError):
+            self.message_user(
+                request,
+                _("Nada foi exportado: os filtros do link não são válidos (talvez um link antigo). "
+                  "Escolha os filtros de novo e exporte."),
+                messages.WARNING,
+            )
+            changelist_url = reverse("admin:registrations_participant_changelist")
+            return HttpResponseRedirect(f"{changelist_url}?{ERROR_FLAG}=1")
         return export_response(
             request,
-            changelist.get_queryset(request),
+            queryset,
             action="export_filtered",
             filters=changelist_filters_text(changelist),
             file_format=file_format,
@@ -336,6 +358,10 @@ class ParticipantAdmin(admin.ModelAdmin):
         for participant in queryset.filter(status=Participant.Status.CONFIRMED):
             participant_cancel(participant=participant, actor=request.user.get_username(), reason="admin")
             count += 1
+        if not count:
+            # Nothing happened: nothing to record, and not a success.
+            self.message_user(request, _("Nenhuma inscrição confirmada entre as selecionadas."), messages.WARNING)
+            return
         admin_action_record(request=request, action="cancel_selected", row_count=count)
         self.message_user(
             request,
@@ -351,6 +377,13 @@ class ParticipantAdmin(admin.ModelAdmin):
             participant_resend_confirmation(participant=p, actor=request.user.get_username())
             for p in queryset.filter(status=Participant.Status.CONFIRMED)
         )
+        if not count:
+            self.message_user(
+                request,
+                _("Nenhum e-mail reenviado: nenhuma inscrição confirmada entre as selecionadas."),
+                messages.WARNING,
+            )
+            return
         admin_action_record(request=request, action="resend_confirmation", row_count=count)
         self.message_user(
             request,
@@ -361,10 +394,21 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Apagar dados pessoais (LGPD) dos selecionados"), permissions=["erase"])
     def erase_personal_data(self, request, queryset):
+        """Ask first (the erasure cannot be undone), then erase on ``confirm=yes``."""
         from registrations.privacy import participant_erase
 
+        pending = queryset.filter(anonymized_at__isnull=True).select_related("conversation")
+        if not pending.exists():
+            self.message_user(
+                request,
+                _("Nenhum dado pessoal apagado: os participantes selecionados já estavam anonimizados."),
+                messages.WARNING,
+            )
+            return None
+        if request.POST.get("confirm") != "yes":
+            return self._erase_confirmation(request, queryset, pending)
         count = 0
-        for participant in queryset.filter(anonymized_at__isnull=True).select_related("conversation"):
+        for participant in pending:
             participant_erase(participant=participant, actor=request.user.get_username())
             count += 1
         admin_action_record(request=request, action="erase_personal_data", row_count=count)
@@ -374,6 +418,40 @@ class ParticipantAdmin(admin.ModelAdmin):
             % {"n": count},
             messages.SUCCESS,
         )
+        return None
+
+    def _erase_confirmation(self, request, queryset, pending) -> TemplateResponse:
+        """The "are you sure?" page, like Django's delete confirmation: who
+        will be erased (CPFs as this user may see them), and a form that posts
+        the same action back with ``confirm=yes``."""
+        people = [(p, cpf_for(request.user, p.cpf)) for p in pending.order_by("full_name", "pk")]
+        already = queryset.count() - len(people)
+        # Erasing a conversation erases everyone registered in it (relatives
+        # registered from the same WhatsApp number): say so before, by name.
+        relatives = (
+            Participant.objects.filter(
+                conversation_id__in={p.conversation_id for p, _cpf in people if p.conversation_id},
+                anonymized_at__isnull=True,
+            )
+            .exclude(pk__in=[p.pk for p, _cpf in people])
+            .order_by("full_name", "pk")
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Apagar dados pessoais (LGPD)?"),
+            "subtitle": None,
+            "opts": self.model._meta,
+            "people": people,
+            "relatives": [(p, cpf_for(request.user, p.cpf)) for p in relatives],
+            "already_erased": already,
+            "action_name": "erase_personal_data",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            # Back to the list as it was (the action form posts to the list's own URL, filters included).
+            "cancel_url": request.get_full_path(),
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/registrations/participant/erase_confirmation.html", context)
 
 
 @admin.register(RegistrationEvent)

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 from urllib.parse import parse_qsl
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -98,35 +99,110 @@ def selection_text(ids: Iterable[int]) -> str:
 
 
 def changelist_filters_text(changelist) -> str:
-    """The admin changelist's active filters and search in words: ``UF=GO, situação=Confirmada, busca="ana"``."""
-    parts = []
-    for spec in changelist.filter_specs:
-        if not getattr(spec, "used_parameters", None):
-            continue
-        shown = [str(choice["display"]) for choice in spec.choices(changelist) if choice.get("selected")]
-        if shown:
-            parts.append(f"{spec.title}={' / '.join(shown)}")
-    if changelist.date_hierarchy:
-        field = changelist.date_hierarchy
-        pieces = [changelist.params.get(f"{field}__{part}") for part in ("day", "month", "year")]
-        shown = "/".join(str(p[-1] if isinstance(p, list) else p).zfill(2) for p in pieces if p)
-        if shown:
-            parts.append(f"{_field_label(field)}={shown}")
+    """Every filter the admin changelist applied, and its search, in words:
+    ``UF=GO, situação=Confirmada, inscritos a partir de 25/11/2026 e antes de 26/11/2026, busca="ana"``.
+
+    Read from the query string itself, not from the sidebar: a date range
+    that is no sidebar preset (the dashboard's per-day links), a value with
+    no matching choice (``uf=ZZ``) or a date-hierarchy drill-down is recorded
+    as applied.
+    """
+    pairs = [(key, value) for key, values in changelist.get_filters_params().items() for value in values]
     if changelist.query:
-        parts.append(_("busca=%(term)s") % {"term": _search_words(changelist.query)})
-    return ", ".join(parts)
+        pairs.append(("q", changelist.query))
+    return params_text(pairs)
 
 
 def command_filters_text(filters: Mapping[str, object]) -> str:
-    """``export_participants``' options in words: ``situação=Confirmada, UF=SP, desde=01/03/2026``."""
-    parts = []
+    """``export_participants``' options in words: ``situação=Confirmada, UF=SP, inscritos a partir de 01/03/2026``."""
+    pairs = []
     for key, value in filters.items():
         if value in (None, ""):
             continue
-        parts.append(
-            _legacy_pair(_COMMAND_KEYS.get(key, key), str(value.isoformat() if isinstance(value, date) else value))
-        )
+        pairs.append((_COMMAND_KEYS.get(key, key), value.isoformat() if isinstance(value, date) else str(value)))
+    return params_text(pairs)
+
+
+def params_text(pairs: Iterable[tuple[str, str]]) -> str:
+    """Filter parameters (``uf=GO``, ``created_at__gte=...``, ``q=...``) in words, in their order.
+
+    The bounds on the registration date become one phrase ("inscritos a partir
+    de 25/11/2026 e antes de 26/11/2026"); several values of one parameter
+    are joined with "ou" (the admin matches any of them).
+    """
+    grouped: dict[str, list[tuple[str, str]]] = {}
+    for key, value in pairs:
+        if key in _IGNORED_PARAMS or value in (None, ""):
+            continue
+        field = key.partition("__")[0]
+        group = "created_at" if field == "created_at" else key
+        grouped.setdefault(group, []).append((key, str(value)))
+    parts = []
+    for group, items in grouped.items():
+        if group == "created_at":
+            parts.extend(_registration_dates_text(items))
+        else:
+            words = [_param_words(key, value) for key, value in items]
+            parts.append(_or_values(words))
     return ", ".join(part for part in parts if part)
+
+
+def _or_values(words: Sequence[str]) -> str:
+    """``["UF=SP", "UF=GO"]`` -> ``"UF=SP ou GO"``."""
+    words = [w for w in words if w]
+    if len(words) <= 1:
+        return "".join(words)
+    head, sep, _value = words[0].partition("=")
+    if sep and all(w.startswith(head + "=") for w in words):
+        return head + "=" + _(" ou ").join(w.partition("=")[2] for w in words)
+    return _(" ou ").join(words)
+
+
+def _registration_dates_text(items: Sequence[tuple[str, str]]) -> list[str]:
+    """The ``created_at`` parameters in words: one phrase for the bounds, one
+    for a date-hierarchy drill-down (``inscritos em 11/2026``)."""
+    bounds, drill, other = [], {}, []
+    for key, value in items:
+        lookup = key.partition("__")[2]
+        if lookup in ("gte", "gt", "lt", "lte"):
+            bounds.append(_bound_words(lookup, value))
+        elif lookup in ("year", "month", "day"):
+            drill[lookup] = value
+        else:
+            other.append(_param_words(key, value))
+    parts = []
+    if bounds:
+        parts.append(_("inscritos %(bounds)s") % {"bounds": _join(bounds)})
+    if drill:
+        shown = "/".join(drill[part].zfill(2) for part in ("day", "month", "year") if part in drill)
+        parts.append(_("inscritos em %(when)s") % {"when": shown})
+    return parts + other
+
+
+def _bound_words(lookup: str, value: str) -> str:
+    words = {
+        "gte": _("a partir de %(when)s"),
+        "gt": _("depois de %(when)s"),
+        "lt": _("antes de %(when)s"),
+        "lte": _("até %(when)s"),
+    }[lookup]
+    return words % {"when": _moment(value)}
+
+
+def _moment(value: str) -> str:
+    """A date or date-time parameter as the organizers read it: ``25/11/2026``
+    for a local midnight, ``25/11/2026 14:30`` otherwise (local time)."""
+    try:
+        moment = parse_datetime(value.strip())
+    except ValueError:  # well formed but impossible ("2026-13-01 00:00")
+        moment = None
+    if moment is not None:
+        if timezone.is_aware(moment):
+            moment = timezone.localtime(moment)
+        if moment.time() == time.min:
+            return moment.strftime("%d/%m/%Y")
+        return moment.strftime("%d/%m/%Y %H:%M")
+    return _day(value)
 
 
 # --------------------------------------------------------------------------
@@ -219,7 +295,7 @@ def legacy_filters_text(action: str, raw: str) -> str:
         pairs = [(_COMMAND_KEYS.get(k, k), v) for k, v in _COMMAND_PAIR.findall(raw)]
     else:
         pairs = parse_qsl(raw, keep_blank_values=False)
-    return ", ".join(text for text in (_legacy_pair(k, v) for k, v in pairs) if text)
+    return params_text(pairs)
 
 
 def _label_of(choices: type, value: str) -> str:
@@ -236,35 +312,35 @@ def _day(value: str) -> str:
         return value
 
 
-def _legacy_pair(key: str, value: str) -> str:
+def _param_words(key: str, value: str) -> str:
+    """One filter parameter in words: ``uf=go`` -> ``UF=GO``, ``status__exact=cancelled`` -> ``situação=Cancelada``.
+
+    A value without a label (``status__exact=zzz``) is shown as given: the
+    record says what was asked for, even when it matched nothing.
+    """
     if key in _IGNORED_PARAMS:
         return ""
     field, _sep, lookup = key.partition("__")
     if field == "q":
         return _("busca=%(term)s") % {"term": _search_words(value)}
+    label = "UF" if field == "uf" else _field_label(field)
+    if lookup.endswith("isnull"):
+        empty = value.strip().lower() in ("1", "true", "yes", "sim")
+        return f"{label}=" + (_("(vazio)") if empty else _("(preenchido)"))
     if field == "status":
-        return f"{_field_label(field)}={_label_of(Participant.Status, value)}"
+        return f"{label}={_label_of(Participant.Status, value)}"
     if field == "confirmation_email_status":
-        return f"{_field_label(field)}={_label_of(Participant.EmailStatus, value)}"
+        return f"{label}={_label_of(Participant.EmailStatus, value)}"
     if field == "uf":
         return f"UF={value.upper()}"
     if field == "profile":
         from chatbot.models import Profile
 
         name = Profile.objects.filter(pk=value).values_list("name", flat=True).first() if value.isdigit() else value
-        return f"{_field_label(field)}={name or value}"
-    if field == "created_at":
-        if lookup == "gte":
-            return _("inscritos a partir de %(day)s") % {"day": _day(value)}
-        if lookup == "lt":
-            return _("inscritos antes de %(day)s") % {"day": _day(value)}
-        if lookup == "lte":
-            return _("inscritos até %(day)s") % {"day": _day(value)}
-        if lookup in ("year", "month", "day"):
-            return f"{_field_label(field)} ({_field_label(lookup)})={value}"
-        if lookup == "isnull":
-            return ""
-    return f"{_field_label(field)}={value}"
+        return f"{label}={name or value}"
+    if field == "created_at" and lookup in ("gte", "gt", "lt", "lte", "year", "month", "day"):
+        return _registration_dates_text([(key, value)])[0]
+    return f"{label}={value}"
 
 
 # --------------------------------------------------------------------------

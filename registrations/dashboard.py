@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from chatbot.models import ConversationState, UnansweredQuestion
 from registrations.charts import Bar, column_chart, horizontal_bar_chart
@@ -168,18 +169,26 @@ class Overview:
     attention: tuple[Figure, ...]
 
 
+def _card_caption(key: str, n: int) -> str:
+    if key == "confirmed":
+        return ngettext("confirmada", "confirmadas", n)
+    if key == "cancelled":
+        return ngettext("cancelada", "canceladas", n)
+    return ngettext("inscrição no total", "inscrições no total", n)
+
+
 def _registration_figures(now: dt.datetime) -> tuple[tuple[RegistrationCard, ...], Figure]:
     """Confirmed / cancelled / all registrations per window, and confirmed
     participants whose confirmation e-mail failed: one aggregate query."""
     statuses = (
-        ("confirmed", _("confirmadas"), Q(status=CONFIRMED), {"status__exact": CONFIRMED.value}),
-        ("cancelled", _("canceladas"), Q(status=CANCELLED), {"status__exact": CANCELLED.value}),
-        ("total", _("inscrições no total"), Q(), {}),
+        ("confirmed", Q(status=CONFIRMED), {"status__exact": CONFIRMED.value}),
+        ("cancelled", Q(status=CANCELLED), {"status__exact": CANCELLED.value}),
+        ("total", Q(), {}),
     )
     spans = windows(now)
     aggregates = {
         f"{key}_{span.key}": Count("pk", filter=(status_q & span.q()) or None)
-        for key, _label, status_q, _params in statuses
+        for key, status_q, _params in statuses
         for span in spans
     }
     aggregates["email_failed"] = Count(
@@ -197,15 +206,18 @@ def _registration_figures(now: dt.datetime) -> tuple[tuple[RegistrationCard, ...
 
     cards = tuple(
         RegistrationCard(
-            label=label,
+            # The card's caption goes with its all-time figure: "1 confirmada", "2 confirmadas".
+            label=_card_caption(key, counts[f"{key}_{spans[-1].key}"]),
             total=figure(key, spans[-1], params),
             recent=tuple(figure(key, span, params) for span in spans[:-1]),
         )
-        for key, label, _q, params in statuses
+        for key, _q, params in statuses
     )
     email_failed = Figure(
         key="email_failed",
-        label=_("e-mails de confirmação que falharam"),
+        label=ngettext(
+            "e-mail de confirmação que falhou", "e-mails de confirmação que falharam", counts["email_failed"]
+        ),
         value=counts["email_failed"],
         url=changelist_url(
             Participant,
@@ -225,31 +237,40 @@ def overview(*, request: HttpRequest, now: dt.datetime | None = None) -> Overvie
     if can_view(request, Participant):
         cards, email_failed = _registration_figures(now)
     if can_view(request, ConversationState):
+        stuck = stuck_conversations(now).count()
         attention.append(
             Figure(
                 key="stuck",
-                label=_("conversas paradas no meio da inscrição há mais de 24 h"),
-                value=stuck_conversations(now).count(),
+                label=ngettext(
+                    "conversa parada no meio da inscrição há mais de 24 h",
+                    "conversas paradas no meio da inscrição há mais de 24 h",
+                    stuck,
+                ),
+                value=stuck,
                 url=changelist_url(ConversationState, stuck="1"),
             )
         )
     if can_view(request, UnansweredQuestion):
         status = UnansweredQuestion.Status.OPEN
+        open_questions = UnansweredQuestion.objects.filter(status=status).count()
         attention.append(
             Figure(
                 key="open_questions",
-                label=_("perguntas sem resposta em aberto"),
-                value=UnansweredQuestion.objects.filter(status=status).count(),
+                label=ngettext("pergunta sem resposta em aberto", "perguntas sem resposta em aberto", open_questions),
+                value=open_questions,
                 url=changelist_url(UnansweredQuestion, status__exact=status.value),
             )
         )
     if can_view(request, OutboundMessage):
         status = OutboundMessage.Status.FAILED
+        failed = OutboundMessage.objects.filter(status=status).count()
         attention.append(
             Figure(
                 key="failed_messages",
-                label=_("mensagens do WhatsApp que não foram entregues"),
-                value=OutboundMessage.objects.filter(status=status).count(),
+                label=ngettext(
+                    "mensagem do WhatsApp que não foi entregue", "mensagens do WhatsApp que não foram entregues", failed
+                ),
+                value=failed,
                 url=changelist_url(OutboundMessage, status__exact=status.value),
             )
         )

@@ -4,20 +4,33 @@ Both formats have the same columns, in the same order. Columns are only ever
 appended at the end, so the organizers' spreadsheets and macros keep working.
 
 CSV: UTF-8 with a BOM (so Excel detects the encoding), ``;`` by default
-(Excel pt-BR's list separator), a header row, CPF and phone formatted as text
-so leading zeros survive, dates in local time, and every cell that Excel would
-run as a formula neutralized (OWASP "CSV Injection") with a leading ``'``.
-The same ``'`` marks a "Versão do aviso" that Excel would otherwise turn into
-a date or a number ("2026-11" becomes "nov/26"): a CSV cannot say "this is
-text", and a visible apostrophe is honest where an invisible character or a
-``="..."`` formula would not be. A reader undoes both with one rule: drop a
-leading ``'``.
+(Excel pt-BR's list separator), a header row, dates in local time
+(``dd/mm/aaaa hh:mm``, which spreadsheets read as dates) and the registration
+number as a plain number. A CSV cannot say "this cell is text", so every
+text column (name, e-mail, CPF, phone, city, district, profile, notice
+version...) follows one rule, the same for all of them:
 
-XLSX (openpyxl, write-only): typed cells. CPF, phone and "Versão do aviso" are
-text cells (leading zeros kept, never a date), dates are real date-time cells
-in local time with a pt-BR format, the id is a number; a frozen header row, an
-autofilter over the data and column widths. Strings are written as strings
-even when they start with "=" (openpyxl would write a formula).
+    a text cell gets a leading apostrophe (``'``) when it starts with a
+    formula trigger (``= + - @``, tab, CR; OWASP "CSV Injection"), when a
+    spreadsheet would read it as a number, a date, a time, a fraction or a
+    yes/no ("00123", "12,5", "3e5", "1/2", "2026-11", "nov-26", "10:30",
+    "VERDADEIRO"), or when it already starts with an apostrophe.
+
+Everything else is written as is ("Maria", "Quadra 12", "123.456.789-09",
+"(61) 99999-0000"). The apostrophe is visible when the CSV is opened
+(Excel and LibreOffice only hide it when typed into a cell), but it is honest
+and lossless: nothing is converted, and dropping one leading ``'`` gives back
+the stored value exactly. An invisible character or a ``="..."`` formula
+would be neither. For typed columns without apostrophes, use the XLSX.
+
+XLSX (openpyxl, write-only): typed cells. Text columns are text cells (CPF
+and phone keep their leading zeros, "2026-11" and "1/2" never become dates,
+no apostrophe is shown), dates are real date-time cells in local time with a
+pt-BR format, the id is a number; a frozen header row, an autofilter over the
+data and column widths. A cell the rule above would protect in the CSV is
+written with Excel's "quote prefix" style, so it stays text even when edited;
+strings are written as strings even when they start with "=" (openpyxl would
+write a formula).
 
 Rows are streamed from the database in chunks: 100,000 participants never sit
 in memory (the XLSX goes through a temporary file).
@@ -47,15 +60,38 @@ CONTENT_TYPES = {
 }
 # OWASP: cells starting with these are interpreted as formulas by spreadsheet apps.
 _FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-# What Excel (pt-BR or en) turns into a date or a number when it opens a CSV:
-# digits with separators ("2026-11", "1.2", "11/2026", "3") or a month name
-# with a number ("nov-26", "março/2026").
-_EXCEL_WOULD_CONVERT = re.compile(
-    r"^\s*[\d.,/:\- ]*\d[\d.,/:\- ]*\s*$|^\s*[^\W\d_]{3,9}\.?[-/ ]\d{1,4}\s*$", re.IGNORECASE
+
+# What Excel or LibreOffice (pt-BR or English) turns into something else when
+# it opens a CSV. Deliberately precise: "Quadra 12", a CPF "123.456.789-09"
+# or a phone "(61) 99999-0000" stay text in both, so they are left alone.
+_MONTHS = (
+    "jan|janeiro|january|fev|fevereiro|feb|february|mar|março|marco|march|abr|abril|apr|april|mai|maio|may|"
+    "jun|junho|june|jul|julho|july|ago|agosto|aug|august|set|setembro|sep|sept|september|out|outubro|oct|"
+    "october|nov|novembro|november|dez|dezembro|dec|december"
+)
+_D = "[0-9]"
+_WOULD_CONVERT = re.compile(
+    "|".join(
+        (
+            # numbers: 00123, -1, 12,5, 1.234,56, 3e5, 12%, R$ 10, (12) (negative in accounting)
+            rf"[-+]?\(?\s*(?:R\$|US\$|\$|€|£)?\s*(?:{_D}[0-9.,]*|[.,]{_D}+)(?:e[-+]?{_D}+)?\s*%?\s*\)?",
+            # dates and fractions: 1/2, 11/2026, 2026-11, 05.11.2026, with an optional time
+            rf"{_D}{{1,4}}[-/.]{_D}{{1,4}}(?:[-/.]{_D}{{1,4}})?(?:[ T]{_D}{{1,2}}:{_D}{{2}}(?::{_D}{{2}})?)?",
+            # mixed fractions: 1 1/2
+            rf"{_D}+\s+{_D}+/{_D}+",
+            # times: 10:30, 7:05:00, 10:30 pm
+            rf"{_D}{{1,2}}:{_D}{{2}}(?::{_D}{{2}})?(?:\s*[ap]\.?m\.?)?",
+            # a month with a day or a year: nov-26, março/2026, 5 nov, 5-nov-2026, may 5
+            rf"(?:{_D}{{1,2}}[-/ ])?(?:{_MONTHS})\.?[-/ ]{_D}{{1,4}}",
+            rf"{_D}{{1,2}}[-/ ](?:{_MONTHS})\.?(?:[-/ ]{_D}{{1,4}})?",
+            # yes/no
+            "true|false|verdadeiro|falso",
+        )
+    ),
+    re.IGNORECASE,
 )
 
 TEXT = "text"
-TEXT_NOT_NUMBER = "text-not-number"  # text that Excel would read as a date or a number
 DATETIME = "datetime"
 INTEGER = "integer"
 
@@ -80,7 +116,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("Situação", TEXT, 12),
     Column("Inscrito em", DATETIME, 17),
     Column("Consentimento em", DATETIME, 17),
-    Column("Versão do aviso", TEXT_NOT_NUMBER, 15),
+    Column("Versão do aviso", TEXT, 15),
     Column("E-mail de confirmação", TEXT, 14),
     # Added after the first exports existed: new columns go last, so staff spreadsheets keep their columns.
     Column("Região administrativa (DF)", TEXT, 22),
@@ -98,16 +134,20 @@ def neutralize(value: object) -> str:
 
 
 def excel_would_convert(text: str) -> bool:
-    """Whether Excel would read ``text`` as a date or a number ("2026-11" -> nov/26)."""
-    return bool(_EXCEL_WOULD_CONVERT.match(text))
+    """Whether a spreadsheet opening a CSV would read ``text`` as a number, a
+    date, a time, a fraction or a yes/no ("00123" -> 123, "1/2" -> 01/fev)."""
+    return bool(_WOULD_CONVERT.fullmatch(text.strip()))
+
+
+def needs_quote(text: str) -> bool:
+    """Whether the CSV rule (see the module docstring) prefixes ``text`` with '."""
+    return bool(text) and (text.startswith((*_FORMULA_TRIGGERS, "'")) or excel_would_convert(text))
 
 
 def keep_as_text(value: object) -> str:
-    """A CSV cell that Excel shows as text: formula triggers and date or number look-alikes get a leading '."""
-    text = neutralize(value)
-    if text and not text.startswith("'") and excel_would_convert(text):
-        return "'" + text
-    return text
+    """A CSV text cell that a spreadsheet shows as the text it is: ``'`` first when :func:`needs_quote`."""
+    text = "" if value is None else str(value)
+    return "'" + text if needs_quote(text) else text
 
 
 def _local(moment: dt.datetime | None) -> dt.datetime | None:
@@ -166,9 +206,7 @@ def _csv_cell(column: Column, value: object) -> str:
         return value.strftime("%d/%m/%Y %H:%M") if value else ""
     if column.kind == INTEGER:
         return "" if value is None else str(value)
-    if column.kind == TEXT_NOT_NUMBER:
-        return keep_as_text(value)
-    return neutralize(value)
+    return keep_as_text(value)
 
 
 def participant_row(p: Participant, *, full_cpf: bool = True, labels: ChoiceLabels | None = None) -> list[str]:
@@ -248,11 +286,12 @@ def write_xlsx(queryset: QuerySet[Participant], stream: IO[bytes], *, full_cpf: 
             return value
         # Control characters are not allowed in the XML (openpyxl refuses them).
         text = ILLEGAL_CHARACTERS_RE.sub("", str(value))
-        if not (text.startswith(_FORMULA_TRIGGERS) or excel_would_convert(text)):
+        if not needs_quote(text):
             return text  # a plain string cell
         # openpyxl writes a string starting with "=" as a formula: force a
         # string. quotePrefix keeps Excel reading it as text even when the
-        # cell is edited, and keeps "2026-11" from becoming a date.
+        # cell is edited, and keeps "2026-11" from becoming a date. The
+        # value itself has no apostrophe: an XLSX cell is typed.
         forced = WriteOnlyCell(sheet, value=text)
         forced.data_type = "s"
         forced.quotePrefix = True

@@ -75,6 +75,9 @@ class Participant(models.Model):
         verbose_name = _("participante")
         verbose_name_plural = _("participantes")
         ordering = ["-created_at"]
+        # No "delete": nobody deletes a participant (cancel or erase instead),
+        # so the permission does not exist to be granted by mistake.
+        default_permissions = ("add", "change", "view")
         permissions = [
             ("export_participant", _("Pode exportar participantes")),
             ("view_full_cpf", _("Ver CPF completo")),
@@ -150,7 +153,11 @@ class RegistrationEvent(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} ({self.created_at:%d/%m/%Y %H:%M})"
+        # What happened, in words; no time: every page that shows an event
+        # shows its (local) time in a column of its own.
+        from registrations.audit import registration_event_summary
+
+        return registration_event_summary(self)
 
 
 class ExportRecord(models.Model):
@@ -172,4 +179,7 @@ class ExportRecord(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.action} · {self.actor} · {self.row_count}"
+        # "Exportou 3 participantes (filtros: UF=GO)", for titles and breadcrumbs.
+        from registrations.audit import export_record_summary
+
+        return export_record_summary(self)

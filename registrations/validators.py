@@ -60,6 +60,7 @@ __all__ = [
     "normalize_uf",
     "strip_accents",
     "strip_cpfs",
+    "strip_invisible",
     "suggest_email",
 ]
 
@@ -78,14 +79,28 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def fold(text: str) -> str:
-    """Lower-case ``text``, strip accents (NFKD) and collapse whitespace.
+def strip_invisible(text: str) -> str:
+    """``text`` without format characters (Unicode category Cf): zero-width
+    spaces and joiners, word joiners, BOMs, soft hyphens, bidi marks.
 
-    ``fold("  São   PAULO ")  == "sao paulo"``. Punctuation is kept. The one
-    fold of the project: readers, router, retrieval and places all use it (or
-    one of the two variants below).
+    They are invisible, so nobody types them on purpose, but they arrive
+    pasted from WhatsApp, PDFs and web pages and would make "Ma\\u200bria"
+    differ from "maria".
     """
-    return " ".join(strip_accents(text).lower().split())
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
+def fold(text: str) -> str:
+    """Lower-case ``text``, strip accents (NFKD) and invisible format
+    characters (zero-width spaces, soft hyphens...) and collapse whitespace.
+
+    ``fold("  São   PAULO ")  == "sao paulo"``, ``fold("Ma\\u200bria") == "maria"``.
+    Punctuation is kept. The one fold of the project: readers, router,
+    retrieval and places all use it (or one of the two variants below).
+    """
+    return " ".join(strip_accents(strip_invisible(text)).lower().split())
 
 
 def fold_keep_length(text: str) -> str:

@@ -132,7 +132,7 @@ def test_the_resend_action_queues_the_confirmation_again(admin_client, mailoutbo
 
 def test_the_erase_action_anonymizes_the_participant(admin_client):
     participant = make_participant(full_name="Apagável Silva")
-    admin_client.post(CHANGELIST, {"action": "erase_personal_data", "_selected_action": [participant.pk]})
+    admin_client.post(CHANGELIST, {"action": "erase_personal_data", "_selected_action": [participant.pk], "confirm": "yes"})
     participant.refresh_from_db()
     assert participant.anonymized_at is not None
     assert participant.cpf is None and participant.email is None
@@ -243,14 +243,16 @@ def test_the_history_survives_even_a_delete_from_the_shell():
 
 def test_organizers_can_erase_personal_data(organizer_client):
     participant = make_participant(full_name="Apagável Organizador")
-    organizer_client.post(CHANGELIST, {"action": "erase_personal_data", "_selected_action": [participant.pk]})
+    organizer_client.post(
+        CHANGELIST, {"action": "erase_personal_data", "_selected_action": [participant.pk], "confirm": "yes"}
+    )
     participant.refresh_from_db()
     assert participant.anonymized_at is not None and participant.search_text == ""
 
 
 def test_staff_cannot_erase_personal_data(staff_client):
     participant = make_participant(full_name="Intocável Equipe")
-    staff_client.post(CHANGELIST, {"action": "erase_personal_data", "_selected_action": [participant.pk]})
+    staff_client.post(CHANGELIST, {"action": "erase_personal_data", "_selected_action": [participant.pk], "confirm": "yes"})
     participant.refresh_from_db()
     assert participant.anonymized_at is None
 
@@ -491,4 +493,297 @@ def test_an_export_by_date_and_search_is_recorded_in_words(admin_client):
     text = b"".join(response.streaming_content).decode("utf-8")
     assert "José Datado" in text and text.splitlines()[0].count(",") >= 10
     record = ExportRecord.objects.get()
-    assert record.filters == f'criado em={today.month:02d}/{today.year}, busca="jose"'
+    assert record.filters == f'inscritos em {today.month:02d}/{today.year}, busca="jose"'
+
+
+# --------------------------------------------------------------------------
+# Export records name every filter applied, sidebar preset or not
+# --------------------------------------------------------------------------
+
+
+def local_midnight(day):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+
+
+def exported_filters(client, params) -> ExportRecord:
+    response = client.get(reverse("admin:registrations_participant_export"), params)
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    return ExportRecord.objects.get()
+
+
+def test_the_dashboards_per_day_link_is_recorded_as_a_date_range(admin_client):
+    import datetime as dt
+
+    day = dt.date(2026, 11, 25)
+    record = exported_filters(
+        admin_client,
+        {"created_at__gte": str(local_midnight(day)), "created_at__lt": str(local_midnight(day + dt.timedelta(days=1)))},
+    )
+    assert record.filters == "inscritos a partir de 25/11/2026 e antes de 26/11/2026"
+
+
+def test_a_lower_date_bound_alone_is_recorded(admin_client):
+    import datetime as dt
+
+    record = exported_filters(admin_client, {"created_at__gte": str(local_midnight(dt.date(2026, 11, 25)))})
+    assert record.filters == "inscritos a partir de 25/11/2026"
+
+
+def test_a_bound_that_is_not_midnight_is_recorded_with_its_local_time(admin_client):
+    record = exported_filters(admin_client, {"created_at__gte": "2026-11-25 17:30:00+00:00"})
+    assert record.filters == "inscritos a partir de 25/11/2026 14:30"  # Brasília is UTC-3
+
+
+def test_a_filter_value_without_a_sidebar_choice_is_recorded_as_asked(admin_client):
+    make_participant(uf="GO")
+    record = exported_filters(admin_client, {"uf": "ZZ"})
+    assert record.filters == "UF=ZZ" and record.row_count == 0
+    assert str(record) == "Exportou 0 participantes (filtros: UF=ZZ)"
+
+
+def test_every_applied_filter_and_the_search_are_recorded_in_order(admin_client, known_cpf_participant):
+    import datetime as dt
+
+    record = exported_filters(
+        admin_client,
+        {
+            "status__exact": "confirmed",
+            "profile__id__exact": str(known_cpf_participant.profile_id),
+            "created_at__gte": str(local_midnight(dt.date(2026, 11, 25))),
+            "q": known_cpf_participant.cpf,
+            "o": "-6",
+        },
+    )
+    assert record.filters == (
+        f"situação=Confirmada, perfil={known_cpf_participant.profile.name}, "
+        'inscritos a partir de 25/11/2026, busca="***.456.789-**"'
+    )
+
+
+# --------------------------------------------------------------------------
+# A stale or invalid export link goes back to the list, never a 500
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"zzz": "1"}, {"created_at__gte": "garbage"}, {"created_at__year": "20x6"}, {"status__exact": "confirmed", "zzz": "1"}],
+    ids=["unknown-parameter", "bad-date", "bad-hierarchy-year", "valid-and-stale"],
+)
+def test_an_export_with_invalid_parameters_goes_back_to_the_list_with_a_message(admin_client, params):
+    make_participant()
+    response = admin_client.get(reverse("admin:registrations_participant_export"), params)
+    assert response.status_code == 302
+    assert response["Location"] == f"{CHANGELIST}?e=1"
+    assert not ExportRecord.objects.exists()
+    page = admin_client.get(response["Location"])
+    assert page.status_code == 200
+    assert "Nada foi exportado" in page.content.decode()
+
+
+def test_the_export_has_every_page_whatever_page_the_list_was_on(admin_client):
+    make_participant(full_name="Primeira")
+    make_participant(full_name="Segunda")
+    response = admin_client.get(reverse("admin:registrations_participant_export"), {"p": "7"})
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert "Primeira" in text and "Segunda" in text
+
+
+# --------------------------------------------------------------------------
+# Bulk actions: the erasure asks first; nothing done is not a success
+# --------------------------------------------------------------------------
+
+
+def erase_post(client, *participants, confirm: bool = False):
+    data = {"action": "erase_personal_data", "_selected_action": [p.pk for p in participants]}
+    if confirm:
+        data["confirm"] = "yes"
+    return client.post(CHANGELIST, data)
+
+
+def test_the_erasure_asks_for_confirmation_first_and_erases_nothing(admin_client, known_cpf_participant):
+    other = make_participant(full_name="Bento Segundo")
+    page = erase_post(admin_client, known_cpf_participant, other)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Não dá para desfazer" in html
+    assert "Cláudia Máscara" in html and "Bento Segundo" in html
+    assert known_cpf_participant.cpf_formatted in html  # a superuser sees CPFs in full
+    assert 'name="confirm" value="yes"' in html
+    assert f'href="{CHANGELIST}"' in html  # "Não, voltar para a lista"
+    known_cpf_participant.refresh_from_db()
+    assert known_cpf_participant.anonymized_at is None
+    assert not ExportRecord.objects.exists()
+
+
+def test_the_confirmation_masks_cpfs_for_who_may_erase_but_not_see_them(client, known_cpf_participant):
+    from django.contrib.auth.models import Permission, User
+
+    user = User.objects.create_user(username="apagador", password="x-Very-long-pass-123", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="registrations", codename__in=["view_participant", "change_participant", "erase_participant"]
+        )
+    )
+    client.force_login(user)
+    html = erase_post(client, known_cpf_participant).content.decode()
+    assert "Cláudia Máscara" in html and "***.456.789-**" in html
+    assert known_cpf_participant.cpf_formatted not in html and known_cpf_participant.cpf not in html
+
+
+def test_confirming_erases_and_records_once(admin_client):
+    participant = make_participant(full_name="Apagável Confirmado")
+    response = erase_post(admin_client, participant, confirm=True)
+    assert response.status_code == 302
+    participant.refresh_from_db()
+    assert participant.anonymized_at is not None
+    assert ExportRecord.objects.get(action="erase_personal_data").row_count == 1
+
+
+def test_the_confirmation_names_relatives_erased_with_the_same_conversation(admin_client):
+    from chatbot.models import ConversationState
+
+    conversation = ConversationState.objects.create(conversation_id="5561911112222")
+    chosen = make_participant(full_name="Mãe Selecionada", conversation=conversation)
+    make_participant(full_name="Filho Mesma Conversa", conversation=conversation)
+    html = erase_post(admin_client, chosen).content.decode()
+    assert "Mãe Selecionada" in html and "Filho Mesma Conversa" in html
+    assert "mesma conversa" in html
+
+
+def test_erasing_only_already_erased_participants_warns_and_records_nothing(admin_client):
+    participant = make_participant()
+    erase_post(admin_client, participant, confirm=True)
+    ExportRecord.objects.all().delete()
+    response = erase_post(admin_client, participant)
+    assert response.status_code == 302
+    page = admin_client.get(response["Location"])
+    assert "já estavam anonimizados" in page.content.decode()
+    assert not ExportRecord.objects.exists()
+
+
+def messages_of(response) -> list[tuple[str, str]]:
+    from django.contrib.messages import get_messages
+
+    return [(m.level_tag, str(m)) for m in get_messages(response.wsgi_request)]
+
+
+def test_cancelling_only_cancelled_participants_warns_and_records_nothing(admin_client):
+    participant = make_participant(status=Participant.Status.CANCELLED)
+    response = admin_client.post(CHANGELIST, {"action": "cancel_selected", "_selected_action": [participant.pk]})
+    assert messages_of(response) == [("warning", "Nenhuma inscrição confirmada entre as selecionadas.")]
+    assert not ExportRecord.objects.exists()
+
+
+def test_resending_to_only_cancelled_participants_warns_and_records_nothing(admin_client):
+    participant = make_participant(status=Participant.Status.CANCELLED)
+    response = admin_client.post(CHANGELIST, {"action": "resend_confirmation", "_selected_action": [participant.pk]})
+    [(level, text)] = messages_of(response)
+    assert level == "warning" and "nenhuma inscrição confirmada" in text
+    assert not ExportRecord.objects.exists()
+
+
+def test_cancelling_confirmed_participants_is_a_success(admin_client):
+    participant = make_participant()
+    response = admin_client.post(CHANGELIST, {"action": "cancel_selected", "_selected_action": [participant.pk]})
+    assert messages_of(response) == [("success", "1 inscrição cancelada.")]
+
+
+# --------------------------------------------------------------------------
+# No "delete participant" permission to grant
+# --------------------------------------------------------------------------
+
+
+def test_there_is_no_delete_permission_for_participants():
+    from django.contrib.auth.models import Permission
+
+    codenames = set(
+        Permission.objects.filter(content_type__app_label="registrations", content_type__model="participant").values_list(
+            "codename", flat=True
+        )
+    )
+    assert "delete_participant" not in codenames
+    assert {"add_participant", "change_participant", "view_participant", "erase_participant"} <= codenames
+
+
+def test_the_migration_removes_a_stale_delete_permission_and_its_grants():
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Group, Permission
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection
+
+    migration = importlib.import_module("registrations.migrations.0008_participant_no_delete_permission")
+    stale = Permission.objects.create(
+        codename="delete_participant", name="Can delete participante", content_type=ContentType.objects.get_for_model(Participant)
+    )
+    group = Group.objects.create(name="Antigo")
+    group.permissions.add(stale)
+    with connection.schema_editor() as editor:
+        migration.delete_stale_permission(apps, editor)
+    assert not Permission.objects.filter(codename="delete_participant").exists()
+    assert not group.permissions.exists()
+
+
+# --------------------------------------------------------------------------
+# Events and records read as sentences in titles, breadcrumbs and inlines
+# --------------------------------------------------------------------------
+
+
+def utc_event(participant, **fields) -> RegistrationEvent:
+    import datetime as dt
+
+    event = RegistrationEvent.objects.create(participant=participant, **fields)
+    # 02:30 UTC is 23:30 of the day before in Brasília.
+    RegistrationEvent.objects.filter(pk=event.pk).update(created_at=dt.datetime(2026, 11, 25, 2, 30, tzinfo=dt.UTC))
+    event.refresh_from_db()
+    return event
+
+
+def test_an_events_page_is_titled_with_the_sentence_and_shows_local_time(admin_client):
+    participant = make_participant()
+    event = utc_event(participant, kind=RegistrationEvent.Kind.ADMIN_EDIT, detail="email", actor="maria")
+    assert str(event) == "Dados alterados no admin por maria: e-mail"
+    html = admin_client.get(reverse("admin:registrations_registrationevent_change", args=[event.pk])).content.decode()
+    assert "<h2>Dados alterados no admin por maria: e-mail</h2>" in html  # the title
+    assert "&rsaquo; Dados alterados no admin por maria: e-mail\n</div>" in html  # the breadcrumb
+    assert "24/11/2026 23:30" in html
+    assert "02:30" not in html
+
+
+def test_the_history_inline_shows_local_times_only(admin_client):
+    participant = make_participant()
+    utc_event(participant, kind=RegistrationEvent.Kind.CANCELLED, detail="admin", actor="maria")
+    html = admin_client.get(reverse("admin:registrations_participant_change", args=[participant.pk])).content.decode()
+    assert "24/11/2026 23:30" in html and "Inscrição cancelada no admin por maria" in html
+    assert "02:30" not in html
+
+
+def test_an_export_records_page_is_titled_with_the_sentence(admin_client):
+    record = ExportRecord.objects.create(
+        actor="admin", action="export_filtered", row_count=152, filters="UF=GO", format="csv"
+    )
+    assert str(record) == "Exportou 152 participantes (filtros: UF=GO)"
+    html = admin_client.get(reverse("admin:registrations_exportrecord_change", args=[record.pk])).content.decode()
+    assert "Exportou 152 participantes (filtros: UF=GO)" in html
+    assert "export_filtered ·" not in html
+
+
+# --------------------------------------------------------------------------
+# Long words wrap inside the list
+# --------------------------------------------------------------------------
+
+
+def test_long_unbroken_words_wrap_inside_the_list_cells(admin_client):
+    make_participant(full_name="A" * 120, city="B" * 80)
+    html = admin_client.get(CHANGELIST).content.decode()
+    # "anywhere" (not "break-word") lowers the columns' minimum width, so the
+    # table stays as wide as the page; both body cell kinds (td, and th for the name).
+    assert "#result_list td, #result_list tbody th { overflow-wrap: anywhere; }" in html

@@ -149,7 +149,7 @@ def test_a_real_registration_history_reads_in_words(chat, django_capture_on_comm
         (
             "export_filtered",
             "created_at__gte=2026-03-05+00%3A00%3A00-03%3A00&created_at__lt=2026-03-06+00%3A00%3A00-03%3A00",
-            "inscritos a partir de 05/03/2026, inscritos antes de 06/03/2026",
+            "inscritos a partir de 05/03/2026 e antes de 06/03/2026",
         ),
         ("export_filtered", "confirmation_email_status__exact=failed", "e-mail de confirmação=Falhou"),
         (
@@ -210,3 +210,37 @@ def test_command_filters_in_words():
 )
 def test_export_records_read_as_sentences(record, sentence):
     assert export_record_summary(record) == sentence
+
+
+@pytest.mark.parametrize(
+    ("pairs", "words"),
+    [
+        ([("uf", "zz")], "UF=ZZ"),
+        ([("uf", "SP"), ("uf", "GO")], "UF=SP ou GO"),
+        ([("status__exact", "zzz")], "situação=zzz"),
+        ([("uf__isnull", "True")], "UF=(vazio)"),
+        (
+            [("created_at__lt", "2026-11-26 00:00:00-03:00"), ("uf", "GO"), ("created_at__gte", "2026-11-25")],
+            "inscritos antes de 26/11/2026 e a partir de 25/11/2026, UF=GO",
+        ),
+        ([("created_at__year", "2026"), ("created_at__month", "3"), ("created_at__day", "5")], "inscritos em 05/03/2026"),
+        ([("created_at__gte", "not a date")], "inscritos a partir de not a date"),
+        ([("o", "-6"), ("p", "2"), ("q", "ana")], 'busca="ana"'),
+    ],
+    ids=["no-choice", "several-values", "unknown-label", "isnull", "range-split", "hierarchy", "garbage-kept", "ignored"],
+)
+def test_filter_parameters_in_words(pairs, words):
+    from registrations.audit import params_text
+
+    assert params_text(pairs) == words
+
+
+@pytest.mark.django_db
+def test_an_event_and_a_record_print_as_their_sentences_without_a_time():
+    from congress.testing.factories import make_participant
+
+    participant = make_participant()
+    event = RegistrationEvent.objects.create(participant=participant, kind=Kind.EMAIL_RESEND, actor="maria")
+    assert str(event) == "Reenvio do e-mail de confirmação pedido no admin por maria"
+    record = ExportRecord.objects.create(actor="maria", action="cancel_selected", row_count=1)
+    assert str(record) == "Cancelou 1 inscrição"

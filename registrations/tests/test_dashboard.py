@@ -333,4 +333,45 @@ def test_the_pages_make_a_few_queries_whatever_the_data(known_set, client, page)
     with CaptureQueriesContext(connection) as after:
         c.get(page)
     assert len(after) == len(before)
-    assert len(before) <= {DASHBOARD: 12, INDEX: 9}[page]
+    # Session, user, permissions, the WhatsApp channel-alert banner every admin
+    # page shows, then one query per figure group.
+    assert len(before) <= {DASHBOARD: 13, INDEX: 10}[page]
+
+
+# --------------------------------------------------------------------------
+# Labels agree with their numbers
+# --------------------------------------------------------------------------
+
+
+def captions(response) -> dict[str, str]:
+    """``{figure key: "1 mensagem do WhatsApp que não foi entregue"}`` from the cards."""
+    import re
+
+    html = response.content.decode()
+    found = {}
+    for key, value, caption in re.findall(
+        r'data-figure="(\w+)"><b class="dash-value">(\d+)</b> <span class="dash-caption">([^<]*)</span>', html
+    ):
+        found[key] = f"{value} {caption}"
+    return found
+
+
+@pytest.mark.parametrize("page", [DASHBOARD, INDEX], ids=["dashboard", "index"])
+def test_a_figure_of_one_is_labelled_in_the_singular(known_set, admin_client, page):
+    assert captions(admin_client.get(page)) == {
+        "confirmed_all": "5 confirmadas",
+        "cancelled_all": "3 canceladas",
+        "total_all": "8 inscrições no total",
+        "stuck": "1 conversa parada no meio da inscrição há mais de 24 h",
+        "open_questions": "1 pergunta sem resposta em aberto",
+        "failed_messages": "1 mensagem do WhatsApp que não foi entregue",
+        "email_failed": "1 e-mail de confirmação que falhou",
+    }
+
+
+def test_figures_of_zero_and_one_registration_are_labelled_in_the_plural_and_the_singular(admin_client):
+    registered(ago=dt.timedelta(0))
+    found = captions(admin_client.get(DASHBOARD))
+    assert found["confirmed_all"] == "1 confirmada" and found["total_all"] == "1 inscrição no total"
+    assert found["cancelled_all"] == "0 canceladas"
+    assert found["failed_messages"] == "0 mensagens do WhatsApp que não foram entregues"

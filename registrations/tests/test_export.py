@@ -290,3 +290,116 @@ def test_xlsx_streams_through_a_file_without_loading_the_queryset(tmp_path):
         make_participant()
     with open(tmp_path / "x.xlsx", "wb") as stream:
         assert write_xlsx(Participant.objects.all(), stream) == 3
+
+
+# --------------------------------------------------------------------------
+# One CSV rule for every text column: what a spreadsheet would convert gets '
+# --------------------------------------------------------------------------
+
+TEXT_FIELDS = {"Nome": "full_name", "Cidade": "city", "Região administrativa (DF)": "district", "Versão do aviso": "consent_version"}
+
+
+@pytest.mark.parametrize("value", ["1/2", "00123", "2026-11", "3e5", "12,5"], ids=["fraction", "zeros", "year-month", "exponent", "decimal"])
+@pytest.mark.parametrize("column", list(TEXT_FIELDS), ids=["name", "city", "district", "version"])
+def test_text_a_spreadsheet_would_convert_gets_the_same_apostrophe_in_every_text_column(column, value):
+    make_participant(**{TEXT_FIELDS[column]: value})
+    assert rows_of(export_text())[1][HEADER.index(column)] == "'" + value
+
+
+@pytest.mark.parametrize(
+    "value", ["Maria", "Quadra 12", "2026-11 revisado", "Rua 1/2"], ids=["name", "word-number", "sentence", "address"]
+)
+@pytest.mark.parametrize("column", list(TEXT_FIELDS), ids=["name", "city", "district", "version"])
+def test_text_a_spreadsheet_keeps_as_text_is_written_as_is(column, value):
+    make_participant(**{TEXT_FIELDS[column]: value})
+    assert rows_of(export_text())[1][HEADER.index(column)] == value
+
+
+def test_cpf_and_phone_are_never_prefixed():
+    participant = make_participant(cpf=make_cpf("001234567"), phone="+5561999990000")
+    row = rows_of(export_text())[1]
+    assert row[HEADER.index("CPF")] == participant.cpf_formatted
+    assert row[HEADER.index("Telefone")] == "(61) 99999-0000"
+
+
+def test_a_value_starting_with_an_apostrophe_keeps_it_so_dropping_one_gives_the_value_back():
+    make_participant(full_name="'Ana")
+    assert rows_of(export_text())[1][0] == "''Ana"
+
+
+def test_the_xlsx_keeps_convertible_text_as_text_without_an_apostrophe(tmp_path):
+    make_participant(full_name="00123", city="1/2")
+    sheet = xlsx_sheet(tmp_path)
+    name, city = sheet["A2"], sheet.cell(row=2, column=HEADER.index("Cidade") + 1)
+    assert (name.data_type, name.value, name.quotePrefix) == ("s", "00123", True)
+    assert (city.data_type, city.value) == ("s", "1/2")
+
+
+# --------------------------------------------------------------------------
+# export_participants on the command line: clear errors, warnings, pipes
+# --------------------------------------------------------------------------
+
+
+def test_an_impossible_date_is_a_clear_error_not_a_traceback():
+    with pytest.raises(CommandError, match=r"--since: invalid date '2026-13-01': use YYYY-MM-DD or DD/MM/YYYY"):
+        call_command("export_participants", "--since", "2026-13-01", stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_an_impossible_date_on_the_command_line_prints_the_usage_error_only():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.conf import settings
+
+    result = subprocess.run(
+        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "export_participants", "--since", "2026-13-01"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "invalid date '2026-13-01'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_profile_is_warned_about_with_the_valid_ones():
+    make_participant(profile=make_profile(name="Estudante"))
+    make_profile(name="Produtor rural")
+    err = io.StringIO()
+    call_command("export_participants", profile="Nope", stdout=io.StringIO(), stderr=err)
+    assert "no profile 'Nope'" in err.getvalue()
+    assert "Estudante, Produtor rural" in err.getvalue()
+    assert "0 participant(s) exported" in err.getvalue()
+
+
+def test_a_known_profile_is_not_warned_about():
+    make_participant(profile=make_profile(name="Estudante"))
+    err = io.StringIO()
+    call_command("export_participants", profile="estudante", stdout=io.StringIO(), stderr=err)
+    assert "warning" not in err.getvalue()
+
+
+class ClosedAfter(io.StringIO):
+    """Standard output whose reader goes away after ``lines`` writes (``| head``)."""
+
+    def __init__(self, lines: int) -> None:
+        super().__init__()
+        self.left = lines
+
+    def write(self, text: str) -> int:
+        if self.left <= 0:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.left -= 1
+        return super().write(text)
+
+
+def test_a_closed_pipe_ends_the_export_quietly_and_records_what_was_handed_over():
+    for _ in range(5):
+        make_participant()
+    out, err = ClosedAfter(3), io.StringIO()
+    call_command("export_participants", stdout=out, stderr=err)  # no BrokenPipeError
+    assert out.getvalue().count("\r\n") == 3
+    assert err.getvalue() == ""
+    record = ExportRecord.objects.get()
+    assert record.row_count == 2  # the header and two participants were written

@@ -81,3 +81,36 @@ def test_a_cpf_matches_partially_only_for_who_sees_it_in_full():
     assert set(Participant.objects.filter(search_q("12345"))) == {participant}
     assert set(Participant.objects.filter(search_q("12345", full_cpf=False))) == set()
     assert set(Participant.objects.filter(search_q(participant.cpf_formatted, full_cpf=False))) == {participant}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("stored", "typed"),
+    [("Ma\u200bria Souza", "maria"), ("Maria Souza", "ma\u200bria"), ("Jo\u00adão\u2060 Lima", "joao lima")],
+    ids=["stored", "typed", "soft-hyphen-and-word-joiner"],
+)
+def test_search_ignores_zero_width_characters(stored, typed):
+    target = make_participant(full_name=stored)
+    make_participant(full_name="Outra Pessoa")
+    assert set(Participant.objects.filter(search_q(typed))) == {target}
+
+
+@pytest.mark.django_db
+def test_the_migration_refolds_rows_stored_with_zero_width_characters():
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("registrations.migrations.0009_participant_search_text_refold")
+    participant = make_participant(full_name="Ma\u200bria Souza")
+    untouched = make_participant(full_name="Ana Lima")
+    expected = participant.search_text
+    assert expected.startswith("maria souza ")
+    # As the previous fold stored it.
+    Participant.objects.filter(pk=participant.pk).update(search_text="ma\u200b" + expected[2:])
+    with connection.schema_editor() as editor:
+        migration.refold(apps, editor)
+    participant.refresh_from_db()
+    assert participant.search_text == expected
+    assert Participant.objects.get(pk=untouched.pk).search_text == untouched.search_text

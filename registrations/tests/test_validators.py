@@ -129,6 +129,15 @@ def test_fold_lowercases_strips_accents_and_collapses_whitespace():
     assert fold("  São   PAULO\tÇÃO ") == "sao paulo cao"
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Ma\u200bria", "Ma\u200cria", "Ma\u200dria", "Ma\u2060ria", "\ufeffMaria", "Ma\u00adria", "\u200eMaria\u200f"],
+    ids=["zero-width-space", "zwnj", "zwj", "word-joiner", "bom", "soft-hyphen", "bidi-marks"],
+)
+def test_fold_drops_invisible_format_characters(text):
+    assert fold(text) == "maria"
+
+
 # --------------------------------------------------------------------------
 # Names
 # --------------------------------------------------------------------------
