@@ -30,6 +30,8 @@ from chatbot.router import MENU_OPTIONS_NEW, MENU_OPTIONS_REGISTERED, Routed, ro
 from congress import sql
 from congress.errors import CongressError
 from congress.locks import conversation_lock
+from registrations.flow.choices import NO, YES, buttons, choice_list
+from registrations.flow.types import Choices
 from registrations.reading.answers import read_yes_no
 from registrations.reading.numbers import read_choice
 from registrations.steps import IN_FLOW_STEPS, RegistrationStep
@@ -49,10 +51,19 @@ class TurnResult:
     replies: list[str] = field(default_factory=list)
     step: str = RegistrationStep.IDLE
     turns: int = 0
+    # The options the last reply offers (menu, yes/no, profile, UF, field to
+    # correct), for channels that render buttons or a list; the text above
+    # already holds them numbered, so other channels ignore this.
+    choices: Choices | None = None
 
     @property
     def reply(self) -> str:
         return "\n\n".join(self.replies)
+
+    @property
+    def interactive(self) -> dict | None:
+        """``choices`` as stored on the reply (``OutboundMessage.interactive``)."""
+        return self.choices.to_data() if self.choices is not None else None
 
 
 def menu_text(event: Event | None, *, registered: bool = False) -> str:
@@ -72,6 +83,20 @@ def menu_text(event: Event | None, *, registered: bool = False) -> str:
         "3️⃣ Minha inscrição\n"
         "4️⃣ Falar com a organização\n\n"
         "Ou escreva sua pergunta (ex.: *onde vai ser o evento?*)."
+    )
+
+
+def menu_choices(*, registered: bool = False) -> Choices | None:
+    """The main menu's options; a tap answers the option's number, as typed."""
+    first = _("Inscrever outra pessoa") if registered else _("Fazer minha inscrição")
+    return choice_list(
+        [
+            ("1", first, ""),
+            ("2", _("Informações do evento"), ""),
+            ("3", _("Minha inscrição"), ""),
+            ("4", _("Falar com a organização"), ""),
+        ],
+        button=_("Ver opções"),
     )
 
 
@@ -434,7 +459,7 @@ def _privacy_command(state: ConversationState, routed: Routed, answer: Callable[
                 reply = _erase_explanation(state)
             else:
                 reply = answer(routed.text)
-            return [reply, _("Sobre apagar seus dados: responda *sim* para confirmar ou *não* para manter.")]
+            return [reply, _erase_reminder()]
         data.pop("erase_pending")
         if read_yes_no(routed.text) == "yes" or routed.words in ("pode apagar", "apagar", "apaga", "confirmo"):
             conversation_anonymize(conversation_id=state.conversation_id, actor="participant", keep_relatives=True)
@@ -450,8 +475,16 @@ def _privacy_command(state: ConversationState, routed: Routed, answer: Callable[
         return [personal_data_report(conversation=state)]
     if routed.command == "erase_data":
         state.data = {**data, "erase_pending": True}
-        return [_erase_explanation(state) + "\n\n" + _("Responda *SIM* para confirmar.")]
+        return [_erase_explanation(state) + "\n\n" + _erase_question()]
     return None
+
+
+def _erase_question() -> str:
+    return _("Responda *SIM* para confirmar.")
+
+
+def _erase_reminder() -> str:
+    return _("Sobre apagar seus dados: responda *sim* para confirmar ou *não* para manter.")
 
 
 def _erase_explanation(state: ConversationState) -> str:
@@ -467,6 +500,23 @@ def _erase_explanation(state: ConversationState) -> str:
             "pedir à organização."
         )
     return text
+
+
+def _choices(state: ConversationState, replies: list[str], event: Event | None) -> Choices | None:
+    """What the turn's LAST reply offers to tap: the main menu, the erasure's
+    yes/no, or the registration's question (``registration_choices``)."""
+    from chatbot.registration import registration_choices
+
+    if not replies:
+        return None
+    last = replies[-1]
+    for registered in (False, True):
+        if last.endswith(menu_text(event, registered=registered)):
+            return menu_choices(registered=registered)
+    data = state.data if isinstance(state.data, dict) else {}
+    if data.get("erase_pending") and last.endswith((_erase_question(), _erase_reminder())):
+        return buttons([(YES, _("Sim, apagar")), (NO, _("Não, manter"))])
+    return registration_choices(state, last)
 
 
 def _save(state: ConversationState, text: str, replies: list[str], now, *, in_flow: bool = False) -> None:
@@ -544,9 +594,13 @@ def _turn(conversation_id: str, text: str, push_name: str, *, savepoint: bool = 
         event = active_event()
         was_in_flow = state.registration_step in IN_FLOW_STEPS
         replies = [r for r in _dispatch(state, text, event) if r]
+        choices = _choices(state, replies, event)
         in_flow = was_in_flow or state.registration_step in IN_FLOW_STEPS
         _save(state, text, replies, now, in_flow=in_flow)
-    return TurnResult(conversation_id=conversation_id, replies=replies, step=state.registration_step, turns=state.turns)
+    return TurnResult(
+        conversation_id=conversation_id, replies=replies, step=state.registration_step, turns=state.turns,
+        choices=choices,
+    )
 
 
 def conversation_turn(*, conversation_id: str, text: str, push_name: str = "", lock: bool = True) -> TurnResult:

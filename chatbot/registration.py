@@ -234,18 +234,7 @@ def _context(
     keys: set[str],
     profiles: Iterable[Profile] | None = None,
 ) -> flow.FlowContext:
-    options: tuple[flow.ProfileOption, ...] = ()
-    if event is not None:
-        if profiles is None:
-            profiles = event.profiles.filter(active=True).order_by("order", "id")
-        options = tuple(
-            flow.ProfileOption(
-                id=profile.pk,
-                name=profile.name,
-                keywords=tuple(k.strip() for k in profile.keywords.split(",") if k.strip()),
-            )
-            for profile in profiles
-        )
+    options = _profile_options(event, profiles)
     owners, others = _owners(keys, conversation)
     return flow.FlowContext(
         now=timezone.now(),
@@ -265,6 +254,35 @@ def _context(
         whatsapp_phone=_whatsapp_phone(conversation.conversation_id),
         region=places.region_ufs(event.uf) if event is not None and event.uf else (),
     )
+
+
+def _profile_options(event: Event | None, profiles: Iterable[Profile] | None) -> tuple[flow.ProfileOption, ...]:
+    if event is None:
+        return ()
+    if profiles is None:
+        profiles = event.profiles.filter(active=True).order_by("order", "id")
+    return tuple(
+        flow.ProfileOption(
+            id=profile.pk,
+            name=profile.name,
+            keywords=tuple(k.strip() for k in profile.keywords.split(",") if k.strip()),
+        )
+        for profile in profiles
+    )
+
+
+def registration_choices(conversation: ConversationState, reply: str) -> flow.Choices | None:
+    """The options ``reply`` (the turn's last reply) offers where the
+    conversation now stands (consent, a suggestion, the UF, the profile, the
+    summary, self-service questions), for channels that render them; None
+    when it offers none. Reads no table: the profiles come from the
+    knowledge index the turn already loaded."""
+    state = flow.FlowState.from_data(conversation.registration_step, conversation.data)
+    if state.step not in flow.IN_FLOW_STEPS and state.mode is None:
+        return None
+    index = get_knowledge_index()
+    ctx = flow.FlowContext(now=timezone.now(), profiles=_profile_options(index.event, index.profiles))
+    return flow.offered_choices(state, ctx, reply)
 
 
 def _whatsapp_phone(conversation_id: str) -> str:

@@ -303,6 +303,12 @@ WA_GATEWAY_PORT = env.int("WA_GATEWAY_PORT", default=3000)
 WA_SESSION = env.str("WA_SESSION", default="")  # postgres DSN or SQLite path; derived from DATABASE_URL when empty
 WA_ACCEPT_GROUPS = env.bool("WA_ACCEPT_GROUPS", default=False)
 WA_TYPING_INDICATOR = env.bool("WA_TYPING_INDICATOR", default=True)
+# Bursts: a chat's messages that arrive within this many ms of each other are
+# answered as one turn with one reply (every WhatsApp channel, never /chat);
+# 0 = each message answered on its own. whatsapp/debounce.py has the rules.
+WA_DEBOUNCE_MS = env.int("WA_DEBOUNCE_MS", default=1500)
+if WA_DEBOUNCE_MS < 0:
+    raise ImproperlyConfigured(f"WA_DEBOUNCE_MS must be 0 (off) or a number of milliseconds, not {WA_DEBOUNCE_MS}")
 # --- WhatsApp Cloud API (issue 13; whatsapp/channels/cloud.py, docs/whatsapp-cloud-api.md) ---
 # Token + phone number id both set = the Cloud API channel sends; the app
 # secret authenticates the webhook (/whatsapp/cloud: X-Hub-Signature-256), the
@@ -466,6 +472,7 @@ LOGGING = {
 # app defines its own (congress.metrics serves them).
 METRICS_COLLECTORS = [
     "whatsapp.metrics.MessageCollector",
+    "whatsapp.metrics.ChannelAlertCollector",
     "registrations.metrics.RegistrationCollector",
 ]
 

@@ -11,7 +11,7 @@ from django.db.models import Max
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -42,6 +42,12 @@ class ChatFilter(admin.SimpleListFilter):
         if self.value():
             return queryset.filter(chat_id=self.value())
         return queryset
+
+
+def _together_link(pk: int):
+    """"respondida junto com #N": the message of the burst that carries the reply."""
+    url = reverse("admin:whatsapp_inboundmessage_change", args=[pk])
+    return format_html('{} <a href="{}">#{}</a>', _("respondida junto com"), url, pk)
 
 
 def _chat_link(chat_id: str):
@@ -94,14 +100,15 @@ class ReplyInline(MessageTextMixin, ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(InboundMessage)
 class InboundMessageAdmin(MessageTextMixin, admin.ModelAdmin):
-    list_display = ["created_at", "chat", "push_name", "preview", "channel", "status", "attempts"]
+    list_display = ["created_at", "chat", "push_name", "preview", "channel", "status_display", "attempts"]
     list_display_links = ["created_at"]
     list_filter = ["status", "channel", "has_audio", ChatFilter, "created_at"]
-    search_fields = ["chat_id", "message_id", "push_name", "number", "jid"]
+    search_fields = ["chat_id", "message_id", "push_name", "number", "jid", "sender_alt"]
     date_hierarchy = "created_at"
     readonly_fields = [
-        "message_id", "channel", "chat_id", "number", "jid", "push_name", "text_display", "has_audio", "media_id",
-        "mimetype", "transcript_display", "sent_at", "status", "attempts", "last_error", "request_id", "created_at", "processed_at",
+        "message_id", "channel", "chat_id", "number", "jid", "sender_alt", "push_name", "text_display", "has_audio", "media_id",
+        "mimetype", "transcript_display", "sent_at", "status", "answered_together_display", "attempts", "last_error", "request_id",
+        "created_at", "processed_at",
     ]
     fields = readonly_fields
     inlines = [ReplyInline, MessageEventInline]
@@ -114,6 +121,26 @@ class InboundMessageAdmin(MessageTextMixin, admin.ModelAdmin):
     @admin.display(description=_("conversa"), ordering="chat_id")
     def chat(self, obj: InboundMessage):
         return _chat_link(obj.chat_id)
+
+    @admin.display(description=_("situação"), ordering="status")
+    def status_display(self, obj: InboundMessage):
+        """The status, and for a message of a burst (WA_DEBOUNCE_MS) the one
+        whose reply answered it."""
+        if obj.answered_with_id is None:
+            return obj.get_status_display()
+        return format_html('{}<br><small>{}</small>', obj.get_status_display(), _together_link(obj.answered_with_id))
+
+    @admin.display(description=_("respondida junto com"))
+    def answered_together_display(self, obj: InboundMessage):
+        if obj.answered_with_id is not None:
+            return _together_link(obj.answered_with_id)
+        together = list(obj.answered_together.order_by("id").values_list("pk", flat=True))
+        if not together:
+            return "—"
+        links = format_html_join(", ", '<a href="{}">#{}</a>', (
+            (reverse("admin:whatsapp_inboundmessage_change", args=[pk]), pk) for pk in together
+        ))
+        return format_html("{} {}", _("a resposta desta mensagem respondeu também"), links)
 
     @admin.display(description=_("mensagem"))
     def preview(self, obj: InboundMessage) -> str:
@@ -238,3 +265,55 @@ class MessageTemplateAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
         return super().changelist_view(request, extra_context)
+
+
+# --- Channel alerts (whatsapp/alerts.py): what stopped a WhatsApp channel ---
+
+from whatsapp.alerts import alert_action, channel_alert_resolve  # noqa: E402 - appended section
+from whatsapp.models import ChannelAlert  # noqa: E402 - appended section
+
+
+class AlertStatusFilter(admin.SimpleListFilter):
+    title = _("situação")
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("open", _("Em aberto")), ("resolved", _("Resolvidos"))]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("open", "resolved"):
+            return queryset.filter(resolved_at__isnull=self.value() == "open")
+        return queryset
+
+
+@admin.register(ChannelAlert)
+class ChannelAlertAdmin(admin.ModelAdmin):
+    """Alerts the gateway raised (logged out, banned, outdated, replaced,
+    cannot connect), shown as a banner on every admin page while open.
+    Organizers mark them resolved once they acted; a successful connect
+    resolves those it proves over by itself."""
+
+    list_display = ["kind", "channel", "created_at", "resolved_at", "detail"]
+    list_filter = [AlertStatusFilter, "kind", "channel"]
+    readonly_fields = ["kind", "channel", "detail", "what_to_do", "created_at", "resolved_at"]
+    fields = readonly_fields
+    actions = ["resolve"]
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=_("o que fazer"))
+    def what_to_do(self, obj: ChannelAlert) -> str:
+        return alert_action(obj.kind)
+
+    @admin.action(description=_("Marcar como resolvido"), permissions=["change"])
+    def resolve(self, request: HttpRequest, queryset) -> None:
+        count = channel_alert_resolve(alert_ids=list(queryset.values_list("pk", flat=True)), actor=request.user.get_username())
+        admin_action_record(request=request, action="channel_alert_resolve", row_count=count)
+        self.message_user(
+            request,
+            ngettext("%(count)d alerta marcado como resolvido.", "%(count)d alertas marcados como resolvidos.", count)
+            % {"count": count},
+            messages.SUCCESS if count else messages.WARNING,
+        )

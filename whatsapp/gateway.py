@@ -10,13 +10,25 @@ neonize dispatches events one at a time and a slow handler delays every other
 event, so the handler only parses and hands the work (voice-note download,
 the database insert) to a small pool: one single-thread executor per hash
 bucket of chats, which keeps each chat's messages in arrival order.
+
+``GatewayConnection`` owns the connection: the first-connect loop (whatsmeow
+reconnects by itself only after a first success) with a bounded wait per
+attempt and backoff, and the events that stop the channel (logged out,
+temporary ban, client outdated, session replaced), which open a
+``ChannelAlert`` (whatsapp/alerts.py) and make ``/send-text`` answer 503
+until the channel can send again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import json
 import logging
+import math
+import mmap
+import random
+import re
 import socket
 import threading
 import time
@@ -26,18 +38,23 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from congress.errors import InvalidValue
+from congress.errors import CongressError, InvalidValue
 from congress.request_id import clean_request_id, new_request_id, set_request_id
+from whatsapp import metrics
+from whatsapp.models import Channel, ChannelAlert
 
 logger = logging.getLogger(__name__)
 
 PHONE_SERVER = "s.whatsapp.net"
+LID_SERVER = "lid"
 IGNORED_SERVERS = frozenset({"broadcast", "newsletter"})
 
 
@@ -48,23 +65,114 @@ def jid_string(jid: Any) -> str:
     return f"{jid.User}@{jid.Server}"
 
 
+def mask_jid(value: str) -> str:
+    """``"123456789012345@lid"`` -> ``"***********2345@lid"``: enough to tell
+    two senders apart in a log, not enough to contact one."""
+    user, at, server = value.partition("@")
+    return "*" * max(len(user) - 4, 0) + user[-4:] + at + server
+
+
+# --- versions ----------------------------------------------------------------------
+
+_BUILDINFO_MAGIC = b"\xff Go buildinf:"
+_PSEUDO_VERSION = re.compile(r"^v\d+\.\d+\.\d+-(?:[\w.]+\.)?(\d{14})-([0-9a-f]{12})$")
+
+
+def _uvarint(data: Any, position: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, position
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def go_build_info(path: Path) -> tuple[str, dict[str, str]]:
+    """The Go version and the module versions a Go binary was built with: the
+    build info Go embeds in every binary and shared library (what
+    ``go version -m`` prints). ``("", {})`` when there is none in the layout
+    of Go >= 1.18 (a 32-byte header, then two length-prefixed strings)."""
+    with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        start = data.find(_BUILDINFO_MAGIC)
+        if start < 0 or not data[start + 15] & 0x2:
+            return "", {}
+        position = start + 32
+        strings = []
+        for _n in range(2):
+            length, position = _uvarint(data, position)
+            strings.append(bytes(data[position : position + length]).decode("utf-8", "replace"))
+            position += length
+    go_version, modinfo = strings
+    modules: dict[str, str] = {}
+    module = ""
+    for line in modinfo.split("\n"):
+        fields = line.split("\t")
+        if fields[0] == "dep" and len(fields) >= 3:
+            module = fields[1]
+            modules[module] = fields[2]
+        elif fields[0] == "=>" and module and len(fields) >= 3:
+            modules[module] = f"{fields[2] or '(local)'} (replaced by {fields[1]})"
+    return go_version, modules
+
+
+def neonize_versions() -> dict[str, str]:
+    """neonize's version, and the whatsmeow and Go versions its compiled
+    library was built with (read from the library's Go build info; "unknown"
+    when that cannot be read, never guessed)."""
+    import neonize
+    from neonize.utils.platform import generated_name
+
+    versions = {"neonize": getattr(neonize, "__version__", "unknown"), "whatsmeow": "unknown", "go": "unknown"}
+    library = Path(neonize.__file__).parent / generated_name()
+    try:
+        go_version, modules = go_build_info(library)
+    except (OSError, ValueError, IndexError) as exc:
+        logger.warning("whatsapp.gateway_build_info_unreadable library=%s error=%s", library, exc)
+        return versions
+    whatsmeow = modules.get("go.mau.fi/whatsmeow", "")
+    if whatsmeow:
+        found = _PSEUDO_VERSION.match(whatsmeow)
+        if found:  # v0.0.0-20260921121126-35ae40906e74: a commit, not a release
+            stamp, commit = found.groups()
+            whatsmeow += f" (commit {commit} of {stamp[:4]}-{stamp[4:6]}-{stamp[6:8]})"
+        versions["whatsmeow"] = whatsmeow
+    versions["go"] = go_version or "unknown"
+    return versions
+
+
 @dataclass(frozen=True)
 class IncomingMessage:
     """What the gateway hands to ``message_accept`` for one WhatsApp message."""
 
     message_id: str
     number: str  # the sender's phone number, when WhatsApp gives one
-    jid: str  # where the reply goes: the chat (a person, an @lid, or a group)
+    jid: str  # where the reply goes: the chat (a person, an @lid, or a group), exactly as received
     text: str
     push_name: str
     timestamp: int | None
     is_audio: bool = False
     audio_mimetype: str = ""
     audio_length: int = 0
+    sender_alt: str = ""  # the sender's other id: the phone JID of an @lid sender, or the reverse
 
     @property
     def chat_key(self) -> str:
         return self.number or self.jid
+
+
+def _answerable_source(source: Any, *, accept_groups: bool) -> bool:
+    """Not our own message, not a status broadcast or newsletter, not a group
+    (unless ``accept_groups``)."""
+    if source.IsFromMe:
+        return False
+    chat = source.Chat
+    if chat.Server in IGNORED_SERVERS or chat.User == "status":
+        return False
+    return accept_groups or not source.IsGroup
 
 
 def parse_message_event(ev: Any, *, accept_groups: bool = False) -> IncomingMessage | None:
@@ -73,14 +181,11 @@ def parse_message_event(ev: Any, *, accept_groups: bool = False) -> IncomingMess
     ``accept_groups``) and messages with neither text nor audio."""
     info = ev.Info
     source = info.MessageSource
-    if source.IsFromMe:
+    if not _answerable_source(source, accept_groups=accept_groups):
         return None
     chat = source.Chat
-    if chat.Server in IGNORED_SERVERS or chat.User == "status":
-        return None
-    if source.IsGroup and not accept_groups:
-        return None
     sender = source.Sender
+    sender_alt = jid_string(source.SenderAlt) if source.HasField("SenderAlt") else ""
     number = ""
     if sender.Server == PHONE_SERVER:
         number = sender.User
@@ -99,6 +204,9 @@ def parse_message_event(ev: Any, *, accept_groups: bool = False) -> IncomingMess
     return IncomingMessage(
         message_id=info.ID,
         number=number,
+        # The chat id exactly as WhatsApp gave it (an @lid stays an @lid):
+        # sending to the phone form can fail silently for contacts migrated
+        # to LIDs, so replies go where the message came from.
         jid=jid_string(chat) or jid_string(sender),
         text=text,
         push_name=info.Pushname,
@@ -106,7 +214,29 @@ def parse_message_event(ev: Any, *, accept_groups: bool = False) -> IncomingMess
         is_audio=is_audio,
         audio_mimetype=audio.mimetype if is_audio else "",
         audio_length=int(audio.fileLength) if is_audio else 0,
+        sender_alt=sender_alt,
     )
+
+
+# Fields that wrap a message rather than carry it.
+_ENVELOPE_FIELDS = frozenset({"messageContextInfo", "senderKeyDistributionMessage"})
+
+
+def is_empty_lid_message(ev: Any, *, accept_groups: bool = False) -> bool:
+    """A message from an ``@lid`` sender that arrived with nothing in it: a
+    known neonize bug (krypton-byte/neonize#217, open in 0.5.2), where the
+    content could not be decrypted or parsed. The bot cannot know what was
+    said, so it must not answer; the gateway logs and counts it."""
+    source = ev.Info.MessageSource
+    if not _answerable_source(source, accept_groups=accept_groups):
+        return False
+    if LID_SERVER not in (source.Sender.Server, source.Chat.Server):
+        return False
+    for field, value in ev.Message.ListFields():
+        if field.name in _ENVELOPE_FIELDS or (field.name == "conversation" and not value.strip()):
+            continue
+        return False
+    return True
 
 
 class GatewayHandler:
@@ -135,6 +265,8 @@ class GatewayHandler:
         try:
             incoming = parse_message_event(ev, accept_groups=self.accept_groups)
             if incoming is None:
+                if is_empty_lid_message(ev, accept_groups=self.accept_groups):
+                    self._unreadable(ev.Info, reason="empty_lid")
                 return
             if self.inline:
                 self.handle(client, ev, incoming)
@@ -143,6 +275,30 @@ class GatewayHandler:
                 self._executors[bucket].submit(self._handle_in_pool, client, ev, incoming)
         except Exception:
             logger.exception("whatsapp.gateway_handler_error")
+
+    def on_undecryptable(self, client: Any, ev: Any) -> None:
+        """``UndecryptableMessageEv``: WhatsApp delivered a message we could not
+        decrypt (whatsmeow asks the sender's phone to send it again; if that
+        works it arrives as a normal message). Never answered, only counted."""
+        try:
+            if _answerable_source(ev.Info.MessageSource, accept_groups=self.accept_groups):
+                self._unreadable(ev.Info, reason="undecryptable", unavailable=ev.IsUnavailable)
+        except Exception:
+            logger.exception("whatsapp.gateway_handler_error")
+
+    def _unreadable(self, info: Any, *, reason: str, unavailable: bool = False) -> None:
+        source = info.MessageSource
+        metrics.GATEWAY_UNREADABLE.labels(reason).inc()
+        logger.warning(
+            "whatsapp.gateway_unreadable_message reason=%s message_id=%s sender=%s sender_alt=%s type=%s unavailable=%s"
+            " (not answered)",
+            reason,
+            info.ID,
+            mask_jid(jid_string(source.Sender)),
+            mask_jid(jid_string(source.SenderAlt)) if source.HasField("SenderAlt") else "-",
+            info.Type or "-",
+            unavailable,
+        )
 
     def _handle_in_pool(self, client: Any, ev: Any, incoming: IncomingMessage) -> None:
         # Like a request: drop a broken or expired database connection first.
@@ -153,7 +309,8 @@ class GatewayHandler:
             close_old_connections()
 
     def handle(self, client: Any, ev: Any, incoming: IncomingMessage) -> None:
-        """Download a voice note if any, then accept the message."""
+        """Download a voice note if any (at once: WhatsApp's media links
+        expire), then accept the message."""
         set_request_id(new_request_id())
         try:
             audio = None
@@ -172,6 +329,7 @@ class GatewayHandler:
                 audio=audio,
                 mimetype=incoming.audio_mimetype,
                 source="gateway",
+                sender_alt=incoming.sender_alt,
             )
             if self.typing and getattr(result, "status", "") == "queued":
                 self._typing(client, incoming.jid)
@@ -209,6 +367,454 @@ def parse_jid(value: str) -> Any:
     return build_jid(user, server or PHONE_SERVER)
 
 
+# --- the connection: state, alerts, first-connect loop ------------------------------
+
+
+@dataclass(frozen=True)
+class Halt:
+    """Why the channel stopped sending, until a connect succeeds again."""
+
+    kind: str  # a ChannelAlert.Kind
+    alert_id: int | None  # the open ChannelAlert (None when it could not be stored)
+    retry_at: float | None  # time.monotonic() when to try connecting again; None = when the alert is resolved
+
+
+class ChannelState:
+    """What the gateway process knows about its WhatsApp session, read by
+    ``/send-text`` and the health checks, written by the connection's event
+    handlers (neonize's thread) and the connect loop (the main thread)."""
+
+    def __init__(self, channel: str = Channel.GATEWAY) -> None:
+        self.channel = channel
+        self._lock = threading.Lock()
+        self._connected = False
+        self._halt: Halt | None = None
+        self._down_since: float | None = None  # set when a connected session drops
+        self._publish()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def halt(self) -> Halt | None:
+        return self._halt
+
+    @property
+    def can_send(self) -> bool:
+        with self._lock:
+            return self._connected and self._halt is None
+
+    def down_for(self) -> float | None:
+        """Seconds since a connected session dropped (None while up or never up)."""
+        since = self._down_since
+        return None if since is None else time.monotonic() - since
+
+    def set_connected(self, connected: bool) -> None:
+        with self._lock:
+            if connected:
+                self._down_since = None
+            elif self._connected:
+                self._down_since = time.monotonic()
+            self._connected = connected
+            self._publish()
+
+    def set_halt(self, halt: Halt | None) -> None:
+        with self._lock:
+            self._halt = halt
+            if halt is not None:
+                self._connected = False
+                self._down_since = None  # the halt's own alert says it; no second one
+            self._publish()
+
+    def refusal(self) -> tuple[str, str] | None:
+        """``(error, detail)`` for /send-text's 503, or None when it may send."""
+        with self._lock:
+            halt, connected = self._halt, self._connected
+        if halt is not None:
+            alert = f"alert #{halt.alert_id}" if halt.alert_id else "alert not stored"
+            return (
+                "channel_halted",
+                f"The WhatsApp channel stopped sending: {halt.kind} ({alert}). Replies wait until it is"
+                " resolved: see the banner in the admin.",
+            )
+        if not connected:
+            return "not_connected", "The gateway is not connected to WhatsApp; try again shortly."
+        return None
+
+    def _publish(self) -> None:
+        metrics.CHANNEL_UP.labels(self.channel).set(1 if self._connected and self._halt is None else 0)
+
+
+@dataclass(frozen=True)
+class ConnectPolicy:
+    """How long to wait and how often to try (``whatsapp_gateway`` options)."""
+
+    timeout_s: float = 30.0  # an attempt with no sign of life (QR code, connected) for this long is abandoned
+    qr_grace_s: float = 90.0  # a QR or pairing code on screen extends the attempt by this (a person is scanning)
+    backoff_s: float = 1.0
+    backoff_max_s: float = 60.0
+    alert_after: int = 5  # consecutive failed attempts before a connect_failed alert (then every that many)
+    stop_grace_s: float = 30.0  # an abandoned connect() that has not returned by then: the process exits
+    down_alert_s: float = 300.0  # a session down this long (whatsmeow reconnecting in vain): connect_failed alert
+    halt_poll_s: float = 15.0  # while halted, how often to ask the database whether the alert was resolved
+    ban_retry_s: float = 3600.0  # a temporary ban without a known end: try again after this
+    logged_out_retry_s: float = 5.0  # after a logout, a new QR code to scan after this
+    unstored_retry_s: float = 600.0  # a halt whose alert could not be stored: try again after this
+
+    def backoff(self, failures: int) -> float:
+        """Exponential, with jitter in the upper half (failures >= 1)."""
+        delay = min(self.backoff_max_s, self.backoff_s * 2 ** max(0, failures - 1))
+        return delay / 2 + random.uniform(0, delay / 2)
+
+
+class GatewayStuck(CongressError):
+    """neonize's connect() did not return after stop(): only a new process
+    gets a clean client, so the command exits and its supervisor restarts it."""
+
+
+_TEMP_BAN_REASONS = {
+    "SEND_TO_TOO_MANY_PEOPLE": "mensagens para gente demais",
+    "BLOCKED_BY_USERS": "bloqueado por muitos usuários",
+    "CREATED_TOO_MANY_GROUPS": "grupos criados demais",
+    "SENT_TOO_MANY_SAME_MESSAGE": "a mesma mensagem repetida vezes demais",
+    "BROADCAST_LIST": "lista de transmissão",
+}
+
+
+class GatewayConnection:
+    """Connects the neonize client and keeps it connected, or says why not.
+
+    ``run()`` is the first-connect loop: each attempt runs ``client.connect()``
+    (which blocks for the whole session) in a thread and waits for a sign of
+    life (a QR or pairing code, or ``ConnectedEv``) for at most
+    ``timeout_s``; a failed or silent attempt is abandoned with
+    ``client.stop()`` and retried with backoff, and after ``alert_after``
+    failures in a row a ``connect_failed`` alert opens. Once connected,
+    whatsmeow reconnects by itself; a session down for ``down_alert_s``
+    opens the same alert.
+
+    ``LoggedOutEv``, ``TemporaryBanEv``, ``ClientOutdatedEv`` and
+    ``StreamReplacedEv`` halt the channel: a ``ChannelAlert``, an ERROR log
+    line, ``whatsapp_channel_alerts_total`` and ``whatsapp_channel_up`` = 0;
+    the client is stopped and /send-text answers 503 ``channel_halted``. The
+    loop tries again when the halt allows it (a new QR code shortly after a
+    logout, the ban's end) or when an organizer marks the alert resolved;
+    ``ConnectedEv`` resolves the alerts a connection proves over.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        policy: ConnectPolicy | None = None,
+        state: ChannelState | None = None,
+        stopping: threading.Event | None = None,
+        on_connected: Callable[[], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.policy = policy or ConnectPolicy()
+        self.state = state or ChannelState()
+        self.stopping = stopping or threading.Event()
+        self.on_connected_callback = on_connected
+        self.last_error = ""
+        self._wake = threading.Event()
+        self._connected = threading.Event()  # this attempt reached ConnectedEv
+        self._activity = threading.Event()  # a QR or pairing code was shown
+        self._halted = threading.Event()
+        self._failed = threading.Event()  # ConnectFailureEv before connecting
+        self._down_alerted = False
+        self._halts_in_a_row = 0  # halts without a connection in between (a logout that repeats)
+
+    def register(self) -> None:
+        """Register the connection's event handlers on the client (before
+        connect(): neonize subscribes only to the events registered then).
+        neonize keeps bound methods as weak references: keep this object
+        referenced for as long as the client runs."""
+        from neonize.events import (
+            ClientOutdatedEv,
+            ConnectedEv,
+            ConnectFailureEv,
+            DisconnectedEv,
+            LoggedOutEv,
+            StreamErrorEv,
+            StreamReplacedEv,
+            TemporaryBanEv,
+        )
+
+        for event, handler in (
+            (ConnectedEv, self.on_connected),
+            (DisconnectedEv, self.on_disconnected),
+            (LoggedOutEv, self.on_logged_out),
+            (TemporaryBanEv, self.on_temporary_ban),
+            (ClientOutdatedEv, self.on_client_outdated),
+            (StreamReplacedEv, self.on_stream_replaced),
+            (ConnectFailureEv, self.on_connect_failure),
+            (StreamErrorEv, self.on_stream_error),
+        ):
+            self.client.event(event)(handler)
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    # --- neonize event handlers (neonize's thread; never raise into neonize) ---
+
+    def on_activity(self) -> None:
+        """A QR or pairing code is on screen: a person may be scanning."""
+        self._activity.set()
+        self._wake.set()
+
+    def on_connected(self, _client: Any, _ev: Any) -> None:
+        try:
+            self.state.set_connected(True)
+            self.state.set_halt(None)
+            self._down_alerted = False
+            self._halts_in_a_row = 0
+            self._connected.set()
+            self._wake.set()
+            logger.info("whatsapp.gateway_connected")
+            from whatsapp.alerts import RESOLVED_BY_CONNECT, channel_alert_resolve
+
+            self._in_db(
+                lambda: channel_alert_resolve(channel=self.state.channel, kinds=RESOLVED_BY_CONNECT, actor="gateway (connected)")
+            )
+            if self.on_connected_callback is not None:
+                self.on_connected_callback()
+        except Exception:
+            logger.exception("whatsapp.gateway_handler_error event=connected")
+
+    def on_disconnected(self, _client: Any, _ev: Any) -> None:
+        # whatsmeow reconnects by itself; /send-text answers 503 meanwhile.
+        self.state.set_connected(False)
+        logger.warning("whatsapp.gateway_disconnected (reconnecting)")
+
+    def on_logged_out(self, _client: Any, ev: Any) -> None:
+        reason = _enum_name(ev, "Reason")
+        detail = _("O WhatsApp encerrou a sessão deste aparelho (motivo: %(reason)s%(when)s).") % {
+            "reason": reason,
+            "when": _(", ao conectar") if ev.OnConnect else "",
+        }
+        # A new QR code shortly; later and later if the logout repeats at once.
+        retry_after = min(self.policy.logged_out_retry_s * 2**self._halts_in_a_row, 600.0)
+        self._halt(ChannelAlert.Kind.LOGGED_OUT, detail, retry_after=retry_after, log=f"reason={reason}")
+
+    def on_temporary_ban(self, _client: Any, ev: Any) -> None:
+        code = _enum_name(ev, "Code")
+        reason = _TEMP_BAN_REASONS.get(code, code)
+        expire = int(ev.Expire) if ev.Expire > 0 else 0
+        if expire:
+            until = timezone.localtime(timezone.now() + dt.timedelta(seconds=expire))
+            detail = _("Bloqueado até %(until)s (horário local); motivo informado: %(reason)s.") % {
+                "until": until.strftime("%d/%m/%Y %H:%M"),
+                "reason": reason,
+            }
+        else:
+            detail = _("Fim do bloqueio não informado; motivo informado: %(reason)s.") % {"reason": reason}
+        retry_after = expire + 60 if expire else self.policy.ban_retry_s
+        self._halt(ChannelAlert.Kind.TEMPORARY_BAN, detail, retry_after=retry_after, log=f"code={code} expire_s={expire}")
+
+    def on_client_outdated(self, _client: Any, _ev: Any) -> None:
+        versions = neonize_versions()
+        detail = _("O WhatsApp recusou esta versão do cliente (neonize %(neonize)s, whatsmeow %(whatsmeow)s).") % versions
+        self._halt(ChannelAlert.Kind.CLIENT_OUTDATED, detail, retry_after=None, log=f"neonize={versions['neonize']}")
+
+    def on_stream_replaced(self, _client: Any, _ev: Any) -> None:
+        detail = _("Outra conexão abriu esta mesma sessão em %(when)s e derrubou o gateway.") % {
+            "when": timezone.localtime().strftime("%d/%m/%Y %H:%M")
+        }
+        self._halt(ChannelAlert.Kind.STREAM_REPLACED, detail, retry_after=None, log="")
+
+    def on_connect_failure(self, _client: Any, ev: Any) -> None:
+        logger.warning("whatsapp.gateway_connect_failure reason=%s message=%s", _enum_name(ev, "Reason"), ev.Message)
+        if not self._connected.is_set():
+            self.last_error = f"connect failure: {_enum_name(ev, 'Reason')} {ev.Message}".strip()
+            self._failed.set()
+            self._wake.set()
+
+    def on_stream_error(self, _client: Any, ev: Any) -> None:
+        logger.warning("whatsapp.gateway_stream_error code=%s", ev.Code)
+
+    def _halt(self, kind: str, detail: str, *, retry_after: float | None, log: str) -> None:
+        self._halts_in_a_row += 1
+        try:
+            from whatsapp.alerts import channel_alert_raise
+
+            logger.error("whatsapp.gateway_halted kind=%s %s", kind, log)
+            alert = self._in_db(lambda: channel_alert_raise(kind=kind, channel=self.state.channel, detail=detail)[0])
+            if alert is None and retry_after is None:
+                retry_after = self.policy.unstored_retry_s  # no row an organizer could resolve
+            retry_at = None if retry_after is None else time.monotonic() + retry_after
+            self.state.set_halt(Halt(kind=kind, alert_id=alert.pk if alert else None, retry_at=retry_at))
+        except Exception:
+            logger.exception("whatsapp.gateway_handler_error event=%s", kind)
+            self.state.set_halt(Halt(kind=kind, alert_id=None, retry_at=time.monotonic() + self.policy.unstored_retry_s))
+        finally:
+            self._halted.set()
+            self._wake.set()
+
+    @staticmethod
+    def _in_db(work: Callable[[], Any]) -> Any:
+        """Run ``work`` on this thread's database connection, then close it
+        (neonize calls handlers from threads Django does not manage; a
+        caller's open transaction is left alone). None when the database
+        fails: the alert is logged either way."""
+        managed = not connection.in_atomic_block
+        if managed:
+            close_old_connections()
+        try:
+            return work()
+        except DatabaseError:
+            logger.exception("whatsapp.gateway_database_error")
+            return None
+        finally:
+            if managed:
+                connection.close()
+
+    # --- the connect loop (the command's main thread) ---
+
+    def run(self) -> None:
+        """Connect and stay connected until ``stopping`` is set; raise
+        ``GatewayStuck`` when neonize does not let go of a connect()."""
+        failures = 0
+        while not self.stopping.is_set():
+            outcome = self.attempt()
+            metrics.GATEWAY_CONNECT_ATTEMPTS.labels(outcome).inc()
+            if outcome == "stopped":
+                return
+            if outcome == "halted":
+                failures = 0
+                self.wait_while_halted()
+                continue
+            if outcome == "ended":  # a connected session ended by itself: start over
+                failures = 0
+                logger.warning("whatsapp.gateway_session_ended (reconnecting)")
+            elif outcome == "unpaired":
+                failures = 0
+                logger.info("whatsapp.gateway_qr_expired (nobody scanned it; showing a new one)")
+            else:
+                failures += 1
+                self._connect_failed(failures)
+            self.stopping.wait(self.policy.backoff(max(failures, 1)))
+
+    def attempt(self) -> str:
+        """One connect(): "ended" (it connected, then the session ended),
+        "failed", "timeout", "unpaired" (QR codes were shown and none was
+        scanned: waiting for a person, not a failure), "halted" or "stopped"."""
+        for flag in (self._connected, self._activity, self._halted, self._failed):
+            flag.clear()
+        saw_code = False
+        done = threading.Event()
+        errors: list[BaseException] = []
+
+        def connect() -> None:
+            try:
+                self.client.connect()
+            except Exception as exc:  # NeonizeError and anything else neonize raises
+                errors.append(exc)
+            finally:
+                done.set()
+                self._wake.set()
+
+        threading.Thread(target=connect, name="wa-connect", daemon=True).start()
+        deadline = time.monotonic() + self.policy.timeout_s
+        while True:
+            self._wake.clear()
+            now = time.monotonic()
+            if self.stopping.is_set():
+                self._abandon(done)
+                return "stopped"
+            if self._halted.is_set():
+                self._abandon(done)
+                return "halted"
+            if done.is_set():
+                self.state.set_connected(False)
+                if self._connected.is_set():
+                    return "ended"
+                self.last_error = str(errors[0]) if errors else "connect() returned without connecting"
+                return "failed"
+            if self._failed.is_set():
+                self._abandon(done)
+                return "failed"
+            if self._connected.is_set():
+                deadline = math.inf
+                self._watch_session()
+            elif self._activity.is_set():
+                self._activity.clear()
+                saw_code = True
+                deadline = max(deadline, now + self.policy.qr_grace_s)
+            elif now >= deadline:
+                self.last_error = f"no connection within {self.policy.timeout_s:.0f}s"
+                self._abandon(done)
+                return "unpaired" if saw_code else "timeout"
+            self._wake.wait(min(max(deadline - now, 0.01), 1.0))
+
+    def _abandon(self, done: threading.Event) -> None:
+        try:
+            self.client.stop()  # cancels neonize's Go context: connect() returns
+        except Exception:
+            logger.warning("whatsapp.gateway_stop_failed", exc_info=True)
+        self.state.set_connected(False)
+        if not done.wait(self.policy.stop_grace_s):
+            raise GatewayStuck(f"neonize's connect() did not return {self.policy.stop_grace_s:.0f}s after stop()")
+
+    def _watch_session(self) -> None:
+        down = self.state.down_for()
+        if down is not None and down >= self.policy.down_alert_s and not self._down_alerted:
+            self._down_alerted = True
+            self._raise_connect_failed(
+                _("Desconectado há %(minutes)d min; o gateway continua tentando reconectar.") % {"minutes": down // 60}
+            )
+
+    def _connect_failed(self, failures: int) -> None:
+        logger.warning("whatsapp.gateway_connect_failed failures=%s error=%s", failures, self.last_error)
+        if failures % self.policy.alert_after == 0:
+            self._raise_connect_failed(
+                _("%(count)d tentativas seguidas sem conectar; último erro: %(error)s") % {
+                    "count": failures, "error": self.last_error[:300]
+                }
+            )
+
+    def _raise_connect_failed(self, detail: str) -> None:
+        from whatsapp.alerts import channel_alert_raise
+
+        self._in_db(lambda: channel_alert_raise(kind=ChannelAlert.Kind.CONNECT_FAILED, channel=self.state.channel, detail=detail))
+
+    def wait_while_halted(self) -> None:
+        """Until the halt allows a new attempt (its ``retry_at``), an organizer
+        resolves its alert, or ``stopping``."""
+        from whatsapp.alerts import channel_alert_is_open
+
+        halt = self.state.halt
+        if halt is None:
+            return
+        logger.info(
+            "whatsapp.gateway_waiting kind=%s alert=%s retry_in=%s", halt.kind, halt.alert_id,
+            "-" if halt.retry_at is None else f"{max(halt.retry_at - time.monotonic(), 0):.0f}s",
+        )
+        next_poll = time.monotonic() + self.policy.halt_poll_s
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            if halt.retry_at is not None and now >= halt.retry_at:
+                return  # the halt stays (and /send-text refuses) until ConnectedEv
+            if halt.alert_id is not None and now >= next_poll:
+                next_poll = now + self.policy.halt_poll_s
+                if self._in_db(lambda: channel_alert_is_open(halt.alert_id)) is False:
+                    logger.info("whatsapp.gateway_alert_resolved kind=%s alert=%s (reconnecting)", halt.kind, halt.alert_id)
+                    self.state.set_halt(None)
+                    return
+            wake_at = next_poll if halt.retry_at is None else min(next_poll, halt.retry_at)
+            self.stopping.wait(max(wake_at - now, 0.01))
+
+
+def _enum_name(ev: Any, field: str) -> str:
+    """The name of an enum field of a neonize event ("-" when unset)."""
+    if not ev.HasField(field):
+        return "-"
+    descriptor = ev.DESCRIPTOR.fields_by_name[field].enum_type
+    value = getattr(ev, field)
+    return descriptor.values_by_number[value].name if value in descriptor.values_by_number else str(value)
+
+
 # --- /send-text ------------------------------------------------------------------
 
 
@@ -241,8 +847,12 @@ class RecentKeys:
                 self._keys.popitem(last=False)
 
 
-def send_text_request(client: Any, body: Any, *, recent: RecentKeys, idempotency_key: str = "") -> dict:
-    """Validate a /send-text body and send it; raise ``SendTextError``."""
+def send_text_request(
+    client: Any, body: Any, *, recent: RecentKeys, idempotency_key: str = "", state: ChannelState | None = None
+) -> dict:
+    """Validate a /send-text body and send it; raise ``SendTextError``.
+    With ``state``, a halted channel (an open alert) or a disconnected one
+    answers 503: the pipeline's sender retries, then fails visibly."""
     if not isinstance(body, dict):
         raise SendTextError(400, "invalid", "Send a JSON object with number or jid, and text.")
     text, number, jid = body.get("text"), body.get("number") or "", body.get("jid") or ""
@@ -257,7 +867,11 @@ def send_text_request(client: Any, body: Any, *, recent: RecentKeys, idempotency
         raise SendTextError(400, "invalid", "number must be digits only, or send jid.")
     if idempotency_key and recent.seen(idempotency_key):
         return {"status": "duplicate"}
-    if not getattr(client, "connected", False):
+    if state is not None:
+        refusal = state.refusal()
+        if refusal is not None:
+            raise SendTextError(503, *refusal)
+    elif not getattr(client, "connected", False):
         raise SendTextError(503, "not_connected", "The gateway is not connected to WhatsApp; try again shortly.")
     from neonize.exc import NeonizeError
 
@@ -278,16 +892,30 @@ def _api_key_ok(presented: str | None) -> bool:
     return presented is not None and hmac.compare_digest(presented.encode("utf-8", "surrogatepass"), expected.encode())
 
 
+def _bearer(authorization: str | None) -> str | None:
+    scheme, _space, value = (authorization or "").partition(" ")
+    return (value.strip() or None) if scheme.lower() == "bearer" else None
+
+
 class SendTextServer(ThreadingHTTPServer):
-    """``POST /send-text`` and ``GET /health`` of the gateway process."""
+    """``POST /send-text``, ``GET /health``, ``/health/live`` and ``/metrics``
+    of the gateway process. ``state`` (the connection's ``ChannelState``)
+    decides whether it may send; without one, ``client.connected`` does."""
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], client: Any) -> None:
+    def __init__(self, address: tuple[str, int], client: Any, *, state: ChannelState | None = None) -> None:
         self.client = client
+        self.state = state
         self.recent = RecentKeys()
         super().__init__(address, _SendTextHandler)
+
+    @property
+    def can_send(self) -> bool:
+        if self.state is not None:
+            return self.state.can_send
+        return bool(getattr(self.client, "connected", False))
 
     @property
     def port(self) -> int:
@@ -305,25 +933,38 @@ class _SendTextHandler(BaseHTTPRequestHandler):
     def log_message(self, format, *args) -> None:
         pass
 
-    def _answer(self, status: int, body: dict) -> None:
-        payload = json.dumps(body).encode()
+    def _answer(self, status: int, body: dict | bytes, content_type: str = "application/json") -> None:
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         head = (
             f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}\r\n"
-            "Content-Type: application/json\r\n"
+            f"Content-Type: {content_type}\r\n"
             f"Content-Length: {len(payload)}\r\n\r\n"
         ).encode()
         self.wfile.write(head + payload)
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
-        connected = bool(getattr(self.server.client, "connected", False))
+        connected = self.server.can_send
         if path == "/health":
             # Readiness: can replies go out now?
             self._answer(200 if connected else 503, {"status": "connected" if connected else "disconnected"})
         elif path == "/health/live":
             # Liveness (the container's health check): the process serves, even
             # while it waits for the QR code to be scanned on first start.
-            self._answer(200, {"status": "alive", "whatsapp": "connected" if connected else "disconnected"})
+            body = {"status": "alive", "whatsapp": "connected" if connected else "disconnected"}
+            halt = self.server.state.halt if self.server.state is not None else None
+            if halt is not None:
+                body["alert"] = halt.kind
+            self._answer(200, body)
+        elif path == "/metrics":
+            # This process's counters (connection, alerts, unreadable messages);
+            # the web's /metrics cannot see them.
+            if not _api_key_ok(self.headers.get("X-API-Key") or _bearer(self.headers.get("Authorization"))):
+                self._answer(401, {"error": "unauthorized", "detail": "Missing or wrong API key (X-API-Key)."})
+                return
+            from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+            self._answer(200, generate_latest(), CONTENT_TYPE_LATEST)
         else:
             self._answer(404, {"error": "not_found", "detail": "Unknown path."})
 
@@ -344,7 +985,11 @@ class _SendTextHandler(BaseHTTPRequestHandler):
             except ValueError:
                 raise SendTextError(400, "invalid", "Body is not valid JSON.") from None
             result = send_text_request(
-                self.server.client, body, recent=self.server.recent, idempotency_key=self.headers.get("Idempotency-Key", "")
+                self.server.client,
+                body,
+                recent=self.server.recent,
+                idempotency_key=self.headers.get("Idempotency-Key", ""),
+                state=self.server.state,
             )
             logger.info("whatsapp.gateway_sent status=%s", result["status"])
             self._answer(200, result)

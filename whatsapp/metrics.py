@@ -54,3 +54,57 @@ class MessageCollector(Collector):
             yield lag
         except DatabaseError:
             return
+
+
+# --- The neonize gateway's connection (whatsapp/gateway.py, whatsapp/alerts.py) ---
+# These live in the gateway process; it serves them at GET /metrics on its
+# own port (GATEWAY_API_KEY). ChannelAlertCollector reads the open alerts
+# from PostgreSQL, so the web's /metrics shows them too.
+
+from prometheus_client import Gauge  # noqa: E402 - appended section
+
+from whatsapp.models import ChannelAlert  # noqa: E402 - appended section
+
+CHANNEL_ALERTS = Counter(
+    "whatsapp_channel_alerts_total",
+    "Channel alert occurrences (logged out, temporary ban, client outdated, stream replaced, connect failed)",
+    ["channel", "kind"],
+)
+CHANNEL_UP = Gauge(
+    "whatsapp_channel_up", "1 while the channel is connected and allowed to send, else 0", ["channel"],
+    multiprocess_mode="livemax",
+)
+GATEWAY_CONNECT_ATTEMPTS = Counter(
+    "whatsapp_gateway_connect_attempts_total", "First-connect attempts of the neonize gateway, by outcome", ["outcome"]
+)
+GATEWAY_UNREADABLE = Counter(
+    "whatsapp_gateway_unreadable_messages_total",
+    "Messages the gateway could not read and did not answer (empty_lid: neonize#217; undecryptable)",
+    ["reason"],
+)
+
+
+class ChannelAlertCollector(Collector):
+    """Open channel alerts by channel and kind (0 for every known pair)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            counts = {
+                (row["channel"], row["kind"]): row["n"]
+                for row in ChannelAlert.objects.filter(resolved_at__isnull=True).values("channel", "kind").annotate(n=Count("id"))
+            }
+        except DatabaseError:
+            return
+        gauge = GaugeMetricFamily("whatsapp_channel_alerts_open", "Open channel alerts", labels=["channel", "kind"])
+        for channel in ChannelAlert._meta.get_field("channel").choices:
+            for kind in ChannelAlert.Kind.values:
+                gauge.add_metric([channel[0], kind], counts.get((channel[0], kind), 0))
+        yield gauge
+
+
+# Bursts (WA_DEBOUNCE_MS): messages answered together with a later one, and
+# bursts answered, by why they ended ("complete": a message completed the
+# pending step and was answered at once; "quiet": the window passed; "gap",
+# "full", "waited", "split": see whatsapp.debounce.Plan).
+MERGED = Counter("whatsapp_inbound_merged_total", "Inbound messages answered together with a later one (debounce)")
+BURSTS = Counter("whatsapp_bursts_total", "Bursts answered with a debounce window, by why they ended", ["reason"])

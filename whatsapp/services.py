@@ -3,7 +3,11 @@
 accept  -> ``message_accept``: validate, INSERT the inbound row (its unique
            ``message_id`` decides duplicates), enqueue ``drain_chat`` on commit.
 drain   -> ``chat_drain``: under the chat's lock, process its pending messages
-           oldest first (``inbound_process``); re-check after releasing.
+           oldest first (``inbound_process``); re-check after releasing. With
+           a debounce window (WA_DEBOUNCE_MS, ``whatsapp.debounce``) a burst
+           of quick messages is answered as one turn once the window has
+           passed since its last message: the drain task comes back then
+           (a countdown), it never sleeps.
 process -> transcribe a voice note, run the engine turn, and in ONE transaction
            save the state (version check), mark the inbound done and insert
            the reply; enqueue its delivery on commit.
@@ -25,7 +29,8 @@ import logging
 import random
 import re
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -48,7 +53,7 @@ from congress.locks import (
 )
 from congress.redis import get_redis
 from congress.request_id import get_request_id, new_request_id, set_request_id
-from whatsapp import metrics
+from whatsapp import debounce, metrics
 from whatsapp.channels import ChannelError, MediaTooLarge, ReplyHeld, get_channel
 from whatsapp.models import Channel, InboundMessage, MessageEvent, OutboundMessage
 
@@ -146,9 +151,14 @@ def message_accept(
     source: str = "api",
     channel: str = Channel.GATEWAY,
     media_id: str = "",
+    sender_alt: str = "",
 ) -> AcceptResult:
     """Store one incoming WhatsApp message and queue it; the same for every
     channel (the REST view, the neonize gateway, the Cloud API webhook).
+
+    ``sender_alt`` is the sender's other WhatsApp id (neonize's SenderAlt:
+    the phone JID of an @lid sender, or the reverse), stored for the admin;
+    a malformed one is dropped, never a reason to refuse the message.
 
     ``channel`` is where the reply will leave from; ``media_id`` names a
     voice note the channel hands over as an id (the worker downloads it).
@@ -163,6 +173,9 @@ def message_accept(
     # PostgreSQL text cannot hold NUL; WhatsApp text may (the REST view refuses it).
     text, push_name = (text or "").replace("\x00", ""), (push_name or "").replace("\x00", "")
     media_id = (media_id or "").strip()
+    sender_alt = (sender_alt or "").strip()
+    if not _JID.match(sender_alt):
+        sender_alt = ""
     if text.strip():
         audio, media_id = None, ""  # a caption or typed text wins over the attachment
     message_check(
@@ -182,6 +195,7 @@ def message_accept(
         "audio": audio,
         "has_audio": has_audio,
         "media_id": media_id,
+        "sender_alt": sender_alt,
         "mimetype": (mimetype or ("audio/ogg" if has_audio else ""))[:100],
         "sent_at": _sent_at(timestamp),
         "request_id": request_id,
@@ -196,7 +210,14 @@ def message_accept(
         return AcceptResult(status="duplicate", message_id=message_id, inbound_id=existing)
     # Not inside the atomic block above: when message_accept runs inside an
     # outer transaction, the task must wait for that one to commit too.
-    transaction.on_commit(lambda: enqueue_drain(chat_id), robust=True)
+    # With a debounce window, a message that cannot complete any step on its
+    # own will wait for the window anyway: its drain is scheduled for then,
+    # instead of a drain now that would only reschedule itself.
+    window = settings.WA_DEBOUNCE_MS / 1000
+    if window and not debounce.may_complete(text):
+        transaction.on_commit(lambda: _enqueue_drain_after_window(chat_id, window), robust=True)
+    else:
+        transaction.on_commit(lambda: enqueue_drain(chat_id), robust=True)
     metrics.ACCEPTED.labels(source).inc()
     logger.info(
         "whatsapp.accepted message_id=%s inbound=%s chat=%s audio=%s source=%s",
@@ -269,6 +290,36 @@ def enqueue_drain(chat_id: str, *, countdown: float | None = None) -> bool:
     return _enqueue(drain_chat, chat_id, countdown=countdown)
 
 
+# The latest time (epoch ms) a drain of the chat is scheduled for, kept
+# while it is due: a drain that finds a burst still open schedules another
+# only when none is due by the burst's end (a message's own drain, scheduled
+# by its accept, usually is). Redis never decides alone: a scheduled drain
+# that is lost anyway is found by the sweeper in PostgreSQL.
+_NOTE_DUE = """
+local current = tonumber(redis.call('get', KEYS[1]) or '0')
+if tonumber(ARGV[1]) > current then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return current
+"""
+
+
+def _drain_due_note(chat_id: str, due: float) -> float:
+    """Record that a drain of ``chat_id`` is due at ``due`` (epoch seconds);
+    the time one was already due by (0.0 when none is known)."""
+    client = get_redis()
+    if client is None:
+        return 0.0
+    try:
+        ttl_ms = int(max(0.0, due - time.time()) * 1000) + 2000
+        return float(client.eval(_NOTE_DUE, 1, f"congress:drain_due:{chat_id}", int(due * 1000), ttl_ms)) / 1000
+    except redis.RedisError:
+        return 0.0
+
+
+def _enqueue_drain_after_window(chat_id: str, window: float) -> bool:
+    _drain_due_note(chat_id, time.time() + window)
+    return enqueue_drain(chat_id, countdown=window)
+
+
 def enqueue_send(outbound_id: int, *, countdown: float | None = None) -> bool:
     from whatsapp.tasks import send_outbound
 
@@ -282,6 +333,7 @@ class Outcome(Enum):
     DONE = "done"  # answered (or already answered by someone else)
     FAILED = "failed"  # given up; an apology went out
     RETRY = "retry"  # left pending; the drain stops here to keep the chat's order
+    SPLIT = "split"  # the first part of a burst answered; the rest is still pending
 
 
 # Set by chat_drain(deliver=True) while it processes: replies are then sent by
@@ -332,7 +384,102 @@ def _claim_next(chat_id: str) -> tuple[InboundMessage | None, bool]:
     return sql.from_row(InboundMessage, row[:-1]), bool(row[-1])
 
 
-def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
+@functools.cache
+def _burst_rows_sql() -> str:
+    from chatbot.models import ConversationState
+
+    table, states = InboundMessage._meta.db_table, ConversationState._meta.db_table
+    # Table and column names come from the models, values are parameters.
+    return (
+        "SELECT m.id, m.created_at, m.text, m.has_audio, m.transcript, s.registration_step, s.data"  # noqa: S608
+        f" FROM {table} m LEFT JOIN {states} s ON s.conversation_id = m.chat_id"
+        " WHERE m.chat_id = %s AND m.status = %s ORDER BY m.id LIMIT %s"
+    )
+
+
+@functools.cache
+def _claim_burst_sql() -> str:
+    table = InboundMessage._meta.db_table
+    # Table and column names come from the model, values are parameters.
+    return (
+        f"UPDATE {table} SET attempts = attempts + 1 WHERE id = ANY(%s) AND status = %s"  # noqa: S608
+        f" RETURNING {sql.columns(InboundMessage)}"
+    )
+
+
+def _burst_rows(chat_id: str) -> tuple[list[tuple], str, dict]:
+    """The chat's oldest pending messages (id, created_at, text, has_audio,
+    transcript), at most one more than a burst holds, with the
+    conversation's registration step and flow data (idle for a new chat).
+    On PostgreSQL one statement."""
+    from chatbot.models import ConversationState
+
+    limit = debounce.MAX_MESSAGES + 1
+    if connection.vendor != "postgresql":
+        rows = list(
+            _pending(chat_id).order_by("id").values_list("id", "created_at", "text", "has_audio", "transcript")[:limit]
+        )
+        state = ConversationState.objects.filter(conversation_id=chat_id).values_list("registration_step", "data").first()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_burst_rows_sql(), [chat_id, InboundMessage.Status.PENDING, limit])
+            fetched = cursor.fetchall()
+        rows = [row[:5] for row in fetched]
+        data = fetched[0][6] if fetched else None
+        if isinstance(data, str):
+            data = ConversationState._meta.get_field("data").from_db_value(data, None, connection)
+        state = (fetched[0][5], data) if fetched and fetched[0][5] is not None else None
+    if state is None:
+        return rows, "idle", {}
+    return rows, state[0], state[1] if isinstance(state[1], dict) else {}
+
+
+def _claim_burst(chat_id: str, *, window: float) -> tuple[list[InboundMessage], bool, debounce.Plan, int]:
+    """The chat's next burst (``whatsapp.debounce``), oldest first, with each
+    message's attempt counted, whether more messages are pending after it,
+    the plan, and the newest pending message seen. No messages while the
+    burst is still open: ``plan.wait`` says for how long. The caller holds
+    the chat's lock.
+
+    On PostgreSQL two statements (the pending messages with the
+    conversation's step; the claim) where ``_claim_next`` needs one: paid
+    only with a window."""
+    rows, step, data = _burst_rows(chat_id)
+    if not rows:
+        return [], False, debounce.Plan(0, 0.0, "none"), 0
+    plan = debounce.plan_burst(
+        [debounce.Pending(id=pk, created_at=at, text=transcript if audio and not text else text)
+         for pk, at, text, audio, transcript in rows],
+        now=timezone.now(),
+        window=window,
+        max_chars=settings.MAX_MESSAGE_CHARS,
+        completes=lambda text: debounce.completes(text, step=step, data=data),
+    )
+    newest = rows[-1][0]
+    if plan.wait:
+        return [], True, plan, newest
+    ids = [row[0] for row in rows[: plan.size]]
+    # Counted before the work, as _claim_next does: a burst that kills its
+    # worker every time still ends (given up after WA_PROCESS_MAX_ATTEMPTS).
+    if connection.vendor != "postgresql":
+        _pending(chat_id).filter(pk__in=ids).update(attempts=F("attempts") + 1)
+        burst = list(_pending(chat_id).filter(pk__in=ids).order_by("id"))
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_claim_burst_sql(), [ids, InboundMessage.Status.PENDING])
+            burst = sorted((sql.from_row(InboundMessage, row) for row in cursor.fetchall()), key=lambda m: m.pk)
+    return burst, len(rows) > plan.size, plan, newest
+
+
+def _uncount(messages: Sequence[InboundMessage]) -> None:
+    """Give back the attempt a claim counted for messages left for later."""
+    if messages:
+        _pending(messages[0].chat_id).filter(pk__in=[m.pk for m in messages], attempts__gt=0).update(
+            attempts=F("attempts") - 1
+        )
+
+
+def chat_drain(*, chat_id: str, deliver: bool = False, debounce_ms: int = 0) -> None:
     """Process ``chat_id``'s pending messages oldest first, under its lock.
 
     Returns at once when another worker holds the lock (the holder drains).
@@ -344,6 +491,13 @@ def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
     task per reply: a reply whose sending fails is handed to
     ``send_outbound`` with its backoff, and one left behind by a worker that
     died in between is found by the sweeper.
+
+    With ``debounce_ms`` (the drain task passes WA_DEBOUNCE_MS) messages that
+    arrived within that window of each other are answered as one turn
+    (``whatsapp.debounce``). While the newest burst's window is still open
+    the drain releases the lock and raises ``RetryLater`` for the rest of the
+    window: the task comes back then, nothing sleeps. 0 is exactly the
+    undebounced path.
     """
     lock = try_conversation_lock(chat_id)
     if lock is None:
@@ -351,6 +505,8 @@ def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
         return
     retry_in: float | None = None
     answered = False
+    waiting = False
+    newest_seen = 0
     window_reopened = False
     _inline_delivery.active = deliver
     try:
@@ -359,16 +515,33 @@ def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
             # lands meanwhile is caught by the claim's "more" flag or by the
             # re-check after releasing.
             for _position in range(settings.WA_DRAIN_BATCH):
-                inbound, more = _claim_next(chat_id)
+                merged: list[InboundMessage] = []
+                if debounce_ms > 0:
+                    burst, more, plan, newest_seen = _claim_burst(chat_id, window=debounce_ms / 1000)
+                    if plan.wait:
+                        # The burst may still grow: come back when its window
+                        # ends, unless a drain is due by then already (the
+                        # newest message's own, scheduled by its accept).
+                        due = time.time() + plan.wait
+                        if _drain_due_note(chat_id, due) < due - debounce.EARLY_S:
+                            retry_in = plan.wait
+                        logger.debug("whatsapp.burst_open chat=%s wait=%.3fs rescheduled=%s", chat_id, plan.wait, retry_in)
+                        waiting = True
+                        break
+                    inbound, merged = (burst[-1], burst[:-1]) if burst else (None, [])
+                else:
+                    inbound, more = _claim_next(chat_id)
                 if inbound is None:
                     break
                 answered = True
                 window_reopened = window_reopened or inbound.channel == Channel.CLOUD
-                outcome, delay = inbound_process(inbound=inbound, keeper=keeper, claimed=True)
+                outcome, delay = inbound_process(inbound=inbound, keeper=keeper, claimed=True, merged=merged)
+                if debounce_ms > 0 and outcome is not Outcome.RETRY:
+                    metrics.BURSTS.labels(plan.reason if outcome is not Outcome.SPLIT else "split").inc()
                 if outcome is Outcome.RETRY:
                     retry_in = delay
                     break
-                if not more:
+                if not more and outcome is not Outcome.SPLIT:
                     break
             else:
                 retry_in = 0.0  # a long backlog: yield to other chats, then go on
@@ -382,14 +555,20 @@ def chat_drain(*, chat_id: str, deliver: bool = False) -> None:
         release_lock(lock)
         if deliver and answered:
             outbox_flush(chat_id=chat_id, recheck=False)
+    if waiting and _pending(chat_id).filter(pk__gt=newest_seen).exists():
+        # A message committed while we planned found the lock busy and left
+        # it to us: plan again now (it may complete the burst).
+        raise RetryLater(0.0, "new messages arrived while planning a burst")
     if retry_in is not None:
         raise RetryLater(retry_in)
+    if waiting and not answered:
+        return  # a drain is due when the burst's window ends
     # Re-check AFTER releasing: a message committed while we held the lock saw
     # it busy and returned, trusting us to pick it up; likewise a reply
     # another drain of this chat committed while our flush held the outbox
     # lock. Both in one read.
     messages_waiting, reply_due = _chat_pending(chat_id)
-    if messages_waiting:
+    if messages_waiting and not waiting:
         raise RetryLater(0.0, "new messages arrived while draining")
     if reply_due is not None and deliver and answered:
         enqueue_send(reply_due)
@@ -435,7 +614,9 @@ def _record_error(inbound: InboundMessage, error: str) -> None:
     InboundMessage.objects.filter(pk=inbound.pk).update(last_error=error[:2000])
 
 
-def _reply(inbound: InboundMessage, text: str, kind: str = OutboundMessage.Kind.REPLY) -> OutboundMessage:
+def _reply(
+    inbound: InboundMessage, text: str, kind: str = OutboundMessage.Kind.REPLY, interactive: dict | None = None
+) -> OutboundMessage:
     outbound = OutboundMessage.objects.create(
         inbound=inbound,
         kind=kind,
@@ -444,6 +625,7 @@ def _reply(inbound: InboundMessage, text: str, kind: str = OutboundMessage.Kind.
         number=inbound.number,
         jid=inbound.jid,
         text=text,
+        interactive=interactive,
         request_id=inbound.request_id,
     )
     if not getattr(_inline_delivery, "active", False):
@@ -459,8 +641,8 @@ def _answer_sql() -> str:
         f"WITH done AS (UPDATE {inbound_table} SET status = %s, processed_at = %s, last_error = ''"  # noqa: S608
         " WHERE id = %s AND status = %s RETURNING id, channel, chat_id, number, jid, request_id),"
         f" reply AS (INSERT INTO {outbound_table} (inbound_id, kind, channel, chat_id, number, jid, text, status,"
-        " attempts, last_error, next_attempt_at, request_id, created_at, sent_at, provider_message_id)"
-        " SELECT id, %s, channel, chat_id, number, jid, %s, %s, 0, '', NULL, request_id, %s, NULL, '' FROM done WHERE %s"
+        " attempts, last_error, next_attempt_at, request_id, created_at, sent_at, provider_message_id, interactive)"
+        " SELECT id, %s, channel, chat_id, number, jid, %s, %s, 0, '', NULL, request_id, %s, NULL, '', %s FROM done WHERE %s"
         " RETURNING id),"
         f" event AS (INSERT INTO {MessageEvent._meta.db_table} (kind, detail, created_at, inbound_id)"
         " SELECT %s, %s, %s, id FROM done)"
@@ -468,10 +650,11 @@ def _answer_sql() -> str:
     )
 
 
-def _inbound_answer(inbound: InboundMessage, *, reply: str, detail: str) -> bool:
+def _inbound_answer(inbound: InboundMessage, *, reply: str, detail: str, interactive: dict | None = None) -> bool:
     """Inside the turn's transaction: mark the message done (only if still
-    pending), insert its reply and its "processed" event. False when it was
-    not pending any more (someone else answered it): the caller rolls back.
+    pending), insert its reply (with the choices it offers, ``interactive``)
+    and its "processed" event. False when it was not pending any more
+    (someone else answered it): the caller rolls back.
 
     On PostgreSQL ONE statement (the status-guarded UPDATE feeding both
     INSERTs): one round trip where the ORM needs three.
@@ -484,13 +667,14 @@ def _inbound_answer(inbound: InboundMessage, *, reply: str, detail: str) -> bool
         if not answered:
             return False
         if reply:
-            _reply(inbound, reply)
+            _reply(inbound, reply, interactive=interactive)
         MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.PROCESSED, detail=detail[:500])
         return True
     with connection.cursor() as cursor:
         cursor.execute(_answer_sql(), [
             InboundMessage.Status.DONE, now, inbound.pk, InboundMessage.Status.PENDING,
-            OutboundMessage.Kind.REPLY, reply, OutboundMessage.Status.PENDING, now, bool(reply),
+            OutboundMessage.Kind.REPLY, reply, OutboundMessage.Status.PENDING, now,
+            OutboundMessage._meta.get_field("interactive").get_db_prep_save(interactive, connection), bool(reply),
             MessageEvent.Kind.PROCESSED, detail[:500], now,
         ])
         answered, outbound_id = cursor.fetchone()
@@ -501,9 +685,30 @@ def _inbound_answer(inbound: InboundMessage, *, reply: str, detail: str) -> bool
     return True
 
 
-def _finish_without_turn(inbound: InboundMessage, *, status: str, reply: str, kind: str, event: str, detail: str) -> bool:
+def _inbound_merge(merged: Sequence[InboundMessage], *, into: InboundMessage, status: str, event: str, detail: str = "") -> bool:
+    """Inside the burst's transaction: close its earlier messages with
+    ``status``, each pointing to ``into`` (the message whose reply answers
+    them all), with an ``event`` row each. False when one of them was not
+    pending any more (someone else answered it): the caller rolls back."""
+    ids = [message.pk for message in merged]
+    closed = InboundMessage.objects.filter(pk__in=ids, status=InboundMessage.Status.PENDING).update(
+        status=status, processed_at=timezone.now(), last_error=detail[:2000], answered_with=into,
+        **({"audio": None} if status == InboundMessage.Status.DONE else {}),
+    )
+    if closed != len(ids):
+        return False
+    note = f"respondida junto com #{into.pk}" + (f": {detail}" if detail else "")
+    MessageEvent.objects.bulk_create([MessageEvent(inbound_id=pk, kind=event, detail=note[:500]) for pk in ids])
+    return True
+
+
+def _finish_without_turn(
+    inbound: InboundMessage, *, status: str, reply: str, kind: str, event: str, detail: str,
+    merged: Sequence[InboundMessage] = (),
+) -> bool:
     """Close a message with a canned reply (apology) in one transaction; False
-    when someone else closed it first."""
+    when someone else closed it first. ``merged``: the burst's earlier
+    messages, closed with it and answered by the same reply."""
     with transaction.atomic():
         changes = {"status": status, "processed_at": timezone.now(), "last_error": detail[:2000]}
         if status == InboundMessage.Status.DONE:
@@ -511,14 +716,18 @@ def _finish_without_turn(inbound: InboundMessage, *, status: str, reply: str, ki
         closed = InboundMessage.objects.filter(pk=inbound.pk, status=InboundMessage.Status.PENDING).update(**changes)
         if not closed:
             return False
+        if merged and not _inbound_merge(merged, into=inbound, status=status, event=event, detail=detail):
+            transaction.set_rollback(True)
+            return False
         _reply(inbound, reply, kind)
         MessageEvent.objects.create(inbound=inbound, kind=event, detail=detail[:500])
     return True
 
 
-def inbound_fail(*, inbound: InboundMessage, error: str) -> bool:
-    """Give up on a message: status failed, an apology to the participant
-    (never silence), visible in the admin with a "reprocess" action."""
+def inbound_fail(*, inbound: InboundMessage, error: str, merged: Sequence[InboundMessage] = ()) -> bool:
+    """Give up on a message (and the burst's earlier messages ``merged``):
+    status failed, an apology to the participant (never silence), visible in
+    the admin with a "reprocess" action."""
     done = _finish_without_turn(
         inbound,
         status=InboundMessage.Status.FAILED,
@@ -526,6 +735,7 @@ def inbound_fail(*, inbound: InboundMessage, error: str) -> bool:
         kind=OutboundMessage.Kind.APOLOGY,
         event=MessageEvent.Kind.FAILED,
         detail=error,
+        merged=merged,
     )
     if done:
         metrics.FAILED.inc()
@@ -574,7 +784,44 @@ class _AlreadyAnswered(Exception):
     holder of the chat's lock answered this message meanwhile."""
 
 
-def inbound_process(*, inbound: InboundMessage, keeper: LockKeeper, claimed: bool = False) -> tuple[Outcome, float]:
+def _transcription_failed(inbound: InboundMessage) -> tuple[Outcome, float]:
+    if _finish_without_turn(
+        inbound,
+        status=InboundMessage.Status.DONE,
+        reply=_("Não consegui ouvir seu áudio, pode escrever?"),
+        kind=OutboundMessage.Kind.REPLY,
+        event=MessageEvent.Kind.TRANSCRIPTION_FAILED,
+        detail="transcription unavailable or failed",
+    ):
+        metrics.TRANSCRIPTION_FAILED.inc()
+    return Outcome.DONE, 0.0
+
+
+def _hear(inbound: InboundMessage, *, channel, backoff: float) -> Callable[[], tuple[Outcome, float]] | None:
+    """Give a voice note its transcript (downloading it first when the channel
+    handed over only an id). None when the message has its text now; else
+    what answering it without a turn takes (a retry, or a polite reply), for
+    the caller to run when the messages before it are answered."""
+    if not (inbound.has_audio and not inbound.text and not inbound.transcript):
+        return None
+    if inbound.audio is None and inbound.media_id:
+        try:
+            inbound.audio, inbound.mimetype = channel.download_audio(inbound)
+        except ChannelError as exc:
+            return functools.partial(_audio_download_failed, inbound, exc, backoff=backoff)
+    transcript = _transcribe(inbound)
+    if transcript is None:
+        return functools.partial(_transcription_failed, inbound)
+    # Keep the text, drop the recording (personal data we no longer need).
+    InboundMessage.objects.filter(pk=inbound.pk).update(transcript=transcript, audio=None)
+    MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.TRANSCRIBED)
+    inbound.transcript = transcript
+    return None
+
+
+def inbound_process(
+    *, inbound: InboundMessage, keeper: LockKeeper, claimed: bool = False, merged: Sequence[InboundMessage] = ()
+) -> tuple[Outcome, float]:
     """Answer one pending message; the caller holds the chat's lock.
 
     The engine turn, the inbound's status change and the reply row commit in
@@ -583,6 +830,14 @@ def inbound_process(*, inbound: InboundMessage, keeper: LockKeeper, claimed: boo
     before commit, the engine's version check and the status-guarded
     "done" update each roll it back. ``claimed``: ``_claim_next`` already
     counted this attempt.
+
+    ``merged``: a burst's messages before ``inbound`` (WA_DEBOUNCE_MS),
+    claimed with it. The turn reads every message's text (or transcript)
+    joined by newlines, in order; ``inbound``, the burst's last message,
+    carries the one reply, and the others are marked done in the same
+    transaction, each pointing to it (``answered_with``). A voice note that
+    cannot be heard ends the burst before it: the messages before it are
+    answered, those from it on stay pending (``Outcome.SPLIT``).
     """
     from chatbot.engine import StaleConversation, conversation_turn
 
@@ -596,45 +851,45 @@ def inbound_process(*, inbound: InboundMessage, keeper: LockKeeper, claimed: boo
         if not counted:
             return Outcome.DONE, 0.0  # answered by a previous holder
         inbound.attempts += 1
-    if inbound.attempts > settings.WA_PROCESS_MAX_ATTEMPTS:
-        inbound_fail(inbound=inbound, error=f"gave up after {inbound.attempts - 1} attempts: {inbound.last_error}")
+    burst = [*merged, inbound]
+    attempts = max(message.attempts for message in burst)
+    if attempts > settings.WA_PROCESS_MAX_ATTEMPTS:
+        inbound_fail(inbound=inbound, error=f"gave up after {attempts - 1} attempts: {inbound.last_error}", merged=merged)
         return Outcome.FAILED, 0.0
 
     channel = get_channel(inbound.channel)
     if inbound.attempts == 1:
         _on_processing(channel, inbound)
-    backoff = backoff_seconds(inbound.attempts, base=settings.WA_RETRY_BACKOFF_S, cap=settings.WA_RETRY_BACKOFF_MAX_S)
-    if inbound.has_audio and not inbound.text and not inbound.transcript:
-        if inbound.audio is None and inbound.media_id:
-            try:
-                inbound.audio, inbound.mimetype = channel.download_audio(inbound)
-            except ChannelError as exc:
-                return _audio_download_failed(inbound, exc, backoff=backoff)
-        transcript = _transcribe(inbound)
-        if transcript is None:
-            if _finish_without_turn(
-                inbound,
-                status=InboundMessage.Status.DONE,
-                reply=_("Não consegui ouvir seu áudio, pode escrever?"),
-                kind=OutboundMessage.Kind.REPLY,
-                event=MessageEvent.Kind.TRANSCRIPTION_FAILED,
-                detail="transcription unavailable or failed",
-            ):
-                metrics.TRANSCRIPTION_FAILED.inc()
-            return Outcome.DONE, 0.0
-        # Keep the text, drop the recording (personal data we no longer need).
-        InboundMessage.objects.filter(pk=inbound.pk).update(transcript=transcript, audio=None)
-        MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.TRANSCRIBED)
-        inbound.transcript = transcript
+    backoff = backoff_seconds(attempts, base=settings.WA_RETRY_BACKOFF_S, cap=settings.WA_RETRY_BACKOFF_MAX_S)
+    for index, message in enumerate(burst):
+        unheard = _hear(message, channel=channel, backoff=backoff)
+        if unheard is None:
+            continue
+        if not merged:
+            return unheard()
+        if index == 0:
+            # The burst's first message: answered alone (a retry or a polite
+            # reply), the rest left for the next burst.
+            _uncount(burst[1:])
+            outcome, delay = unheard()
+            return (Outcome.SPLIT if outcome is not Outcome.RETRY else outcome), delay
+        # Answer what came before the voice note first, to keep the order.
+        _uncount(burst[index:])
+        outcome, delay = inbound_process(inbound=burst[index - 1], merged=burst[: index - 1], keeper=keeper, claimed=True)
+        return (Outcome.SPLIT if outcome is not Outcome.RETRY else outcome), delay
+    text = "\n".join(message.content for message in burst if message.content.strip()) if merged else inbound.content
 
     try:
         with transaction.atomic():
-            result = conversation_turn(
-                conversation_id=inbound.chat_id, text=inbound.content, push_name=inbound.push_name, lock=False
-            )
+            result = conversation_turn(conversation_id=inbound.chat_id, text=text, push_name=inbound.push_name, lock=False)
             if not keeper.held():
                 raise LockLost(f"lost the lock of {inbound.chat_id} during the turn")
-            if not _inbound_answer(inbound, reply=result.reply, detail=f"step={result.step} turns={result.turns}"):
+            if merged and not _inbound_merge(
+                merged, into=inbound, status=InboundMessage.Status.DONE, event=MessageEvent.Kind.PROCESSED
+            ):
+                raise _AlreadyAnswered
+            if not _inbound_answer(inbound, reply=result.reply, detail=f"step={result.step} turns={result.turns}",
+                                   interactive=result.interactive):
                 raise _AlreadyAnswered
     except _AlreadyAnswered:
         return Outcome.DONE, 0.0  # answered by a previous holder; our turn was rolled back
@@ -649,22 +904,29 @@ def inbound_process(*, inbound: InboundMessage, keeper: LockKeeper, claimed: boo
     except INFRA_ERRORS:
         raise  # the task retries; the message is intact
     except Exception as exc:
-        logger.exception("whatsapp.process_error inbound=%s attempt=%s", inbound.pk, inbound.attempts)
+        logger.exception("whatsapp.process_error inbound=%s attempt=%s", inbound.pk, attempts)
         error = f"{exc.__class__.__name__}: {exc}"
-        if inbound.attempts >= settings.WA_PROCESS_MAX_ATTEMPTS:
-            inbound_fail(inbound=inbound, error=error)
+        if attempts >= settings.WA_PROCESS_MAX_ATTEMPTS:
+            inbound_fail(inbound=inbound, error=error, merged=merged)
             return Outcome.FAILED, 0.0
         _record_error(inbound, error)
         MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.RETRY, detail=error[:500])
         metrics.RETRIES.labels("process").inc()
         return Outcome.RETRY, backoff
-    metrics.PROCESSED.inc()
+    metrics.PROCESSED.inc(len(burst))
     # No chat id (a phone number) in the per-message lines: the masking
     # filter would parse it on every message; the ids lead to it in the admin.
-    logger.info(
-        "whatsapp.processed inbound=%s message_id=%s step=%s turns=%s",
-        inbound.pk, inbound.message_id, result.step, result.turns,
-    )
+    if merged:
+        metrics.MERGED.inc(len(merged))
+        logger.info(
+            "whatsapp.processed inbound=%s message_id=%s step=%s turns=%s together_with=%s",
+            inbound.pk, inbound.message_id, result.step, result.turns, ",".join(str(m.pk) for m in merged),
+        )
+    else:
+        logger.info(
+            "whatsapp.processed inbound=%s message_id=%s step=%s turns=%s",
+            inbound.pk, inbound.message_id, result.step, result.turns,
+        )
     return Outcome.DONE, 0.0
 
 
@@ -903,13 +1165,15 @@ def _requeue(rows, *, statuses: list[str], event_kind: str, actor: str, reset: d
 
 
 def inbound_reprocess(*, inbound_ids: list[int], actor: str) -> int:
-    """Put failed messages back in the queue (admin "reprocess")."""
+    """Put failed messages back in the queue (admin "reprocess"), with the
+    messages of their burst that failed with them (answered together again,
+    or not, as the window decides)."""
     return _requeue(
-        InboundMessage.objects.filter(pk__in=inbound_ids),
+        InboundMessage.objects.filter(Q(pk__in=inbound_ids) | Q(answered_with__in=inbound_ids)).order_by("id"),
         statuses=[InboundMessage.Status.FAILED],
         event_kind=MessageEvent.Kind.REPROCESS,
         actor=actor,
-        reset={"attempts": 0, "processed_at": None},
+        reset={"attempts": 0, "processed_at": None, "answered_with": None},
         enqueue=lambda row: enqueue_drain(row.chat_id),
     )
 

@@ -59,9 +59,16 @@ def _retry(task, exc: RetryLater | None, *, stage: str):
 
 @shared_task(bind=True, name="whatsapp.tasks.drain_chat", ignore_result=True)
 def drain_chat(self, chat_id: str) -> None:
-    """Answer ``chat_id``'s pending messages, oldest first, and send the replies."""
+    """Answer ``chat_id``'s pending messages, oldest first, and send the replies.
+
+    A burst of quick messages (WA_DEBOUNCE_MS) is answered once its window
+    has passed: until then the service raises ``RetryLater`` for the rest of
+    the window and the task comes back with that countdown, holding no
+    worker meanwhile. Eager mode (the embedded default) cannot come back
+    later, so it answers each message at once."""
+    debounce_ms = 0 if self.request.is_eager else settings.WA_DEBOUNCE_MS
     try:
-        services.chat_drain(chat_id=chat_id, deliver=True)
+        services.chat_drain(chat_id=chat_id, deliver=True, debounce_ms=debounce_ms)
     except RetryLater as exc:
         return _retry(self, exc, stage="drain")
     except INFRA_ERRORS as exc:

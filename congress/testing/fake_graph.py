@@ -112,10 +112,12 @@ class RecordedRequest:
 
     @property
     def text(self) -> str:
-        """The text body of a text message, or the first body parameter of a template."""
+        """The text body of a text or interactive message, or the first body parameter of a template."""
         body = self.json or {}
         if body.get("type") == "text":
             return body.get("text", {}).get("body", "")
+        if body.get("type") == "interactive":
+            return body.get("interactive", {}).get("body", {}).get("text", "")
         if body.get("type") == "template":
             for component in body.get("template", {}).get("components", []):
                 for parameter in component.get("parameters", []):

@@ -68,6 +68,9 @@ def child_env(*, database_url: str, redis_url: str, **extra: str | float) -> dic
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
         PYTHONUNBUFFERED="1",
+        # Each message answered on its own, as the pipeline tests expect;
+        # the burst tests pass WA_DEBOUNCE_MS themselves.
+        WA_DEBOUNCE_MS="0",
     )
     env.update({key: str(value) for key, value in extra.items()})
     return env

@@ -33,11 +33,16 @@ How a message is read, at any step:
 
 Text sent before consent is held (``FlowState.held``) for this conversation
 only: read after "sim", discarded on "não".
+
+The prompts stay plain text; :func:`offered_choices` says which options the
+turn's last prompt offers (buttons or a list on channels that show them),
+each answering exactly what typing it would.
 """
 
 
 from __future__ import annotations
 
+from registrations.flow.choices import offered_choices
 from registrations.flow.machine import advance, after_register, after_update
 from registrations.flow.parsers import match_profile, why_we_ask
 from registrations.flow.reading import is_no, is_yes, lookup_keys, wants_turn
@@ -56,6 +61,8 @@ from registrations.flow.types import (
     MODE_REFUSED,
     AskQuestion,
     CancelParticipant,
+    Choice,
+    Choices,
     Effect,
     FlowContext,
     FlowState,
@@ -89,6 +96,8 @@ __all__ = [
     "MODE_REFUSED",
     "AskQuestion",
     "CancelParticipant",
+    "Choice",
+    "Choices",
     "Effect",
     "FlowContext",
     "FlowState",
@@ -111,6 +120,7 @@ __all__ = [
     "is_yes",
     "lookup_keys",
     "match_profile",
+    "offered_choices",
     "wants_turn",
     "why_we_ask",
 ]

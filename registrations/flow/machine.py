@@ -41,6 +41,7 @@ from registrations.flow.texts import (
     _echoes,
     _field_label_lower,
     _field_with_article,
+    _fields_menu,
     _own_fields,
     _own_found_message,
     _own_summary,
@@ -48,7 +49,7 @@ from registrations.flow.texts import (
     _relatives_line,
     _suggestion_prompt,
     _summary,
-    field_label,
+    _which_field,
 )
 from registrations.flow.types import (
     ABANDONED,
@@ -222,7 +223,9 @@ def _flow_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     keeps = not re.search(r"[@\d]", text) and (
         _keeps_value(text) or read_yes_no(text) == "yes" or bool(_CONFIRM_RE.search(_words(text)))
     )
-    if state.editing and state.fields.get(state.editing) and keeps and (state.pending or {}).get("kind") not in _SUGGESTIONS:
+    # "sim" to "quer trocar o e-mail por …?" answers that question, not "keep the field being corrected".
+    asked = (state.pending or {}).get("kind") in (*_SUGGESTIONS, "replace")
+    if state.editing and state.fields.get(state.editing) and keeps and not asked:
         return _next(state, ctx, prefix=_("Certo, mantive %(field)s. 👍") % {"field": _field_with_article(state.editing)})
     return _data_turn(state, text, ctx)
 
@@ -724,9 +727,7 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     ):
         return _edit_at_summary(state, named, text, ctx)
     if answer == "no":
-        return replace(state, pending={"kind": "which_field"}), [
-            _("Qual dado você quer corrigir? Responda com o número (1 a %(n)d).") % {"n": len(FIELDS)}
-        ], []
+        return replace(state, pending={"kind": "which_field"}), [_which_field()], []
     # A new e-mail, CPF or phone typed at the summary replaces the old one.
     for name, value in _found_values(state, text, ctx).items():
         if value != state.fields.get(name):
@@ -907,10 +908,9 @@ def _rest_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     # correct
     if understood.field is not None:
         return _amend_start(base, understood.field, text, ctx)
-    lines = "\n".join(f"{index}. {field_label(name)}" for index, name in enumerate(FIELDS, start=1))
     return (
         replace(base, mode=MODE_CHOOSE_FIELD, mode_turn=ctx.turn),
-        [_("Qual dado você quer corrigir? Responda com o número:\n%(lines)s") % {"lines": lines}],
+        [_("Qual dado você quer corrigir? Responda com o número:\n%(lines)s") % {"lines": _fields_menu()}],
         [],
     )
 

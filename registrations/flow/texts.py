@@ -68,8 +68,13 @@ def _consent_prompt(ctx: FlowContext) -> str:
     parts = [f"🔒 {notice}"]
     if ctx.privacy_notice_url:
         parts.append(_("Aviso de privacidade completo: %(url)s") % {"url": ctx.privacy_notice_url})
-    parts.append(_("Você concorda com o uso dos seus dados para a inscrição? Responda *sim* ou *não*."))
+    parts.append(_consent_question())
     return "\n\n".join(parts)
+
+
+def _consent_question() -> str:
+    """The last line of the consent prompt: the question a "sim"/"não" answers."""
+    return _("Você concorda com o uso dos seus dados para a inscrição? Responda *sim* ou *não*.")
 
 
 def _consent_short(ctx: FlowContext) -> str:
@@ -79,6 +84,16 @@ def _consent_short(ctx: FlowContext) -> str:
 
 def _profiles_menu(ctx: FlowContext) -> str:
     return "\n".join(f"{index}. {profile.name}" for index, profile in enumerate(ctx.profiles, start=1))
+
+
+def _fields_menu() -> str:
+    """The numbered fields ("1. Nome" ... "6. Perfil"), as the summary numbers them."""
+    return "\n".join(f"{index}. {field_label(name)}" for index, name in enumerate(FIELDS, start=1))
+
+
+def _which_field() -> str:
+    """The question after a "não" at the summary: which field to correct, by its number."""
+    return _("Qual dado você quer corrigir? Responda com o número (1 a %(n)d).") % {"n": len(FIELDS)}
 
 
 def _place_label(option: list[Any] | tuple[Any, ...]) -> str:

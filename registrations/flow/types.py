@@ -256,3 +256,43 @@ class UpdateResult:
 Turn = tuple[FlowState, list[str], list[Effect]]
 
 
+# --------------------------------------------------------------------------
+# Choices a prompt offers (rendered as buttons or a list where the channel can)
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a prompt: ``answer`` is the exact text the participant
+    could type for it, so a tap reads as that typed answer."""
+
+    answer: str
+    title: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Choices:
+    """The options the last prompt of a turn offers. ``kind`` is ``"buttons"``
+    (at most 3) or ``"list"`` (at most 10 rows behind ``button``). The reply's
+    text stays the whole message (numbered options included): a channel
+    without interactive messages simply sends the text."""
+
+    kind: str
+    options: tuple[Choice, ...]
+    button: str = ""
+
+    def to_data(self) -> dict[str, Any]:
+        """JSON for ``OutboundMessage.interactive`` (``id`` = the answer a tap gives)."""
+        data: dict[str, Any] = {
+            "kind": self.kind,
+            "options": [
+                {"id": option.answer, "title": option.title, "description": option.description}
+                for option in self.options
+            ],
+        }
+        if self.button:
+            data["button"] = self.button
+        return data
+
+

@@ -14,7 +14,8 @@ retries) and every ``statuses[]`` item into a forward-only status move of
 the reply it names.
 
 Out (``send``): free text inside the 24-hour customer-service window, which
-opens with the participant's last message on this channel; outside it only
+opens with the participant's last message on this channel (reply buttons or
+a list when the reply carries choices that fit, ``interactive_payload``); outside it only
 the active ``MessageTemplate`` (admin), with the reply's text as its single
 body parameter; neither → ``ReplyHeld``, and the reply waits in the admin.
 """
@@ -35,6 +36,7 @@ from django.conf import settings
 from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from urllib3.exceptions import LocationValueError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
@@ -174,6 +176,82 @@ def text_payload(to: str, text: str) -> dict:
     }
 
 
+# Interactive messages (reply buttons, lists): Meta's limits. A reply whose
+# choices do not fit goes out as its plain text, which holds the same options
+# numbered, so nothing is lost by falling back.
+INTERACTIVE_BODY_MAX_CHARS = 1024
+MAX_BUTTONS = 3
+BUTTON_TITLE_MAX_CHARS = 20
+BUTTON_ID_MAX_CHARS = 256
+MAX_LIST_ROWS = 10
+ROW_TITLE_MAX_CHARS = 24
+ROW_DESCRIPTION_MAX_CHARS = 72
+ROW_ID_MAX_CHARS = 200
+LIST_BUTTON_MAX_CHARS = 20
+
+
+def interactive_payload(to: str, text: str, interactive: Any) -> dict | None:
+    """The reply as reply buttons or a list (``OutboundMessage.interactive``:
+    ``{"kind": "buttons"|"list", "button": …, "options": [{"id", "title",
+    "description"}]}``), with ``text`` as the body; None when it cannot be one
+    (no choices, a body or an option beyond Meta's limits): send the text.
+
+    Each option's id goes out as ``answer:<id>``, so a tap comes back as the
+    text the participant could have typed (``inbound_content``)."""
+    if not isinstance(interactive, dict) or not text.strip() or len(text) > INTERACTIVE_BODY_MAX_CHARS:
+        return None
+    options = interactive.get("options")
+    if not isinstance(options, list) or not options or not all(isinstance(option, dict) for option in options):
+        return None
+    items = [
+        (ANSWER_ID_PREFIX + str(option.get("id") or ""), str(option.get("title") or "").strip(),
+         str(option.get("description") or "").strip())
+        for option in options
+    ]
+    if any(item_id == ANSWER_ID_PREFIX or not title for item_id, title, _description in items):
+        return None
+    if len({item_id for item_id, _title, _description in items}) != len(items):
+        return None
+    kind = interactive.get("kind")
+    if kind == "buttons":
+        fits = len(items) <= MAX_BUTTONS and len({title for _id, title, _d in items}) == len(items) and all(
+            len(title) <= BUTTON_TITLE_MAX_CHARS and len(item_id) <= BUTTON_ID_MAX_CHARS for item_id, title, _d in items
+        )
+        if not fits:
+            return None
+        body: dict[str, Any] = {
+            "type": "button",
+            "action": {"buttons": [{"type": "reply", "reply": {"id": item_id, "title": title}} for item_id, title, _d in items]},
+        }
+    elif kind == "list":
+        button = str(interactive.get("button") or "").strip() or _("Ver opções")
+        fits = len(items) <= MAX_LIST_ROWS and len(button) <= LIST_BUTTON_MAX_CHARS and all(
+            len(title) <= ROW_TITLE_MAX_CHARS and len(description) <= ROW_DESCRIPTION_MAX_CHARS
+            and len(item_id) <= ROW_ID_MAX_CHARS
+            for item_id, title, description in items
+        )
+        if not fits:
+            return None
+        rows = [
+            {"id": item_id, "title": title, **({"description": description} if description else {})}
+            for item_id, title, description in items
+        ]
+        body = {"type": "list", "action": {"button": button, "sections": [{"title": button, "rows": rows}]}}
+    else:
+        return None
+    body["body"] = {"text": text}
+    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "interactive",
+            "interactive": body}
+
+
+def reply_payload(to: str, outbound: OutboundMessage) -> dict:
+    """A reply inside the window: interactive when its choices fit, else text."""
+    payload = interactive_payload(to, outbound.text, outbound.interactive)
+    if payload is None and outbound.interactive:
+        logger.info("whatsapp.cloud_interactive_as_text outbound=%s chars=%s", outbound.pk, len(outbound.text))
+    return payload or text_payload(to, outbound.text)
+
+
 def template_parameter(text: str) -> str:
     """The reply's text as a template body parameter: Meta refuses new lines,
     tabs and runs of more than four spaces there (error 132018)."""
@@ -223,7 +301,9 @@ def send(outbound: OutboundMessage) -> Delivery:
     to = recipient(outbound)
     if window_open(outbound.chat_id):
         try:
-            return Delivery(provider_message_id=post_message(text_payload(to, outbound.text)))
+            payload = reply_payload(to, outbound)
+            detail = f"interactive {payload['interactive']['type']}" if payload["type"] == "interactive" else ""
+            return Delivery(provider_message_id=post_message(payload), detail=detail)
         except GraphError as exc:
             if exc.code != WINDOW_CLOSED_CODE:
                 raise

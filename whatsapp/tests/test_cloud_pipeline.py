@@ -65,7 +65,7 @@ def deliver(outbound: OutboundMessage) -> RetryLater | None:
 
 
 def test_a_cloud_message_is_answered_through_the_graph_api(webhook, drain, fake_graph):
-    message = cloud_message(body="oi")
+    message = cloud_message(body="onde vai ser o evento?")
     webhook(message)
     drain()
     (sent,) = fake_graph.sent()

@@ -6,13 +6,22 @@ Login: a QR code printed in the terminal (and saved as PNG) to scan in
 WhatsApp > Linked devices, or a pairing code with ``--phone``. The session is
 stored in the project's PostgreSQL (neonize creates its ``whatsmeow_*``
 tables there) or, on the embedded default, in a SQLite file.
+
+Connection (``whatsapp.gateway.GatewayConnection``): each attempt waits at most
+``--connect-timeout`` seconds for a sign of life (a QR code, or connected),
+then is abandoned and retried with backoff; ``--connect-alert-after`` failures
+in a row open a "connect_failed" alert. A logout, a temporary ban, an outdated
+client or a session replaced elsewhere opens an alert too (a banner on every
+admin page, an ERROR log line, ``whatsapp_channel_alerts_total``) and
+``/send-text`` answers 503 until the channel can send again; the process keeps
+running. It exits non-zero only when neonize does not let go of an abandoned
+attempt, so its supervisor restarts it clean.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import signal
 import threading
 from pathlib import Path
@@ -50,48 +59,59 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.WA_GATEWAY_PORT, help="Port of the /send-text server.")
         parser.add_argument("--accept-groups", action="store_true", default=settings.WA_ACCEPT_GROUPS, help="Answer group messages too.")
         parser.add_argument("--no-typing", action="store_true", help="Do not show 'typing...' while a reply is produced.")
+        parser.add_argument(
+            "--connect-timeout", type=float, default=30.0,
+            help="Seconds a connection attempt may go without a sign of life (QR code, connected) before it is retried.",
+        )
+        parser.add_argument(
+            "--connect-alert-after", type=int, default=5,
+            help="Failed connection attempts in a row before organizers see a 'connect_failed' alert.",
+        )
 
     def handle(self, *args, **options) -> None:
         # neonize configures logging on import: import it only here, after Django did.
         from neonize.client import NewClient
-        from neonize.events import ConnectedEv, DisconnectedEv, LoggedOutEv, MessageEv
+        from neonize.events import MessageEv, UndecryptableMessageEv
         from neonize.events import event as neonize_stop
         from neonize.exc import NeonizeError
 
-        from whatsapp.gateway import GatewayHandler, SendTextServer
+        from whatsapp.gateway import (
+            ConnectPolicy,
+            GatewayConnection,
+            GatewayHandler,
+            GatewayStuck,
+            SendTextServer,
+            neonize_versions,
+        )
 
+        if options["connect_timeout"] <= 0 or options["connect_alert_after"] < 1:
+            raise CommandError("--connect-timeout must be > 0 and --connect-alert-after >= 1.")
         session = options["session"] or default_session()
         if not session.startswith("postgres") and not Path(session).parent.is_dir():
             raise CommandError(f"The session's directory does not exist: {session}")
+        versions = neonize_versions()
+        # whatsmeow is compiled into neonize's library: its version is the one
+        # that matters when WhatsApp changes something (see FACTS/docs).
+        logger.info("whatsapp.gateway_versions neonize=%s whatsmeow=%s go=%s", versions["neonize"], versions["whatsmeow"], versions["go"])
+        self.stdout.write(f"neonize {versions['neonize']} (whatsmeow {versions['whatsmeow']}, {versions['go']})")
+
         stopping = threading.Event()
-        connected_once = threading.Event()
         client = NewClient(session)
         handler = GatewayHandler(accept_groups=options["accept_groups"], typing=not options["no_typing"])
         client.event(MessageEv)(handler.on_message)
-
-        @client.event(ConnectedEv)
-        def on_connected(_client, _ev) -> None:
-            connected_once.set()
-            logger.info("whatsapp.gateway_connected")
-            self.stdout.write(self.style.SUCCESS("Conectado ao WhatsApp."))
-
-        @client.event(DisconnectedEv)
-        def on_disconnected(_client, _ev) -> None:
-            # whatsmeow reconnects by itself; /send-text answers 503 meanwhile.
-            client.connected = False
-            logger.warning("whatsapp.gateway_disconnected (reconnecting)")
-
-        logged_out = threading.Event()
-
-        @client.event(LoggedOutEv)
-        def on_logged_out(_client, _ev) -> None:
-            logged_out.set()
-            logger.error("whatsapp.gateway_logged_out (device unlinked): log in again")
-            stop()
+        client.event(UndecryptableMessageEv)(handler.on_undecryptable)
+        connection = GatewayConnection(
+            client,
+            policy=ConnectPolicy(timeout_s=options["connect_timeout"], alert_after=options["connect_alert_after"]),
+            stopping=stopping,
+            on_connected=lambda: self.stdout.write(self.style.SUCCESS("Conectado ao WhatsApp.")),
+        )
+        connection.register()
 
         pairing_started = threading.Event()
 
         def on_qr(_client, data: bytes) -> None:
+            connection.on_activity()  # a person may be scanning: do not abandon the attempt
             if options["phone"]:
                 if not pairing_started.is_set():
                     pairing_started.set()
@@ -120,11 +140,12 @@ class Command(BaseCommand):
                     logger.warning("whatsapp.gateway_pairing_failed attempt=%s error=%s", attempt + 1, exc)
                     stopping.wait(2)
                     continue
+                connection.on_activity()
                 self.stdout.write(self.style.SUCCESS(f"Código de pareamento: {code}"))
                 self.stdout.write("No celular: WhatsApp > Aparelhos conectados > Conectar com número de telefone.")
                 return
 
-        server = SendTextServer((options["host"], options["port"]), client)
+        server = SendTextServer((options["host"], options["port"]), client, state=connection.state)
         threading.Thread(target=server.serve_forever, name="wa-send-text", daemon=True).start()
         self.stdout.write(f"/send-text em http://{options['host']}:{server.port}/send-text")
 
@@ -132,33 +153,23 @@ class Command(BaseCommand):
             if not stopping.is_set():
                 logger.info("whatsapp.gateway_stopping")
             stopping.set()
+            connection.wake()
             neonize_stop.set()  # makes a running connect() return
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
 
-        # whatsmeow reconnects by itself after a first successful connect; the
-        # first connect (network down, WhatsApp unreachable) is retried here.
-        delay = 1.0
+        # The first-connect loop, with a bounded wait per attempt and backoff
+        # (whatsmeow reconnects by itself only after a first success); halts
+        # on logout, ban, outdated client or a replaced session (alerts).
         try:
-            while not stopping.is_set():
-                try:
-                    client.connect()
-                except NeonizeError as exc:
-                    logger.warning("whatsapp.gateway_connect_failed error=%s retry_in=%.0fs", exc, delay)
-                if stopping.is_set():
-                    break
-                if connected_once.is_set():
-                    delay = 1.0
-                    connected_once.clear()
-                stopping.wait(delay + random.uniform(0, delay / 2))
-                delay = min(delay * 2, 60.0)
+            connection.run()
+        except GatewayStuck as exc:
+            logger.error("whatsapp.gateway_stuck error=%s (exiting for a restart)", exc)
+            raise CommandError(f"{exc}; exiting so the supervisor restarts the gateway.") from exc
         finally:
             server.shutdown()
             handler.shutdown()
-            with contextlib.suppress(NeonizeError):
-                client.disconnect()
+            with contextlib.suppress(Exception):
+                client.stop()
         logger.info("whatsapp.gateway_stopped")
-        if logged_out.is_set():
-            # A non-zero exit tells the supervisor something needs a person.
-            raise CommandError("O aparelho foi desconectado do WhatsApp. Rode o comando de novo para parear.")
