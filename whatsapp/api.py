@@ -219,7 +219,7 @@ class CloudWebhookView(View):
             return JsonResponse({"detail": "Missing or invalid X-Hub-Signature-256."}, status=403)
         try:
             payload = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
             payload = None
         if not isinstance(payload, dict):
             metrics.CLOUD_WEBHOOKS.labels("not_json").inc()

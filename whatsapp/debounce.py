@@ -61,7 +61,8 @@ class Pending:
 class Plan:
     size: int  # how many of the oldest pending messages form the burst (0: none pending)
     wait: float  # seconds to wait before answering it; 0 = answer now
-    # Why it ends there: "complete" (a message completed the step), "gap" (the
+    # Why it ends there: "complete" (a message completed the step), "question"
+    # (a question follows: it gets a turn of its own), "gap" (the
     # next message came more than a window later), "full" (size or length),
     # "quiet" (a window passed since its last message), "waited" (the longest
     # wait), "open" (still waiting), "none" (nothing pending).
@@ -89,6 +90,12 @@ def plan_burst(
                 return Plan(size, 0.0, "gap")  # the burst went quiet for a window: it is over
             if size >= MAX_MESSAGES or chars + 1 + len(message.text) > max_chars:
                 return Plan(size, 0.0, "full")
+            if _QUESTION_END.search(message.text) and not all(_small_talk(m.text) for m in pending[:size]):
+                # A question after other messages gets its own turn: joined,
+                # "Pedro" + "quanto custa?" would read as a name (or the
+                # question would swallow a city). Answer what came before now.
+                # Greetings stay with it: "oi" + "quanto custa?" is one thought.
+                return Plan(size, 0.0, "question")
         size += 1
         chars += len(message.text) + (1 if size > 1 else 0)
         if completes(message.text):
@@ -102,6 +109,13 @@ def plan_burst(
     # Never more than one window: a message stamped by a clock ahead of ours
     # must not stretch the wait.
     return Plan(size, min(quiet_in, cap_in, window), "open")
+
+
+def _small_talk(text: str) -> bool:
+    """A greeting, thanks or the like ("oi", "bom dia", "obrigado"), as the router reads it."""
+    from chatbot.router import route
+
+    return route(text).small_talk is not None
 
 
 # --- "this message alone completes the pending step" ---------------------------------------

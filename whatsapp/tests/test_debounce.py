@@ -91,6 +91,31 @@ def test_the_plan_ends_a_burst_at_a_message_that_completes_the_step():
     assert plan(messages, now=0.3, completes=lambda text: "@" in text) == debounce.Plan(2, 0.0, "complete")
 
 
+@pytest.mark.parametrize(
+    "texts",
+    [("Pedro", "quanto custa a inscrição?"), ("Goiânia", "onde vai ser?"), ("Estudante", "tem certificado?")],
+    ids=["name-then-question", "city-then-question", "profile-then-question"],
+)
+def test_a_question_after_other_messages_gets_its_own_turn(texts):
+    """Joined, "Pedro" + "quanto custa a inscrição?" would be read as a name, or the question would swallow the city."""
+    messages = pending(0.0, 0.2, texts=texts)
+    first = plan(messages, now=0.3, completes=lambda text: text.rstrip().endswith("?"))
+    assert first == debounce.Plan(1, 0.0, "question")
+    assert plan(messages[1:], now=0.3, completes=lambda text: text.rstrip().endswith("?")).reason == "complete"
+
+
+def test_a_greeting_stays_with_the_question_that_follows():
+    messages = pending(0.0, 0.2, texts=("oi", "bom dia"))
+    messages += pending(0.4, texts=("quanto custa a inscrição?",))
+    result = plan(messages, now=0.5, completes=lambda text: text.rstrip().endswith("?"))
+    assert (result.size, result.reason) == (3, "complete")
+
+
+def test_a_question_that_opens_the_burst_is_answered_at_once():
+    messages = pending(0.0, 0.1, texts=("quando é o evento?", "e onde?"))
+    assert plan(messages, now=0.2, completes=lambda text: text.rstrip().endswith("?")) == debounce.Plan(1, 0.0, "complete")
+
+
 def test_the_plan_never_joins_more_text_than_the_engine_reads():
     messages = pending(0.0, 0.1, texts=("a" * 3000, "b" * 2000))
     assert plan(messages, now=0.2) == debounce.Plan(1, 0.0, "full")
