@@ -288,10 +288,11 @@ class AlertStatusFilter(admin.SimpleListFilter):
 
 @admin.register(ChannelAlert)
 class ChannelAlertAdmin(admin.ModelAdmin):
-    """Alerts the gateway raised (logged out, banned, outdated, replaced,
-    cannot connect), shown as a banner on every admin page while open.
-    Organizers mark them resolved once they acted; a successful connect
-    resolves those it proves over by itself."""
+    """Alerts a channel raised (the neonize gateway: logged out, banned,
+    outdated, replaced, cannot connect; the Cloud API: token, permission or
+    account problems), shown as a banner on every admin page while open.
+    Organizers mark them resolved once they acted; a successful connect or
+    send resolves those it proves over by itself."""
 
     list_display = ["kind", "channel", "created_at", "resolved_at", "detail"]
     list_filter = [AlertStatusFilter, "kind", "channel"]

@@ -254,7 +254,8 @@ class MessageTemplate(models.Model):
 class ChannelAlert(models.Model):
     """Something that stops a WhatsApp channel and needs a person: the number
     was logged out or banned, the client is outdated, another device took the
-    session. Shown as a banner on the admin dashboard until resolved."""
+    session; on the Cloud API, the token expired or the account was restricted.
+    Shown as a banner on the admin dashboard until resolved."""
 
     class Kind(models.TextChoices):
         LOGGED_OUT = "logged_out", _("Número desconectado (sessão encerrada no celular)")
@@ -262,6 +263,9 @@ class ChannelAlert(models.Model):
         CLIENT_OUTDATED = "client_outdated", _("Versão do cliente WhatsApp desatualizada")
         STREAM_REPLACED = "stream_replaced", _("Sessão aberta em outro lugar")
         CONNECT_FAILED = "connect_failed", _("Não foi possível conectar ao WhatsApp")
+        CLOUD_TOKEN = "cloud_token", _("Token da WhatsApp Cloud API expirado ou revogado")
+        CLOUD_PERMISSION = "cloud_permission", _("Token da WhatsApp Cloud API sem permissão")
+        CLOUD_ACCOUNT = "cloud_account", _("Conta do WhatsApp Business bloqueada ou restrita")
 
     channel = models.CharField(_("canal"), max_length=16, choices=Channel.choices, default=Channel.GATEWAY)
     kind = models.CharField(_("tipo"), max_length=32, choices=Kind.choices)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import logging
 import random
 import re
@@ -36,6 +37,7 @@ from enum import Enum
 
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
@@ -51,7 +53,7 @@ from congress.locks import (
     release_lock,
     try_conversation_lock,
 )
-from congress.redis import get_redis
+from congress.redis import get_redis, mark_redis_down, redis_usable
 from congress.request_id import get_request_id, new_request_id, set_request_id
 from whatsapp import debounce, metrics
 from whatsapp.channels import ChannelError, MediaTooLarge, ReplyHeld, get_channel
@@ -1069,6 +1071,8 @@ def outbound_send(*, outbound: OutboundMessage) -> float | None:
     ):
         metrics.SENT.labels(outbound.channel).inc()
         logger.info("whatsapp.sent outbound=%s inbound=%s channel=%s", outbound.pk, outbound.inbound_id, outbound.channel)
+        if outbound.channel == Channel.CLOUD and delivery.provider_message_id:
+            _early_statuses_apply(delivery.provider_message_id)
     return None
 
 
@@ -1245,22 +1249,100 @@ def _status_error(errors: list) -> str:
     return "; ".join(parts) or "failed (no error given)"
 
 
-def outbound_status_record(*, provider_message_id: str, status: str, errors: list | None = None) -> str:
+# A status may arrive before its reply's wamid is stored: Meta answers the
+# send with the wamid and may post "sent"/"failed" before ``_outbound_mark``
+# commits it. Such statuses are kept this long and applied right after the
+# reply is marked sent (``_early_statuses_apply``); statuses of messages
+# that are not ours (sent from the Business app) simply expire.
+EARLY_STATUS_TTL_S = 600
+# The order kept statuses are applied in (each is still forward-only).
+_STATUS_ORDER = {"delivered": 1, "read": 2, "failed": 3}
+
+
+def _early_status_key(provider_message_id: str) -> str:
+    return f"congress:cloud:early_status:{provider_message_id}"
+
+
+def _early_status_keep(provider_message_id: str, status: str, errors: list) -> None:
+    """Keep a status of an unknown wamid for EARLY_STATUS_TTL_S: a Redis hash
+    (status -> errors as JSON), or Django's cache without Redis. Best effort."""
+    key, encoded = _early_status_key(provider_message_id), json.dumps(errors[:3], default=str)
+    client = redis_usable()
+    if client is not None:
+        try:
+            pipe = client.pipeline(transaction=False)
+            pipe.hset(key, status, encoded)
+            pipe.expire(key, EARLY_STATUS_TTL_S)
+            pipe.execute()
+            return
+        except redis.RedisError:
+            mark_redis_down()
+    kept = cache.get(key) or {}
+    kept[status] = encoded
+    cache.set(key, kept, timeout=EARLY_STATUS_TTL_S)
+
+
+def _early_statuses_take(provider_message_id: str) -> dict[str, str]:
+    """The statuses kept for ``provider_message_id``, removed as they are read
+    (one round trip: HGETALL and DEL in one MULTI)."""
+    key = _early_status_key(provider_message_id)
+    client = redis_usable()
+    if client is not None:
+        try:
+            pipe = client.pipeline(transaction=True)
+            pipe.hgetall(key)
+            pipe.delete(key)
+            kept, _deleted = pipe.execute()
+            return {k.decode(): v.decode() for k, v in kept.items()}
+        except redis.RedisError:
+            mark_redis_down()
+    kept = cache.get(key)
+    if kept:
+        cache.delete(key)
+    return kept or {}
+
+
+def _early_statuses_apply(provider_message_id: str) -> None:
+    """Apply the statuses that arrived before the reply was marked sent, in
+    their forward order (forward-only as ever). Never raises: the reply is
+    already sent, and a status is not worth failing its delivery task."""
+    try:
+        kept = _early_statuses_take(provider_message_id)
+        for status in sorted(kept, key=lambda name: _STATUS_ORDER.get(name, 0)):
+            try:
+                errors = json.loads(kept[status])
+            except ValueError:
+                errors = []
+            outbound_status_record(provider_message_id=provider_message_id, status=status,
+                                   errors=errors if isinstance(errors, list) else [], early=True)
+    except INFRA_ERRORS as exc:
+        logger.warning("whatsapp.early_status_lost provider_id=%s error=%s", provider_message_id, exc)
+
+
+def outbound_status_record(*, provider_message_id: str, status: str, errors: list | None = None, early: bool = False) -> str:
     """Move the reply WhatsApp knows as ``provider_message_id`` to ``status``
     (``delivered``, ``read``, ``failed``), forward only, with an event row.
 
     Returns ``"applied"``, ``"stale"`` (the reply is already further on),
-    ``"unknown"`` (no reply of ours has that id) or ``"ignored"`` (a status
-    we do not track, e.g. ``sent``: we mark that ourselves when the API
-    takes the message)."""
+    ``"kept"`` (no reply of ours has that id yet: the status is kept for
+    EARLY_STATUS_TTL_S and applied once its reply is marked sent) or
+    ``"ignored"`` (a status we do not track, e.g. ``sent``: we mark that
+    ourselves when the API takes the message). ``early``: applying a kept
+    status (never kept again)."""
     allowed = _STATUS_FROM.get(status)
     if allowed is None:
         result = "ignored"
     else:
         row = OutboundMessage.objects.filter(provider_message_id=provider_message_id).values_list("pk", flat=True).first()
+        if row is None and not early:
+            _early_status_keep(provider_message_id, status, errors or [])
+            # Look once more: the reply may have been marked sent (and its
+            # kept statuses taken) between the first look and the keep.
+            row = OutboundMessage.objects.filter(provider_message_id=provider_message_id).values_list("pk", flat=True).first()
         if row is None:
-            result = "unknown"
-            logger.info("whatsapp.status_unknown provider_id=%s status=%s", provider_message_id, status)
+            result = "kept" if not early else "unknown"
+            logger.info("whatsapp.status_unknown provider_id=%s status=%s (kept %ss)", provider_message_id, status,
+                        EARLY_STATUS_TTL_S)
         else:
             changes: dict[str, object] = {"status": status}
             detail = ""

@@ -18,6 +18,10 @@ opens with the participant's last message on this channel (reply buttons or
 a list when the reply carries choices that fit, ``interactive_payload``); outside it only
 the active ``MessageTemplate`` (admin), with the reply's text as its single
 body parameter; neither → ``ReplyHeld``, and the reply waits in the admin.
+When Meta refuses the account itself (token expired, permission missing,
+account locked or blocked: ``alerts.cloud_account_kind``) the reply is held
+too and a channel alert is raised; while it is open, replies are held
+without calling Meta, except one probe a minute whose success resolves it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any
 
 import urllib3
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -41,7 +46,7 @@ from urllib3.exceptions import LocationValueError
 from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from congress.errors import InvalidValue
-from whatsapp import metrics
+from whatsapp import alerts, metrics
 from whatsapp.channels import ChannelError, Delivery, MediaTooLarge, ReplyHeld
 from whatsapp.models import Channel, InboundMessage, MessageTemplate, OutboundMessage
 from whatsapp.sender import pace
@@ -295,9 +300,48 @@ def active_template() -> MessageTemplate | None:
     return MessageTemplate.objects.filter(active=True).order_by("-updated_at").first()
 
 
+# While an account alert is open, at most one reply per this many seconds
+# still goes to Meta: if it goes through, the account works again.
+ACCOUNT_PROBE_S = 60
+_PROBE_KEY = "whatsapp:cloud:account_probe"
+
+
+def _account_probe_claim() -> bool:
+    """Whether this reply may try Meta despite an open account alert (one
+    per ACCOUNT_PROBE_S across all workers; the cache is Redis when there is one)."""
+    return bool(cache.add(_PROBE_KEY, 1, timeout=ACCOUNT_PROBE_S))
+
+
 def send(outbound: OutboundMessage) -> Delivery:
     """Deliver one reply: free text inside the window, the active template
-    outside it; ``ReplyHeld`` when it needs a template and none is active."""
+    outside it; ``ReplyHeld`` when it needs a template and none is active,
+    and when the account cannot send (an open account alert, or Meta's
+    answer raises one). A success while an account alert is open resolves it.
+    """
+    alert_open = alerts.channel_alert_open_of(channel=Channel.CLOUD, kinds=alerts.CLOUD_ACCOUNT_KINDS)
+    if alert_open and not _account_probe_claim():
+        raise ReplyHeld(
+            "Envio pela WhatsApp Cloud API suspenso por um alerta da conta (veja o aviso no painel): "
+            "a resposta aguarda; use “Enviar de novo” depois de resolver."
+        )
+    try:
+        delivery = _send(outbound)
+    except GraphError as exc:
+        kind = alerts.cloud_account_kind(exc.code)
+        if kind is None:
+            raise
+        alerts.channel_alert_raise(kind=kind, channel=Channel.CLOUD, detail=str(exc))
+        cache.set(_PROBE_KEY, 1, timeout=ACCOUNT_PROBE_S)  # Meta was just asked: the next probe in a minute
+        raise ReplyHeld(
+            f"A Meta recusou a conta da WhatsApp Cloud API ({exc}): a resposta aguarda; "
+            "use “Enviar de novo” depois de resolver o alerta do painel."
+        ) from exc
+    if alert_open:
+        alerts.channel_alert_resolve(channel=Channel.CLOUD, kinds=alerts.CLOUD_ACCOUNT_KINDS, actor="cloud send succeeded")
+    return delivery
+
+
+def _send(outbound: OutboundMessage) -> Delivery:
     to = recipient(outbound)
     if window_open(outbound.chat_id):
         try:
@@ -476,16 +520,22 @@ def _change_process(change: Any, outcome: WebhookOutcome) -> None:
         _ignore(outcome, "field", f"field={str(field)[:60]}")
         return
     value = change["value"]
-    phone_number_id = str((value.get("metadata") or {}).get("phone_number_id") or "")
+    # Every field is checked before use: a malformed one costs only the item
+    # that holds it, never the messages beside it.
+    metadata = value.get("metadata")
+    phone_number_id = str(metadata.get("phone_number_id") or "") if isinstance(metadata, dict) else ""
     ours = settings.WA_CLOUD_PHONE_NUMBER_ID
     if ours and phone_number_id and phone_number_id != ours:
         # Another number of the same app: its replies could not leave from ours.
         _ignore(outcome, "other_number", f"phone_number_id={phone_number_id[:40]}")
         return
     names = {}
-    for contact in value.get("contacts") or []:
+    contacts = value.get("contacts")
+    for contact in contacts if isinstance(contacts, list) else []:
         if isinstance(contact, dict) and contact.get("wa_id"):
-            names[str(contact["wa_id"])] = str((contact.get("profile") or {}).get("name") or "")
+            profile = contact.get("profile")
+            name = profile.get("name") if isinstance(profile, dict) else None
+            names[str(contact["wa_id"])] = clean_text(name) if isinstance(name, str) else ""
     for handler, items in ((_message_accept, value.get("messages")), (_status_record, value.get("statuses"))):
         for item in items if isinstance(items, list) else []:
             try:
@@ -501,6 +551,25 @@ def _change_process(change: Any, outcome: WebhookOutcome) -> None:
         _ignore(outcome, "field", f"value.{str(key)[:60]}")  # e.g. errors, smb_message_echoes
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone UTF-16 surrogates (``"\\ud800"`` is valid JSON but
+    not valid Unicode; PostgreSQL refuses it) replaced by U+FFFD. A pair that
+    JSON escapes as two halves is already one character after parsing."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
+def _timestamp(value: Any) -> int | None:
+    """Meta's Unix timestamp (a string of ASCII digits); anything else is
+    treated as missing ("²" is a digit to ``str.isdigit`` but not to ``int``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(value) if isinstance(value, str) and _TIMESTAMP.fullmatch(value) else None
+
+
 def _message_accept(message: Any, names: dict[str, str], outcome: WebhookOutcome) -> None:
     from whatsapp.services import message_accept
 
@@ -511,18 +580,17 @@ def _message_accept(message: Any, names: dict[str, str], outcome: WebhookOutcome
     if content is None or not (content[0].strip() or content[1]):
         _ignore(outcome, "type", f"type={str(kind)[:40]} message_id={wamid[:128]}")
         return
-    if not sender.isdigit():
+    if not (sender.isascii() and sender.isdigit()):
         # Business-scoped ids of users hiding their number: not answerable yet.
         _ignore(outcome, "sender", f"message_id={wamid[:128]}")
         return
     text, media_id, mimetype = content
-    timestamp = message.get("timestamp")
     result = message_accept(
         message_id=wamid,
         number=sender,
-        text=text[: settings.MAX_MESSAGE_CHARS],
+        text=clean_text(text)[: settings.MAX_MESSAGE_CHARS],
         push_name=names.get(sender, ""),
-        timestamp=int(timestamp) if str(timestamp or "").isdigit() else None,
+        timestamp=_timestamp(message.get("timestamp")),
         media_id=media_id,
         mimetype=mimetype,
         source="cloud",

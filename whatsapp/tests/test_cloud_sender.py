@@ -12,7 +12,7 @@ from django.utils import timezone
 from congress.testing.fake_graph import GraphFailure
 from whatsapp.channels import MediaTooLarge, ReplyHeld, cloud
 from whatsapp.channels.cloud import GraphError
-from whatsapp.models import InboundMessage, MessageTemplate, OutboundMessage
+from whatsapp.models import InboundMessage, MessageEvent, MessageTemplate, OutboundMessage
 from whatsapp.tests.conftest import CLOUD_WA_ID, new_wamid
 
 pytestmark = pytest.mark.django_db
@@ -64,11 +64,12 @@ def test_a_refused_message_is_permanent_with_the_graph_error_in_its_message(fake
     assert error.value.message == "Graph API 400, code 100/2494010: (#100) Invalid parameter (Parameter value is not valid)"
 
 
-def test_a_wrong_token_is_permanent(fake_graph, settings):
+def test_a_wrong_token_holds_the_reply_instead_of_failing_it(fake_graph, settings):
     settings.WA_CLOUD_ACCESS_TOKEN = "expired"
-    with pytest.raises(GraphError) as error:
+    with pytest.raises(ReplyHeld) as error:
         cloud.send(reply(inbound()))
-    assert not error.value.transient and error.value.code == 190
+    assert isinstance(error.value.__cause__, GraphError) and error.value.__cause__.code == 190
+    assert "code 190" in error.value.message  # the alert it raised: test_cloud_alerts.py
 
 
 def test_a_graph_api_that_does_not_answer_in_time_is_transient(fake_graph, settings):
@@ -199,3 +200,81 @@ def test_a_media_server_error_is_transient(fake_graph):
     with pytest.raises(GraphError) as error:
         cloud.download_audio(inbound(text="", has_audio=True, media_id="m1"))
     assert error.value.transient
+
+
+# --- statuses that arrive before the reply is marked sent -------------------------------------
+
+
+@pytest.fixture
+def status_during_send(monkeypatch):
+    """Make Meta's webhook deliver ``statuses`` for a reply while its Graph
+    call is still returning, i.e. before its wamid is stored."""
+    from whatsapp import services
+
+    def arrange(*statuses: tuple[str, list | None]) -> list[str]:
+        results: list[str] = []
+        real = cloud.post_message
+
+        def post_then_status(payload: dict, **kwargs) -> str:
+            wamid = real(payload, **kwargs)
+            for status, errors in statuses:
+                results.append(services.outbound_status_record(provider_message_id=wamid, status=status, errors=errors))
+            return wamid
+
+        monkeypatch.setattr(cloud, "post_message", post_then_status)
+        return results
+
+    return arrange
+
+
+def sent(outbound: OutboundMessage) -> OutboundMessage:
+    from whatsapp import services
+
+    services.outbound_send(outbound=outbound)
+    outbound.refresh_from_db()
+    return outbound
+
+
+def test_a_failed_status_that_arrives_before_the_wamid_is_stored_still_fails_the_reply(fake_graph, status_during_send):
+    errors = [{"code": 131026, "title": "Message undeliverable", "error_data": {"details": "Message Undeliverable."}}]
+    results = status_during_send(("sent", None), ("failed", errors))
+    outbound = sent(reply(inbound()))
+    assert results == ["ignored", "kept"]
+    assert outbound.status == "failed"
+    assert outbound.last_error == "131026 Message undeliverable: Message Undeliverable."
+    assert list(MessageEvent.objects.filter(outbound=outbound).order_by("id").values_list("kind", flat=True)) == [
+        "sent", "status_failed"]
+
+
+def test_early_statuses_are_applied_forward_only_whatever_their_order(fake_graph, status_during_send):
+    status_during_send(("read", None), ("delivered", None))
+    outbound = sent(reply(inbound()))
+    assert outbound.status == "read"
+    assert list(MessageEvent.objects.filter(outbound=outbound).order_by("id").values_list("kind", flat=True)) == [
+        "sent", "delivered", "read"]
+
+
+def test_an_early_status_is_applied_once_and_then_forgotten(fake_graph, status_during_send):
+    from whatsapp import services
+
+    status_during_send(("delivered", None))
+    outbound = sent(reply(inbound()))
+    assert services._early_statuses_take(outbound.provider_message_id) == {}
+    assert MessageEvent.objects.filter(outbound=outbound, kind="delivered").count() == 1
+
+
+def test_early_statuses_are_kept_in_the_django_cache_without_redis(fake_graph, status_during_send, monkeypatch):
+    from whatsapp import services
+
+    monkeypatch.setattr(services, "redis_usable", lambda: None)
+    status_during_send(("failed", []))
+    outbound = sent(reply(inbound()))
+    assert outbound.status == "failed" and outbound.last_error == "failed (no error given)"
+
+
+def test_an_unknown_status_is_kept_for_ten_minutes_at_most(fake_graph):
+    from congress.redis import get_redis
+    from whatsapp import services
+
+    assert services.outbound_status_record(provider_message_id="wamid.NOT_YET", status="delivered") == "kept"
+    assert 0 < get_redis().ttl(services._early_status_key("wamid.NOT_YET")) <= 600

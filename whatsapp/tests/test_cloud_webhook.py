@@ -337,3 +337,58 @@ def test_messages_and_statuses_in_one_post_are_all_handled(post):
     assert post(body).json() == {"accepted": 1, "duplicates": 0, "statuses": 1, "ignored": 0}
     reply.refresh_from_db()
     assert reply.status == "read"
+
+
+# --- malformed fields cost only their own item ------------------------------------------------
+
+
+def with_value(body: dict, **fields) -> dict:
+    body["entry"][0]["changes"][0]["value"].update(fields)
+    return body
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"metadata": "x"},
+        {"metadata": None},
+        {"contacts": "x"},
+        {"contacts": [{"wa_id": CLOUD_WA_ID, "profile": "Ana"}]},
+        {"contacts": [{"wa_id": CLOUD_WA_ID, "profile": {"name": ["Ana"]}}, "x", None]},
+    ],
+    ids=["metadata-a-string", "metadata-null", "contacts-a-string", "profile-a-string", "name-a-list"],
+)
+def test_a_malformed_field_beside_the_messages_does_not_drop_them(post, fields):
+    body = with_value(cloud_body(messages=[cloud_message(body="primeira"), cloud_message(body="segunda")]), **fields)
+    response = post(body)
+    assert response.status_code == 200
+    assert response.json()["accepted"] == 2
+    assert list(InboundMessage.objects.order_by("id").values_list("text", flat=True)) == ["primeira", "segunda"]
+    if "contacts" in fields:  # a name that cannot be read is no name
+        assert set(InboundMessage.objects.values_list("push_name", flat=True)) == {""}
+
+
+def test_a_text_with_a_lone_surrogate_is_accepted_with_it_replaced(post):
+    body = cloud_body(messages=[cloud_message(body="oi \ud800 tudo bem"), cloud_message(body="segunda")], name="Ana \udc00")
+    response = post(json.dumps(body).encode())  # JSON's \ud800 escape: valid JSON, not valid Unicode
+    assert response.status_code == 200 and response.json()["accepted"] == 2
+    first = InboundMessage.objects.order_by("id").first()
+    assert (first.text, first.push_name) == ("oi \ufffd tudo bem", "Ana \ufffd")
+
+
+@pytest.mark.parametrize("timestamp", ["²", "١٧٦٤٠٠٠٠٠٠", "-5", "1e9", "", None, [1]], ids=repr)
+def test_a_timestamp_that_is_not_a_number_is_treated_as_missing(post, timestamp):
+    message = cloud_message(body="oi")
+    message["timestamp"] = timestamp
+    response = post(cloud_body(messages=[message]))
+    assert response.json()["accepted"] == 1
+    inbound = InboundMessage.objects.get()
+    assert inbound.text == "oi" and inbound.sent_at is None
+
+
+def test_an_early_status_posted_by_meta_is_kept_and_answered_200(post):
+    from whatsapp import services
+
+    response = post(cloud_body(statuses=[cloud_status("wamid.NOT_STORED_YET", "failed", errors=[{"code": 131026}])]))
+    assert response.status_code == 200 and response.json()["statuses"] == 1
+    assert list(services._early_statuses_take("wamid.NOT_STORED_YET")) == ["failed"]
