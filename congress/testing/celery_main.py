@@ -26,11 +26,24 @@ def apply_patches(raw: str) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "congress.settings")
     django.setup()
     for dotted, value in patches.items():
-        module_name, _, attribute = dotted.rpartition(".")
-        module = importlib.import_module(module_name)
-        if not hasattr(module, attribute):
-            raise SystemExit(f"CONGRESS_TEST_PATCHES: {module_name} has no attribute {attribute}")
-        setattr(module, attribute, value)
+        target, attribute = _resolve(dotted)
+        if not hasattr(target, attribute):
+            raise SystemExit(f"CONGRESS_TEST_PATCHES: {dotted} does not exist")
+        setattr(target, attribute, value)
+
+
+def _resolve(dotted: str) -> tuple[object, str]:
+    """``"pkg.module.CONSTANT"`` or ``"pkg.module.task.max_retries"`` -> (owner object, attribute)."""
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            owner = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:-1]:
+            owner = getattr(owner, name)
+        return owner, parts[-1]
+    raise SystemExit(f"CONGRESS_TEST_PATCHES: cannot import {dotted}")
 
 
 def main() -> None:
