@@ -97,16 +97,14 @@ class Event(models.Model):
 
 
 def assistant_number_e164(number: str) -> str:
-    """``"(62) 99602-2027"`` -> ``"+5562996022027"``; "" when it is not a valid Brazilian (or +CC) number."""
-    import phonenumbers
+    """``"(62) 99602-2027"`` -> ``"+5562996022027"``; "" when it is not a valid Brazilian phone."""
+    from congress.errors import InvalidValue
+    from registrations.validators import normalize_phone
 
     try:
-        parsed = phonenumbers.parse(number, "BR")
-    except phonenumbers.NumberParseException:
+        return normalize_phone(number)
+    except InvalidValue:
         return ""
-    if not phonenumbers.is_valid_number(parsed):
-        return ""
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 class TicketCategory(models.Model):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import phonenumbers
 import segno
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_safe
 
 from chatbot.knowledge import format_date_range, get_active_event
 from chatbot.models import assistant_number_e164
+from registrations.export import format_phone_national
 
 GREETING = "oi"
 
@@ -24,10 +24,8 @@ def whatsapp_link(number: str) -> str:
 
 
 def number_display(number: str) -> str:
-    """``"5562996022027"`` -> ``"(62) 99602-2027"`` (international format for other countries)."""
-    parsed = phonenumbers.parse(assistant_number_e164(number), None)
-    style = phonenumbers.PhoneNumberFormat.NATIONAL if parsed.country_code == 55 else phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    return phonenumbers.format_number(parsed, style)
+    """``"5562996022027"`` -> ``"(62) 99602-2027"``."""
+    return format_phone_national(assistant_number_e164(number))
 
 
 def qr_svg(url: str) -> str:

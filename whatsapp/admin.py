@@ -55,6 +55,12 @@ def _chat_link(chat_id: str):
     return format_html('<a href="{}" title="{}">{}</a>', url, _("ver a conversa em ordem"), chat_id)
 
 
+def _bulk_report(model_admin: admin.ModelAdmin, request: HttpRequest, action: str, count: int, text: str) -> None:
+    """After a repair action: audit it and tell the organizer how many rows it took (a warning for none)."""
+    admin_action_record(request=request, action=action, row_count=count)
+    model_admin.message_user(request, text % {"count": count}, messages.SUCCESS if count else messages.WARNING)
+
+
 class ReadOnlyMixin:
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -151,14 +157,9 @@ class InboundMessageAdmin(MessageTextMixin, admin.ModelAdmin):
     @admin.action(description=_("Reprocessar as mensagens com falha selecionadas"), permissions=["change"])
     def reprocess(self, request: HttpRequest, queryset) -> None:
         count = inbound_reprocess(inbound_ids=list(queryset.values_list("pk", flat=True)), actor=request.user.get_username())
-        admin_action_record(request=request, action="inbound_reprocess", row_count=count)
-        self.message_user(
-            request,
-            ngettext(
-                "%(count)d mensagem voltou para a fila.", "%(count)d mensagens voltaram para a fila.", count
-            ) % {"count": count},
-            messages.SUCCESS if count else messages.WARNING,
-        )
+        _bulk_report(self, request, "inbound_reprocess", count, ngettext(
+            "%(count)d mensagem voltou para a fila.", "%(count)d mensagens voltaram para a fila.", count
+        ))
 
     def get_urls(self):
         urls = [
@@ -227,13 +228,9 @@ class OutboundMessageAdmin(MessageTextMixin, admin.ModelAdmin):
     )
     def retry(self, request: HttpRequest, queryset) -> None:
         count = outbound_retry(outbound_ids=list(queryset.values_list("pk", flat=True)), actor=request.user.get_username())
-        admin_action_record(request=request, action="outbound_retry", row_count=count)
-        self.message_user(
-            request,
-            ngettext("%(count)d resposta voltou para a fila de envio.", "%(count)d respostas voltaram para a fila de envio.", count)
-            % {"count": count},
-            messages.SUCCESS if count else messages.WARNING,
-        )
+        _bulk_report(self, request, "outbound_retry", count, ngettext(
+            "%(count)d resposta voltou para a fila de envio.", "%(count)d respostas voltaram para a fila de envio.", count
+        ))
 
 
 @admin.register(MessageTemplate)
@@ -311,10 +308,6 @@ class ChannelAlertAdmin(admin.ModelAdmin):
     @admin.action(description=_("Marcar como resolvido"), permissions=["change"])
     def resolve(self, request: HttpRequest, queryset) -> None:
         count = channel_alert_resolve(alert_ids=list(queryset.values_list("pk", flat=True)), actor=request.user.get_username())
-        admin_action_record(request=request, action="channel_alert_resolve", row_count=count)
-        self.message_user(
-            request,
-            ngettext("%(count)d alerta marcado como resolvido.", "%(count)d alertas marcados como resolvidos.", count)
-            % {"count": count},
-            messages.SUCCESS if count else messages.WARNING,
-        )
+        _bulk_report(self, request, "channel_alert_resolve", count, ngettext(
+            "%(count)d alerta marcado como resolvido.", "%(count)d alertas marcados como resolvidos.", count
+        ))

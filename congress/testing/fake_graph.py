@@ -44,8 +44,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from congress.testing.local_server import FakeHTTPServer, LocalFake
 
 API_VERSION = "v23.0"
 PHONE_NUMBER_ID = "106540352242922"
@@ -131,11 +133,6 @@ class _Media:
     mime_type: str
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    block_on_close = False
-    fake: FakeGraph
 
 
 def _error_body(failure: GraphFailure) -> dict:
@@ -150,7 +147,7 @@ def _error_body(failure: GraphFailure) -> dict:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: FakeHTTPServer
 
     def setup(self) -> None:
         super().setup()
@@ -198,52 +195,25 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("GET")
 
 
-class FakeGraph:
+class FakeGraph(LocalFake):
     """The fake server. ``base_url`` is what ``WA_CLOUD_API_URL`` should be."""
+
+    handler = _Handler
+    thread_name = "fake-graph"
 
     def __init__(self, *, access_token: str = FAKE_TOKEN, phone_number_id: str = PHONE_NUMBER_ID,
                  host: str = "127.0.0.1", port: int = 0, latency_s: float = 0.0) -> None:
         self.access_token = access_token
         self.phone_number_id = phone_number_id
-        self.host = host
-        self.port = port
+        self._init_server(host, port)
         self.latency_s = latency_s
         self.requests: list[RecordedRequest] = []
         self._media: dict[str, _Media] = {}
         self._failures: deque[GraphFailure] = deque()
         self._ids = itertools.count(1)
         self._cond = threading.Condition()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle ---------------------------------------------------------------
-    def start(self) -> FakeGraph:
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        name="fake-graph", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # releases hanging handlers at once
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeGraph:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
     @property
     def root_url(self) -> str:
         return f"http://{self.host}:{self.port}"

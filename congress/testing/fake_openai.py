@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from congress.testing.local_server import FakeHTTPServer, LocalFake
 
 ReplyText = str | Callable[[dict[str, Any]], str]
 
@@ -99,7 +101,7 @@ class RecordedRequest:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: FakeHTTPServer
 
     def setup(self) -> None:
         super().setup()
@@ -183,11 +185,6 @@ class _Handler(BaseHTTPRequestHandler):
             raise ValueError(f"unknown failure kind {failure.kind!r}")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    block_on_close = False
-    fake: FakeOpenAI
 
 
 def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, str], dict[str, tuple[str | None, str, bytes]]]:
@@ -222,8 +219,11 @@ def _approx_tokens(text: str) -> int:
     return max(1, round(len(text.split()) * 1.3))
 
 
-class FakeOpenAI:
+class FakeOpenAI(LocalFake):
     """The fake server. ``base_url`` is what ``OPENAI_BASE_URL`` should be."""
+
+    handler = _Handler
+    thread_name = "fake-openai"
 
     def __init__(
         self,
@@ -234,46 +234,15 @@ class FakeOpenAI:
         transcript_text: str = "quero me inscrever no congresso",
         latency_ms: float = 0,
     ) -> None:
-        self.host = host
-        self.port = port
+        self._init_server(host, port)
         self.reply_text = reply_text
         self.transcript_text = transcript_text
         self.latency_ms = latency_ms
         self.requests: list[RecordedRequest] = []
         self._failures: deque[FakeFailure] = deque()
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------
-
-    def start(self) -> FakeOpenAI:
-        self._stopping.clear()
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.fake = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-openai", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()  # releases hanging handlers at once
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:
