@@ -53,9 +53,10 @@ class ChatView(APIView):
 
     class ChatOutputSerializer(serializers.Serializer):
         user_id = serializers.CharField()
-        reply = serializers.CharField()
+        reply = serializers.CharField(allow_blank=True)
         turns = serializers.IntegerField()
         registration_step = serializers.CharField()
+        handoff = serializers.BooleanField(help_text="A person holds the conversation: the bot stays silent (reply is empty).")
 
     @extend_schema(
         request=ChatInputSerializer,
@@ -74,6 +75,7 @@ class ChatView(APIView):
             "reply": result.reply,
             "turns": result.turns,
             "registration_step": str(result.step),
+            "handoff": result.handoff,
         }
         return Response(self.ChatOutputSerializer(body).data)
 

@@ -55,6 +55,8 @@ class TurnResult:
     # correct), for channels that render buttons or a list; the text above
     # already holds them numbered, so other channels ignore this.
     choices: Choices | None = None
+    # A person holds the conversation (an open handoff): the bot stays silent.
+    handoff: bool = False
 
     @property
     def reply(self) -> str:
@@ -108,13 +110,6 @@ def welcome_text(event: Event | None, push_name: str = "", *, registered: bool =
     else:
         intro = _("Sou o assistente virtual do *%(event)s*.") % {"event": str(event)}
     return f"{hello} {intro}\n\n{menu_text(event, registered=registered)}"
-
-
-def contact_text(event: Event | None) -> str:
-    contact = event_contact_line(event)
-    if not contact:
-        return _("Vou avisar a organização. Em breve alguém entra em contato por aqui.")
-    return _("Para falar com a organização: %(contact)s.") % {"contact": contact}
 
 
 _FOREIGN_STEPS = {
@@ -378,8 +373,8 @@ def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[
         if in_flow:
             replies.append(_("Sua inscrição está em andamento: responda à última pergunta para continuar, ou diga *cancelar*."))
         return replies
-    if routed.command == "human":
-        return [contact_text(event)]
+    if routed.command in ("human", "complaint"):
+        return _handoff(state, event, complaint=routed.command == "complaint", in_flow=in_flow)
 
     intent: str | None = None
     if not in_flow:
@@ -393,7 +388,7 @@ def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[
             if option == "info":
                 return [info_text(event)]
             if option == "human":
-                return [contact_text(event)]
+                return _handoff(state, event, in_flow=in_flow)
             intent = option
 
     replies = registration_turn(conversation=state, text=text, intent=intent, answer=answer, routed=routed)
@@ -417,6 +412,15 @@ def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[
         )
         return [why_we_ask(field)]
     return [answer(text)]
+
+
+def _handoff(state: ConversationState, event: Event | None, *, complaint: bool = False, in_flow: bool = False) -> list[str]:
+    """The participant asked for a person (or complained): a person takes the conversation over."""
+    from inbox.models import Handoff
+    from inbox.services import handoff_request
+
+    reason = Handoff.Reason.COMPLAINT if complaint else Handoff.Reason.REQUEST
+    return handoff_request(state, reason=reason, event=event, now=timezone.now(), in_flow=in_flow)
 
 
 _WHY_DATA_RE = re.compile(
@@ -529,7 +533,8 @@ def _save(state: ConversationState, text: str, replies: list[str], now, *, in_fl
         in_flow = False
     mark = {"registration": True} if in_flow else {}
     history.append({"role": "user", "text": text, "at": stamp, **mark})
-    history.append({"role": "assistant", "text": "\n\n".join(replies), "at": stamp, **mark})
+    if replies:  # nothing while a person holds the conversation
+        history.append({"role": "assistant", "text": "\n\n".join(replies), "at": stamp, **mark})
     # One turn = the participant's message and our reply.
     history = history[-2 * settings.SESSION_MAX_STORED_TURNS :]
     # The compare-and-swap on ``version``, as one prepared statement: the
@@ -590,16 +595,25 @@ def _turn(conversation_id: str, text: str, push_name: str, *, savepoint: bool = 
     # cost two round trips: any error here rolls back the caller's block too.
     with transaction.atomic(savepoint=savepoint), knowledge_snapshot():
         state = _load_state(conversation_id, push_name)
-        _expire_if_idle(state, now)
-        event = active_event()
-        was_in_flow = state.registration_step in IN_FLOW_STEPS
-        replies = [r for r in _dispatch(state, text, event) if r]
+        if state.handoff_open:
+            # A person holds the conversation: the bot stays silent (the
+            # message is kept for them) unless asked to come back.
+            from inbox.services import handoff_turn
+
+            event = active_event()
+            was_in_flow = state.registration_step in IN_FLOW_STEPS
+            replies, _still_open = handoff_turn(state, text, now=now)
+        else:
+            _expire_if_idle(state, now)
+            event = active_event()
+            was_in_flow = state.registration_step in IN_FLOW_STEPS
+            replies = [r for r in _dispatch(state, text, event) if r]
         choices = _choices(state, replies, event)
         in_flow = was_in_flow or state.registration_step in IN_FLOW_STEPS
         _save(state, text, replies, now, in_flow=in_flow)
     return TurnResult(
         conversation_id=conversation_id, replies=replies, step=state.registration_step, turns=state.turns,
-        choices=choices,
+        choices=choices, handoff=state.handoff_open,
     )
 
 

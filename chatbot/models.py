@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -25,6 +27,9 @@ class ConversationState(models.Model):
     turns = models.PositiveIntegerField(_("turnos"), default=0)
     version = models.PositiveIntegerField(_("versão"), default=0)
     push_name = models.CharField(_("nome no WhatsApp"), max_length=120, blank=True)
+    # A person holds the conversation (an open ``inbox.Handoff``): the bot
+    # stays silent. Set and cleared with the handoff row, in one transaction.
+    handoff_open = models.BooleanField(_("com a equipe"), default=False, db_default=False)
     last_activity_at = models.DateTimeField(_("última atividade"), default=timezone.now, db_index=True)
     created_at = models.DateTimeField(_("criada em"), auto_now_add=True)
 
@@ -63,6 +68,18 @@ class Event(models.Model):
         ),
     )
     description = models.TextField(_("descrição"), blank=True)
+    service_weekdays = models.CharField(
+        _("dias de atendimento"),
+        max_length=20,
+        blank=True,
+        default="1,2,3,4,5",
+        help_text=_("Dias em que a equipe responde pelo WhatsApp (1 = segunda … 7 = domingo)."),
+    )
+    service_starts_at = models.TimeField(
+        _("atendimento começa às"), null=True, blank=True, default=datetime.time(8, 0),
+        help_text=_("Vazio: o assistente não promete horário."),
+    )
+    service_ends_at = models.TimeField(_("atendimento termina às"), null=True, blank=True, default=datetime.time(18, 0))
     registration_open = models.BooleanField(_("inscrições abertas"), default=True)
     privacy_notice = models.TextField(
         _("aviso de privacidade (resumo)"),
@@ -208,6 +225,16 @@ class UnansweredQuestion(models.Model):
     status = models.CharField(_("situação"), max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     answer = models.TextField(_("resposta"), blank=True)
     faq = models.ForeignKey(FAQEntry, on_delete=models.SET_NULL, null=True, blank=True, verbose_name=_("FAQ criada"))
+    # "The same question" as another one: answering that one answers this
+    # one's conversation too.
+    same_as = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="same_questions",
+        verbose_name=_("mesma pergunta que"),
+    )
+    answered_at = models.DateTimeField(_("respondida em"), null=True, blank=True)
+    answered_by = models.CharField(_("respondida por"), max_length=150, blank=True)
+    # When the organizers' answer was sent to this conversation's chat (once).
+    answer_sent_at = models.DateTimeField(_("resposta enviada ao participante em"), null=True, blank=True)
     created_at = models.DateTimeField(_("recebida em"), auto_now_add=True)
 
     class Meta:

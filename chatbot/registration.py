@@ -85,6 +85,16 @@ def registration_turn(
     return replies
 
 
+def pending_prompt(conversation: ConversationState) -> str:
+    """The question the registration in progress waits for, asked again; "" when none is."""
+    state = flow.FlowState.from_data(conversation.registration_step, conversation.data)
+    if state.step not in flow.IN_FLOW_STEPS:
+        return ""
+    index = get_knowledge_index()
+    ctx = _context(index.event, None, conversation, understood=flow.Understood(), keys=set(), profiles=index.profiles)
+    return flow.pending_question(state, ctx)
+
+
 def _write(conversation: ConversationState, state: flow.FlowState) -> None:
     # Keep whatever other keys the engine stores in data.
     others = {key: value for key, value in (conversation.data or {}).items() if key not in flow.FLOW_DATA_KEYS}

@@ -96,10 +96,39 @@ _CANCEL_RE = re.compile(
 )
 _CANCEL_LOOSE = frozenset({"nao quero mais", "deixa pra la", "esquece", "deixa quieto", "nao quero mais me inscrever"})
 _HUMAN_RE = re.compile(
-    r"\b(falar|conversar|atendimento|falar direto) (com )?(a |o |um |uma |alguem d[ao] )?"
-    r"(organizacao|organizador|organizadores|organizadora|atendente|humano|alguem|pessoa|pessoa de verdade|"
-    r"responsavel|equipe|suporte|gente)\b|^(atendente|humano|atendimento|atendimento humano|suporte)$|"
-    r"\bme (liga|ligue|ligar|ligam)\b|\b(quero|preciso de|chama) (um |uma )?(atendente|humano|pessoa)\b"
+    r"\b(falar|fala|conversar|converso|atendimento|falar direto|ser atendid[oa]|me atender|me atende|atender)"
+    r" (com |por |pel[ao] )?(a |o |um |uma |alguem d[ao] |voces?|algum )?"
+    r"(organizacao|organizador|organizadores|organizadora|atendente|atendentes|humano|humana|alguem|pessoa|"
+    r"pessoa de verdade|pessoa real|responsavel|equipe|suporte|gente|voces|vcs|operador|operadora|funcionario|"
+    r"ser humano|moderador)\b"
+    r"|^(atendente|atendentes|humano|atendimento|atendimento humano|suporte|operador|pessoa|uma pessoa|"
+    r"alguem ai|tem alguem ai|oi tem alguem ai|alguem)( por favor| pf| pfv)?$"
+    r"|\b(me|pode me|podem me|alguem pode me|alguem me|voces podem me|da pra me|dá pra me) "
+    r"(liga|ligue|ligar|ligam|ligarem|telefona|telefonar|telefone|chama no privado)\b"
+    r"|\b(liga|ligue|ligar|telefona|telefone) (pra|para) mim\b"
+    r"|\b(quero|preciso de|preciso|chama|chame|chamar|me passa|me passe|passa|transfere|transferir|me transfere)"
+    r" (pra |para |pro |com )?(um |uma |o |a |alguem )?(atendente|humano|pessoa|pessoa de verdade|ser humano|operador|"
+    r"organizacao|equipe|suporte|responsavel)\b"
+    r"|\b(atendimento|atendente) humano\b"
+    r"|\bnao quero (falar|conversar) com (robo|bot|maquina|assistente virtual)\b"
+    r"|\b(tem|ha|existe) (alguem|uma pessoa|um atendente|atendente|um humano) (ai|pra|para|que|de verdade)\b"
+)
+# "What time do you answer?", "what is your phone?": questions, not requests for a person.
+_CONTACT_QUESTION_RE = re.compile(
+    r"\b(quando|horario|que horas)\b|\b(qual|quais)\b.*\b(telefone|numero|whatsapp|e ?mail|contato)\b"
+)
+# A complaint: a person should take it, not the bot.
+_COMPLAINT_RE = re.compile(
+    r"\b(reclamacao|reclamacoes|reclamar|reclamando|reclamo|queixa|procon|reclame aqui|ouvidoria)\b"
+    r"|\b(pessimo|horrivel|ridiculo|vergonhoso|lamentavel) (atendimento|servico|organizacao|evento|suporte)\b"
+    r"|\b(que|isso e um|isso eh um|um) (absurdo|palhacada|descaso|desrespeito|falta de respeito)\b"
+    r"|\b(absurdo|palhacada|descaso|desrespeito)\b.*\b(voces|organizacao|atendimento)\b"
+    r"|\b(ninguem|nenhum) (me )?(responde|atende|resolve|retorna)\b|\bvoces nao (respondem|atendem|resolvem|retornam)\b"
+    r"|\b(estou|to|tô|fiquei|muito) insatisfeit[oa]\b"
+    r"|\b(cobranca|cobrado|cobraram|debito|descontaram) (indevid[oa]|duas vezes|em dobro|errad[oa]|a mais)\b"
+    r"|\bquero (meu|o meu) dinheiro de volta\b|\bvou (processar|denunciar)\b"
+    r"|\b(robo|bot|assistente|voce) (burro|inutil|nao entende nada|nao me entende|nao esta me entendendo)\b"
+    r"|\bvoce nao (entende|entendeu) nada\b|\bnao (esta|ta) me entendendo\b"
 )
 _MY_DATA_RE = re.compile(r"^(meus dados|quais (sao )?meus dados|ver meus dados|dados pessoais|meus dados pessoais)( por favor)?$")
 _ERASE_DATA_RE = re.compile(
@@ -334,8 +363,10 @@ def route(text: str, *, in_flow: bool = False) -> Routed:
         return make("erase_data")
     if _MY_DATA_RE.match(polite):
         return make("my_data")
-    if _HUMAN_RE.search(words) and not re.search(r"\b(quando|horario|que horas)\b", words):
+    if _HUMAN_RE.search(words) and not _CONTACT_QUESTION_RE.search(words):
         return make("human")
+    if _COMPLAINT_RE.search(words):
+        return make("complaint")
     if _BACK_RE.match(polite):
         return make("back" if in_flow else "menu")
     if _MENU_RE.match(polite):

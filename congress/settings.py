@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "chatbot",
     "registrations",
     "whatsapp",
+    "inbox",
 ]
 
 MIDDLEWARE = [
@@ -281,7 +282,22 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sweep-confirmation-emails": {"task": "registrations.tasks.sweep_confirmation_emails", "schedule": 300},
     # LGPD retention: anonymize after the event, erase old message bodies.
     "purge-personal-data": {"task": "registrations.tasks.purge_personal_data_task", "schedule": 24 * 3600},
+    # Handoffs: close idle ones, e-mail the organizers about new ones (batched).
+    "inbox-sweep": {"task": "inbox.tasks.sweep", "schedule": 60},
 }
+
+# --- Handoff to a person (inbox) ---------------------------------------------
+# A handoff closes itself after this long without staff activity.
+HANDOFF_IDLE_HOURS = env.float("HANDOFF_IDLE_HOURS", default=24.0)
+# The site's public address, for links in e-mails to the organizers
+# (empty: https://<first ALLOWED_HOSTS entry>).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+# Who is e-mailed when handoffs open (comma-separated); empty = the event's contact e-mail.
+HANDOFF_NOTIFY_EMAILS = env.list("HANDOFF_NOTIFY_EMAILS", default=[])
+# At most one e-mail per this many minutes: a busy hour is one e-mail, not fifty.
+HANDOFF_NOTIFY_INTERVAL_MINUTES = env.float("HANDOFF_NOTIFY_INTERVAL_MINUTES", default=60.0)
+# While a handoff is open, "recebemos sua mensagem" at most once per this many minutes.
+HANDOFF_ACK_MINUTES = env.float("HANDOFF_ACK_MINUTES", default=30.0)
 
 # --- Outbound ----------------------------------------------------------------
 GATEWAY_URL = env.str("GATEWAY_URL", default="")

@@ -92,7 +92,7 @@ class QueuedInputSerializer(serializers.Serializer):
 
 
 class ReplySerializer(serializers.Serializer):
-    reply = serializers.CharField()
+    reply = serializers.CharField(allow_blank=True)
 
 
 class QueuedSerializer(serializers.Serializer):

@@ -116,9 +116,15 @@ class OutboundMessage(models.Model):
     class Kind(models.TextChoices):
         REPLY = "reply", _("Resposta")
         APOLOGY = "apology", _("Aviso de falha")
+        # Sent by a person (the inbox) or by the system on its own (a handoff
+        # closed, an organizer's answer to a question): no inbound message.
+        STAFF = "staff", _("Resposta da equipe")
+        NOTICE = "notice", _("Aviso")
+        ANSWER = "answer", _("Resposta da organização a uma pergunta")
 
     inbound = models.ForeignKey(
-        InboundMessage, verbose_name=_("em resposta a"), on_delete=models.CASCADE, related_name="replies"
+        InboundMessage, verbose_name=_("em resposta a"), on_delete=models.CASCADE, related_name="replies",
+        null=True, blank=True,
     )
     kind = models.CharField(_("tipo"), max_length=16, choices=Kind.choices, default=Kind.REPLY)
     channel = models.CharField(

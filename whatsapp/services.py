@@ -1369,3 +1369,33 @@ def chat_channel(chat_id: str) -> str:
         InboundMessage.objects.filter(chat_id=chat_id).order_by("-id").values_list("channel", flat=True).first()
     )
     return channel or Channel.GATEWAY
+
+
+def message_push(*, chat_id: str, text: str, kind: str) -> OutboundMessage | None:
+    """A message to ``chat_id`` that answers no inbound message: a person's
+    reply from the inbox, an organizer's answer to a question, a notice.
+
+    It leaves through the channel the participant last wrote on, with the
+    outbox's guarantees: after the chat's earlier replies, retried, held
+    outside the Cloud API's 24-hour window when no template is active. Call
+    inside the caller's transaction; it is enqueued on commit. None when the
+    conversation has no WhatsApp address (a /chat user id that is not a
+    phone number and never wrote on WhatsApp).
+    """
+    last = (
+        InboundMessage.objects.filter(chat_id=chat_id).order_by("-id").values_list("channel", "number", "jid").first()
+    )
+    if last is not None:
+        channel, number, jid = last
+    else:
+        digits = re.sub(r"\D", "", chat_id)
+        if not (re.fullmatch(r"\+?\d+", chat_id.strip()) and 10 <= len(digits) <= 15):
+            return None
+        channel = next((name for name in (Channel.GATEWAY, Channel.CLOUD) if get_channel(name).configured()), Channel.GATEWAY)
+        number, jid = digits, ""
+    outbound = OutboundMessage.objects.create(
+        inbound=None, kind=kind, channel=channel, chat_id=chat_id, number=number, jid=jid, text=text,
+        request_id=get_request_id() or new_request_id(),
+    )
+    transaction.on_commit(lambda: enqueue_send(outbound.pk), robust=True)
+    return outbound

@@ -46,7 +46,7 @@ from registrations.flow.choices import offered_choices
 from registrations.flow.machine import advance, after_register, after_update
 from registrations.flow.parsers import match_profile, why_we_ask
 from registrations.flow.reading import is_no, is_yes, lookup_keys, wants_turn
-from registrations.flow.texts import field_label
+from registrations.flow.texts import field_label, pending_question
 from registrations.flow.types import (
     ABANDONED,
     CONSENT_GIVEN,
@@ -121,6 +121,7 @@ __all__ = [
     "lookup_keys",
     "match_profile",
     "offered_choices",
+    "pending_question",
     "wants_turn",
     "why_we_ask",
 ]

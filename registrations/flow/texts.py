@@ -170,6 +170,11 @@ def _prompt(state: FlowState, ctx: FlowContext) -> str:
     return text
 
 
+def pending_question(state: FlowState, ctx: FlowContext) -> str:
+    """The question ``state`` waits for, asked again (after a person held the conversation)."""
+    return _prompt(state, ctx)
+
+
 def _person(state: FlowState) -> str:
     """How to name the person being registered by someone else: the first name once known."""
     name = str(state.fields.get("full_name") or "")
