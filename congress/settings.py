@@ -283,7 +283,7 @@ CELERY_BEAT_SCHEDULE: dict = {
     # LGPD retention: anonymize after the event, erase old message bodies.
     "purge-personal-data": {"task": "registrations.tasks.purge_personal_data_task", "schedule": 24 * 3600},
     # Handoffs: close idle ones, e-mail the organizers about new ones (batched).
-    "inbox-sweep": {"task": "inbox.tasks.sweep", "schedule": 60},
+    "inbox-sweep": {"task": "inbox.tasks.sweep", "schedule": env.float("HANDOFF_SWEEP_INTERVAL_S", default=60.0)},
 }
 
 # --- Handoff to a person (inbox) ---------------------------------------------

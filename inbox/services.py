@@ -164,6 +164,8 @@ _BACK_TO_BOT = (
     "voltar ao assistente", "voltar para o assistente", "voltar pro assistente", "quero o robo", "robo",
     "assistente", "bot", "falar com o robo", "falar com o assistente", "pode voltar ao robo", "encerrar atendimento",
     "encerrar o atendimento", "finalizar atendimento", "voltar ao menu", "menu principal", "ver menu", "abrir menu",
+    "o robo", "o assistente", "o bot", "o menu", "voltar o robo", "volta o robo", "volta robo", "voltar robo",
+    "chama o robo", "chamar o robo", "voltar pro bot", "voltar para o bot", "voltar pro menu",
 )
 
 

@@ -29,7 +29,8 @@ def test_chat_answers_in_the_contract_shape(api_client):
     response = chat(api_client)
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"user_id", "reply", "turns", "registration_step"}
+    assert set(body) == {"user_id", "reply", "turns", "registration_step", "handoff"}
+    assert body["handoff"] is False
     assert body["user_id"] == "5561999990000"
     assert body["turns"] == 1
     assert body["registration_step"] == "idle"
