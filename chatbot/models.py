@@ -103,6 +103,14 @@ class Event(models.Model):
 
     def clean(self) -> None:
         super().clean()
+        if self.service_weekdays and any(
+            not part.strip().isdigit() or not 1 <= int(part) <= 7 for part in self.service_weekdays.split(",") if part.strip()
+        ):
+            raise ValidationError({"service_weekdays": _("Use números de 1 (segunda) a 7 (domingo), separados por vírgula.")})
+        if (self.service_starts_at is None) != (self.service_ends_at is None):
+            raise ValidationError({"service_ends_at": _("Preencha o início e o fim do atendimento, ou deixe os dois vazios.")})
+        if self.service_starts_at is not None and self.service_ends_at <= self.service_starts_at:
+            raise ValidationError({"service_ends_at": _("O atendimento deve terminar depois de começar.")})
         if self.assistant_whatsapp and not assistant_number_e164(self.assistant_whatsapp):
             raise ValidationError(
                 {

@@ -169,8 +169,15 @@ def conversation_anonymize(*, conversation_id: str, actor: str, keep_relatives: 
         UnansweredQuestion.objects.filter(conversation_id=conversation_id).update(conversation_id=anon_id, question=ERASED)
         RegistrationEvent.objects.filter(conversation_id=conversation_id).update(conversation_id=anon_id, detail="")
         if state is not None:
+            from inbox.models import Handoff, HandoffMessage
+
+            # What was said with the staff goes too; an open handoff ends.
+            HandoffMessage.objects.filter(handoff__conversation=state).update(text=ERASED, author_name="")
+            Handoff.objects.filter(conversation=state, status=Handoff.Status.OPEN).update(
+                status=Handoff.Status.CLOSED, closed_at=now, closed_reason=Handoff.Closed.STAFF
+            )
             ConversationState.objects.filter(pk=state.pk).update(
-                conversation_id=anon_id, data={}, history=[], push_name=""
+                conversation_id=anon_id, data={}, history=[], push_name="", handoff_open=False
             )
         RegistrationEvent.objects.create(
             kind=RegistrationEvent.Kind.ANONYMIZED,
@@ -242,8 +249,13 @@ def purge_personal_data(*, after_event_days: int, message_days: int | None, dry_
         idle = ConversationState.objects.filter(last_activity_at__lt=cutoff).exclude(history=[])
         counts["messages_erased"] = old_in.count() + old_out.count()
         counts["histories_cleared"] = idle.count()
+        from inbox.models import HandoffMessage
+
+        old_lines = HandoffMessage.objects.filter(created_at__lt=cutoff).exclude(text=ERASED)
+        counts["messages_erased"] += old_lines.count()
         if not dry_run:
             old_in.update(text=ERASED, audio=None, transcript="")
             old_out.update(text=ERASED)
+            old_lines.update(text=ERASED)
             idle.update(history=[])
     return counts

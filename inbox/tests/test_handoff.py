@@ -325,3 +325,17 @@ def test_outside_hours_the_opening_says_when(event):
     assert "fora do horário" in text and "segunda (14/12) às 8h" in text
     assert "amanhã às 8h" in services.opening_text(event, now=local(8, 19))
     assert "fora do horário" not in services.opening_text(event, now=local(8, 9))
+
+
+def test_erasing_the_conversation_erases_what_was_said_to_the_staff(event, django_user_model):
+    from registrations.privacy import ERASED, conversation_anonymize
+
+    say("quero falar com um atendente")
+    say("sou a Maria, meu e-mail é maria@example.com")
+    state = ConversationState.objects.get(conversation_id=CHAT)
+    services.staff_reply(conversation=state, user=django_user_model.objects.create_user("ivo"), text="Obrigado, Maria!")
+    conversation_anonymize(conversation_id=CHAT, actor="test")
+    assert set(HandoffMessage.objects.values_list("text", flat=True)) == {ERASED}
+    assert not Handoff.objects.filter(status="open").exists()
+    state.refresh_from_db()
+    assert state.handoff_open is False and state.conversation_id.startswith("anon-")
