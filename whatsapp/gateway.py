@@ -11,6 +11,11 @@ event, so the handler only parses and hands the work (voice-note download,
 the database insert) to a small pool: one single-thread executor per hash
 bucket of chats, which keeps each chat's messages in arrival order.
 
+A message the business itself sends from its phone (or another linked
+device) arrives as "from me": in a one-to-one chat it is a person talking
+to that contact, so ``inbox.services.phone_reply`` opens a handoff and the
+bot stays silent (``parse_phone_message``, ``GatewayHandler.handle_phone``).
+
 ``GatewayConnection`` owns the connection: the first-connect loop (whatsmeow
 reconnects by itself only after a first success) with a bounded wait per
 attempt and backoff, and the events that stop the channel (logged out,
@@ -239,6 +244,123 @@ def is_empty_lid_message(ev: Any, *, accept_groups: bool = False) -> bool:
     return True
 
 
+# --- messages the business sent from its own phone ----------------------------------
+
+
+@dataclass(frozen=True)
+class PhoneMessage:
+    """A message the business sent to a contact from its phone or another
+    linked device (not from this gateway): a person is answering."""
+
+    message_id: str
+    number: str  # the contact's phone number, when WhatsApp gives it
+    jid: str  # the chat (the contact), exactly as received
+    alt_jid: str  # the chat's other id (RecipientAlt): the phone JID of an @lid chat, or the reverse
+    text: str
+    timestamp: int | None
+
+    @property
+    def chat_key(self) -> str:
+        return self.number or self.jid
+
+
+# Media sent without a caption, recorded in the transcript as a placeholder.
+_PHONE_MEDIA = (
+    ("imageMessage", "image"),
+    ("videoMessage", "video"),
+    ("audioMessage", "audio"),
+    ("documentMessage", "document"),
+    ("stickerMessage", "sticker"),
+)
+
+
+def parse_phone_message(ev: Any) -> PhoneMessage | None:
+    """Read a neonize ``MessageEv`` sent by the business itself ("from me")
+    to one contact; None for anything else: other people's messages, groups,
+    status broadcasts, newsletters, the business's chat with itself, and
+    messages with no text or media (reactions, edits, protocol messages).
+
+    The chat's number is read as ``parse_message_event`` reads a sender's:
+    the chat itself when it is a phone JID, else its alternate id
+    (whatsmeow's ``RecipientAlt``, the phone JID of an ``@lid`` chat)."""
+    info = ev.Info
+    source = info.MessageSource
+    if not source.IsFromMe or source.IsGroup:
+        return None
+    chat, sender = source.Chat, source.Sender
+    if chat.Server not in (PHONE_SERVER, LID_SERVER) or not chat.User or chat.User == "status":
+        return None
+    own = {sender.User, source.SenderAlt.User if source.HasField("SenderAlt") else ""}
+    if chat.User in own:  # "message yourself": notes, not a conversation
+        return None
+    alt = source.RecipientAlt if source.HasField("RecipientAlt") else None
+    number = ""
+    if chat.Server == PHONE_SERVER:
+        number = chat.User
+    elif alt is not None and alt.Server == PHONE_SERVER and alt.User:
+        number = alt.User
+    from neonize.utils import extract_text
+
+    from whatsapp.channels.cloud import placeholder_text
+
+    message = ev.Message
+    text = (extract_text(message) or "").strip()
+    kind = next((kind for field, kind in _PHONE_MEDIA if message.HasField(field)), "")
+    if kind:
+        text = placeholder_text(kind, caption=text)
+    if not text:
+        return None
+    return PhoneMessage(
+        message_id=info.ID,
+        number=number,
+        jid=jid_string(chat),
+        alt_jid=jid_string(alt) if alt is not None else "",
+        text=text,
+        timestamp=int(info.Timestamp) if info.Timestamp else None,
+    )
+
+
+def phone_chat_id(message: PhoneMessage) -> str:
+    """The conversation a message from the business phone belongs to: the
+    same string the inbound path uses as ``chat_id`` for that contact
+    (``number or jid``). A contact whose messages arrived from an ``@lid``
+    without a phone number is keyed by that ``@lid``; the conversation that
+    exists wins, the phone number first."""
+    from chatbot.models import ConversationState
+
+    lids = [jid for jid in (message.jid, message.alt_jid) if jid.endswith("@" + LID_SERVER)]
+    candidates = [key for key in (message.number, *lids) if key]
+    if not candidates:
+        return message.jid
+    existing = set(
+        ConversationState.objects.filter(conversation_id__in=candidates).values_list("conversation_id", flat=True)
+    )
+    return next((key for key in candidates if key in existing), candidates[0])
+
+
+# A from-me message whose text equals a reply we sent to that chat this
+# recently is taken for an echo of our own send.
+OWN_SEND_WINDOW = dt.timedelta(minutes=2)
+
+
+def is_own_send(chat_id: str, text: str, *, at: dt.datetime | None = None) -> bool:
+    """Whether ``text`` is a reply the pipeline sent (or is sending) to
+    ``chat_id`` within ``OWN_SEND_WINDOW`` of ``at`` (now by default): the
+    second guard against counting our own sends as a person's, after the
+    WhatsApp ids the outbox stores."""
+    from django.db.models import Q
+
+    from whatsapp.models import OutboundMessage
+
+    now = timezone.now()
+    since = min(at or now, now) - OWN_SEND_WINDOW
+    return (
+        OutboundMessage.objects.filter(chat_id=chat_id, text=text)
+        .filter(Q(created_at__gte=since) | Q(sent_at__gte=since))
+        .exists()
+    )
+
+
 class GatewayHandler:
     """The ``MessageEv`` handler. Never raises into neonize."""
 
@@ -246,14 +368,20 @@ class GatewayHandler:
         self,
         *,
         accept: Callable[..., Any] | None = None,
+        phone_reply: Callable[..., Any] | None = None,
         accept_groups: bool | None = None,
         typing: bool | None = None,
         buckets: int = 4,
         inline: bool = False,
+        sent: RecentKeys | None = None,
     ) -> None:
         if accept is None:
             from whatsapp.services import message_accept as accept
+        if phone_reply is None:
+            from inbox.services import phone_reply
         self.accept = accept
+        self.phone_reply = phone_reply
+        self.sent = SENT_IDS if sent is None else sent
         self.accept_groups = settings.WA_ACCEPT_GROUPS if accept_groups is None else accept_groups
         self.typing = settings.WA_TYPING_INDICATOR if typing is None else typing
         self.inline = inline
@@ -265,16 +393,24 @@ class GatewayHandler:
         try:
             incoming = parse_message_event(ev, accept_groups=self.accept_groups)
             if incoming is None:
-                if is_empty_lid_message(ev, accept_groups=self.accept_groups):
+                phone = parse_phone_message(ev) if ev.Info.MessageSource.IsFromMe else None
+                if phone is not None:
+                    self._run(phone.chat_key, self.handle_phone, phone)
+                elif is_empty_lid_message(ev, accept_groups=self.accept_groups):
                     self._unreadable(ev.Info, reason="empty_lid")
                 return
-            if self.inline:
-                self.handle(client, ev, incoming)
-            else:
-                bucket = zlib.crc32(incoming.chat_key.encode()) % len(self._executors)
-                self._executors[bucket].submit(self._handle_in_pool, client, ev, incoming)
+            self._run(incoming.chat_key, self.handle, client, ev, incoming)
         except Exception:
             logger.exception("whatsapp.gateway_handler_error")
+
+    def _run(self, chat_key: str, work: Callable[..., None], *args: Any) -> None:
+        """Run ``work`` now (inline) or on the chat's single-thread executor,
+        which keeps each chat's messages in arrival order."""
+        if self.inline:
+            work(*args)
+        else:
+            bucket = zlib.crc32(chat_key.encode()) % len(self._executors)
+            self._executors[bucket].submit(self._in_pool, work, *args)
 
     def on_undecryptable(self, client: Any, ev: Any) -> None:
         """``UndecryptableMessageEv``: WhatsApp delivered a message we could not
@@ -300,11 +436,12 @@ class GatewayHandler:
             unavailable,
         )
 
-    def _handle_in_pool(self, client: Any, ev: Any, incoming: IncomingMessage) -> None:
+    @staticmethod
+    def _in_pool(work: Callable[..., None], *args: Any) -> None:
         # Like a request: drop a broken or expired database connection first.
         close_old_connections()
         try:
-            self.handle(client, ev, incoming)
+            work(*args)
         finally:
             close_old_connections()
 
@@ -340,9 +477,45 @@ class GatewayHandler:
         finally:
             set_request_id(None)
 
+    def handle_phone(self, phone: PhoneMessage) -> None:
+        """A person typed on the business phone: open a handoff for the chat
+        and record the line as staff (``inbox.services.phone_reply``, which
+        also skips ids of the outbox's own sends and duplicates). Our own
+        sends are skipped here too, by the ids this process sent and by text
+        (``is_own_send``); so are messages older than HANDOFF_IDLE_HOURS (a
+        long offline catch-up: the handoff would only close again)."""
+        from whatsapp.services import _sent_at
+
+        set_request_id(new_request_id())
+        try:
+            if self.sent.seen(phone.message_id):
+                logger.info("whatsapp.gateway_phone_skipped reason=own_send message_id=%s", phone.message_id)
+                return
+            sent_at = _sent_at(phone.timestamp)
+            if sent_at is not None and timezone.now() - sent_at > dt.timedelta(hours=settings.HANDOFF_IDLE_HOURS):
+                logger.info("whatsapp.gateway_phone_skipped reason=stale message_id=%s", phone.message_id)
+                return
+            text = phone.text.replace("\x00", "")[: settings.MAX_MESSAGE_CHARS]
+            chat_id = phone_chat_id(phone)
+            if is_own_send(chat_id, text, at=sent_at):
+                logger.info("whatsapp.gateway_phone_skipped reason=own_text message_id=%s", phone.message_id)
+                return
+            recorded = self.phone_reply(
+                chat_id=chat_id, text=text, provider_message_id=phone.message_id[:128], sent_at=sent_at
+            )
+            logger.info(
+                "whatsapp.gateway_phone_reply message_id=%s chat=%s recorded=%s",
+                phone.message_id, mask_jid(chat_id), bool(recorded),
+            )
+        except Exception:
+            logger.exception("whatsapp.gateway_phone_reply_error message_id=%s", phone.message_id)
+        finally:
+            set_request_id(None)
+
     def _say(self, client: Any, incoming: IncomingMessage, text: str) -> None:
         try:
-            client.send_message(parse_jid(incoming.jid), text)
+            response = client.send_message(parse_jid(incoming.jid), text)
+            self.sent.add(getattr(response, "ID", "") or "")
         except Exception:
             logger.warning("whatsapp.gateway_say_failed jid=%s", incoming.jid, exc_info=True)
 
@@ -840,6 +1013,8 @@ class RecentKeys:
             return at is not None and time.monotonic() - at < self.ttl
 
     def add(self, key: str) -> None:
+        if not key:
+            return
         with self._lock:
             self._keys[key] = time.monotonic()
             self._keys.move_to_end(key)
@@ -847,8 +1022,20 @@ class RecentKeys:
                 self._keys.popitem(last=False)
 
 
+# WhatsApp ids of the messages this process sent (/send-text, the handler's
+# own notices): should whatsmeow ever hand one back as a "from me" event, it
+# is ours, not a person's, even before the pipeline stored its id.
+SENT_IDS = RecentKeys(size=20000, ttl=3600)
+
+
 def send_text_request(
-    client: Any, body: Any, *, recent: RecentKeys, idempotency_key: str = "", state: ChannelState | None = None
+    client: Any,
+    body: Any,
+    *,
+    recent: RecentKeys,
+    idempotency_key: str = "",
+    state: ChannelState | None = None,
+    sent: RecentKeys | None = None,
 ) -> dict:
     """Validate a /send-text body and send it; raise ``SendTextError``.
     With ``state``, a halted channel (an open alert) or a disconnected one
@@ -882,6 +1069,8 @@ def send_text_request(
     if idempotency_key:
         recent.add(idempotency_key)
     message_id = getattr(response, "ID", "") or ""
+    # The pipeline stores this id as the reply's provider_message_id.
+    (SENT_IDS if sent is None else sent).add(message_id)
     return {"status": "sent", "id": message_id}
 
 

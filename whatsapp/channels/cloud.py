@@ -11,7 +11,10 @@ In (``/whatsapp/cloud``, whatsapp/api.py): ``signature_valid`` checks
 ``messages[]`` item into an accepted inbound message (the same
 ``message_accept`` as every channel; the ``wamid`` deduplicates Meta's
 retries) and every ``statuses[]`` item into a forward-only status move of
-the reply it names.
+the reply it names. With coexistence (the WhatsApp Business app and the
+API on one number), ``smb_message_echoes`` changes carry what a person sent
+from the app: each echo opens a handoff for that customer and is recorded as
+a staff line (``inbox.services.phone_reply``), so the bot stays silent.
 
 Out (``send``): free text inside the 24-hour customer-service window, which
 opens with the participant's last message on this channel (reply buttons or
@@ -441,6 +444,7 @@ class WebhookOutcome:
     duplicates: int = 0
     statuses: int = 0
     ignored: int = 0
+    echoes: int = 0  # messages from the business app recorded as staff lines
 
 
 # Interactive replies: the engine reads what the participant tapped, i.e. the
@@ -512,10 +516,14 @@ def _ignore(outcome: WebhookOutcome, reason: str, detail: str = "") -> None:
     logger.info("whatsapp.cloud_ignored reason=%s %s", reason, detail)
 
 
+# The change fields read here; any other is logged and counted.
+_FIELDS = ("messages", "smb_message_echoes")
+
+
 def _change_process(change: Any, outcome: WebhookOutcome) -> None:
     from whatsapp.services import INFRA_ERRORS
 
-    if not isinstance(change, dict) or change.get("field") != "messages" or not isinstance(change.get("value"), dict):
+    if not isinstance(change, dict) or change.get("field") not in _FIELDS or not isinstance(change.get("value"), dict):
         field = change.get("field") if isinstance(change, dict) else None
         _ignore(outcome, "field", f"field={str(field)[:60]}")
         return
@@ -528,6 +536,9 @@ def _change_process(change: Any, outcome: WebhookOutcome) -> None:
     if ours and phone_number_id and phone_number_id != ours:
         # Another number of the same app: its replies could not leave from ours.
         _ignore(outcome, "other_number", f"phone_number_id={phone_number_id[:40]}")
+        return
+    if change["field"] == "smb_message_echoes":
+        _echoes_process(value, outcome)
         return
     names = {}
     contacts = value.get("contacts")
@@ -548,7 +559,7 @@ def _change_process(change: Any, outcome: WebhookOutcome) -> None:
                 logger.exception("whatsapp.cloud_item_error")
                 _ignore(outcome, "error")
     for key in value.keys() - {"messaging_product", "metadata", "contacts", "messages", "statuses"}:
-        _ignore(outcome, "field", f"value.{str(key)[:60]}")  # e.g. errors, smb_message_echoes
+        _ignore(outcome, "field", f"value.{str(key)[:60]}")  # e.g. errors
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -612,3 +623,120 @@ def _status_record(status: Any, names: dict[str, str], outcome: WebhookOutcome) 
         provider_message_id=str(status["id"])[:128], status=str(status["status"]), errors=errors
     )
     outcome.statuses += 1
+
+
+# --- echoes: what a person sent from the WhatsApp Business app (coexistence) --------------
+
+
+def placeholder_text(kind: str, *, caption: str = "") -> str:
+    """How a message of type ``kind`` that is not text reads in the
+    transcript (pt-BR), followed by its caption if any. Shared with the
+    neonize gateway for media sent from the business phone."""
+    labels = {
+        "image": _("[imagem]"),
+        "video": _("[vídeo]"),
+        "audio": _("[áudio]"),
+        "document": _("[documento]"),
+        "sticker": _("[figurinha]"),
+        "location": _("[localização]"),
+        "contacts": _("[contato]"),
+    }
+    label = labels.get(kind) or _("[mensagem do tipo %(kind)s]") % {"kind": kind}
+    return f"{label} {caption}".strip() if caption.strip() else label
+
+
+# Echo types that are no message of their own: a reaction to a message,
+# an edit or deletion of one already recorded.
+_ECHO_NOT_A_MESSAGE = frozenset({"reaction", "edit", "revoke", "unsupported"})
+
+
+def echo_text(echo: dict) -> str | None:
+    """The transcript line of one ``message_echoes[]`` item; None when it
+    says nothing (a reaction, an edit) or is malformed (a text without a
+    body, no type)."""
+    kind = echo.get("type")
+    if not isinstance(kind, str) or not kind or len(kind) > 40 or kind in _ECHO_NOT_A_MESSAGE:
+        return None
+    body = echo.get(kind)
+    if kind == "text":
+        text = body.get("body") if isinstance(body, dict) else None
+        return text.strip() if isinstance(text, str) and text.strip() else None
+    caption = body.get("caption") if isinstance(body, dict) else None
+    return placeholder_text(kind, caption=caption if isinstance(caption, str) else "")
+
+
+def echo_chat_id(number: str) -> str:
+    """The conversation of the customer an echo was sent ``to``: the string
+    the inbound path uses (the ``wa_id``, digits only). ``to`` is the number
+    as the business typed it, which for a Brazilian mobile may differ from
+    the ``wa_id`` by the ninth digit: the form that has a conversation wins."""
+    from chatbot.models import ConversationState
+
+    candidates = [number]
+    if number.startswith("55") and len(number) == 13 and number[4] == "9":
+        candidates.append(number[:4] + number[5:])
+    elif number.startswith("55") and len(number) == 12 and number[4] in "6789":
+        candidates.append(number[:4] + "9" + number[4:])
+    if len(candidates) == 1:
+        return number
+    existing = set(ConversationState.objects.filter(conversation_id__in=candidates).values_list("conversation_id", flat=True))
+    return next((key for key in candidates if key in existing), number)
+
+
+def _echoes_process(value: dict, outcome: WebhookOutcome) -> None:
+    from whatsapp.services import INFRA_ERRORS
+
+    echoes = value.get("message_echoes")
+    if not isinstance(echoes, list):
+        _ignore(outcome, "invalid", "smb_message_echoes without message_echoes[]")
+        return
+    for echo in echoes:
+        try:
+            _echo_record(echo, outcome)
+        except INFRA_ERRORS:
+            raise
+        except InvalidValue as exc:
+            _ignore(outcome, "invalid", exc.message)
+        except Exception:
+            logger.exception("whatsapp.cloud_echo_error")
+            _ignore(outcome, "error")
+
+
+def _echo_record(echo: Any, outcome: WebhookOutcome) -> None:
+    """One message a person sent from the Business app: a handoff opens for
+    that customer and the line is recorded as staff. Echoes seen before (by
+    ``wamid``) change nothing; so do echoes older than HANDOFF_IDLE_HOURS
+    (a late redelivery: the handoff would only close again)."""
+    from inbox.services import phone_reply
+    from whatsapp.services import _sent_at
+
+    if not isinstance(echo, dict):
+        raise InvalidValue("an echo that is not an object")
+    wamid, to = echo.get("id"), echo.get("to")
+    if not isinstance(wamid, str) or not wamid.strip() or not isinstance(to, str):
+        raise InvalidValue("an echo without id or to")
+    wamid = wamid.strip()[:128]
+    customer = to.strip().removeprefix("+")
+    if not (customer.isascii() and customer.isdigit()) or len(customer) > 20:
+        raise InvalidValue(f"an echo to something that is not a number: message_id={wamid}")
+    text = echo_text(echo)
+    if text is None:
+        _ignore(outcome, "echo_type", f"type={str(echo.get('type'))[:40]} message_id={wamid}")
+        return
+    sent_at = _sent_at(_timestamp(echo.get("timestamp")))
+    if sent_at is not None and timezone.now() - sent_at > dt.timedelta(hours=settings.HANDOFF_IDLE_HOURS):
+        _ignore(outcome, "echo_stale", f"message_id={wamid}")
+        return
+    chat_id = echo_chat_id(customer)
+    recorded = phone_reply(
+        chat_id=chat_id,
+        # PostgreSQL text cannot hold NUL (valid in JSON).
+        text=clean_text(text).replace("\x00", "")[: settings.MAX_MESSAGE_CHARS],
+        provider_message_id=wamid,
+        sent_at=sent_at,
+    )
+    logger.info("whatsapp.cloud_echo message_id=%s chat=%s recorded=%s", wamid, chat_id, recorded)
+    if recorded:
+        outcome.echoes += 1
+    else:
+        outcome.duplicates += 1
