@@ -7,10 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -27,6 +30,21 @@ from chatbot.models import (
     ProgrammeSession,
     TicketCategory,
     UnansweredQuestion,
+)
+from congress.errors import InvalidValue
+from inbox.answers import (
+    AnswerDelivery,
+    DeliveryState,
+    QuestionGroups,
+    answer_check,
+    answers_deliver,
+    askers_counts,
+    bot_replies_confirm,
+    delivery_state,
+    is_bot_confirmation,
+    question_root,
+    questions_mark_same,
+    questions_unmark_same,
 )
 from registrations.validators import mask_cpf
 from whatsapp.markup import mask_cpfs, whatsapp_html
@@ -90,28 +108,153 @@ class ProgrammeSessionAdmin(admin.ModelAdmin):
 # --------------------------------------------------------------------------
 
 
+class UnansweredQuestionForm(forms.ModelForm):
+    class Meta:
+        model = UnansweredQuestion
+        fields = ("answer", "status")
+        help_texts = {
+            "answer": _(
+                "Ao salvar, a resposta vai pelo WhatsApp, uma única vez, para cada conversa que fez esta pergunta "
+                "(e as marcadas como a mesma pergunta), e vira uma pergunta frequente que o bot passa a usar. "
+                "Numa resposta incerta do bot, escrever outra resposta envia a correção; para apenas confirmar a "
+                "resposta do bot, use a ação “Confirmar resposta do bot” na lista."
+            ),
+        }
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        answer = (cleaned.get("answer") or "").strip()
+        status = cleaned.get("status")
+        if status == UnansweredQuestion.Status.ANSWERED and not answer:
+            self.add_error("answer", _("Escreva a resposta antes de marcar a pergunta como respondida."))
+        elif answer and status != UnansweredQuestion.Status.DISMISSED:
+            try:
+                cleaned["answer"] = answer_check(answer)
+            except InvalidValue as exc:
+                self.add_error("answer", exc.message)
+        return cleaned
+
+
+_DELIVERY_LABELS = {
+    DeliveryState.PENDING: "—",
+    DeliveryState.CONFIRMED: _("resposta do bot confirmada (nada enviado)"),
+    DeliveryState.NO_WHATSAPP: _("sem WhatsApp: não enviada"),
+    DeliveryState.ERASED: _("conversa apagada (LGPD): não enviada"),
+    DeliveryState.BEFORE: _("respondida antes do envio automático"),
+}
+
+
 @admin.register(UnansweredQuestion)
 class UnansweredQuestionAdmin(admin.ModelAdmin):
-    list_display = ("question_short", "reason", "status", "created_at", "faq")
+    """Answering is writing the "resposta" and saving (or the list's actions):
+    the answer goes to every conversation that asked the question, once
+    (``inbox.answers``), and becomes an FAQ entry."""
+
+    form = UnansweredQuestionForm
+    list_display = ("question_short", "reason", "status", "askers", "delivery", "created_at", "faq")
     list_filter = ("status", "reason")
     search_fields = ("question", "answer")
-    readonly_fields = ("question", "reason", "bot_reply", "conversation_id", "created_at", "faq")
-    fields = ("question", "reason", "bot_reply", "conversation_id", "created_at", "answer", "status", "faq")
-    actions = ("answer_and_create_faq", "dismiss")
+    readonly_fields = (
+        "question", "reason", "bot_reply", "conversation_id", "created_at", "faq", "askers", "same_as_link",
+        "same_questions", "answered_at", "answered_by", "delivery",
+    )
+    fieldsets = (
+        (None, {"fields": ("question", "reason", "conversation_id", "created_at", "askers", "same_as_link", "same_questions")}),
+        (_("Resposta dada pelo bot"), {"fields": ("bot_reply",)}),
+        (_("Resposta da organização"), {"fields": ("answer", "status", "answered_at", "answered_by", "delivery", "faq")}),
+    )
+    actions = (
+        "answer_and_send",
+        "answer_and_create_faq",
+        "confirm_bot_reply",
+        "mark_same",
+        "unmark_same",
+        "dismiss",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        # One pass for the whole page: how many asked each question, and
+        # which conversations still exist (for the delivery column).
+        changelist = super().get_changelist_instance(request)
+        page = list(changelist.result_list)  # evaluated once; the template reuses the cache
+        counts = askers_counts(page)
+        existing = set(
+            ConversationState.objects.filter(conversation_id__in={q.conversation_id for q in page}).values_list(
+                "conversation_id", flat=True
+            )
+        )
+        for question in page:
+            question._askers = counts.get(question.pk, 1)
+            question._conversation_exists = question.conversation_id in existing
+        return changelist
 
     @admin.display(description=_("pergunta"), ordering="question")
     def question_short(self, obj: UnansweredQuestion) -> str:
         return obj.question if len(obj.question) <= 100 else obj.question[:99] + "…"
 
+    @admin.display(description=_("perguntaram"))
+    def askers(self, obj: UnansweredQuestion) -> int:
+        count = getattr(obj, "_askers", None)
+        return count if count is not None else askers_counts([obj])[obj.pk]
+
+    @admin.display(description=_("envio da resposta"))
+    def delivery(self, obj: UnansweredQuestion) -> str:
+        exists = getattr(obj, "_conversation_exists", None)
+        if exists is None:
+            exists = ConversationState.objects.filter(conversation_id=obj.conversation_id).exists()
+        state = delivery_state(obj, conversation_exists=exists)
+        if state == DeliveryState.SENT:
+            return _("enviada em %(when)s") % {"when": timezone.localtime(obj.answer_sent_at).strftime("%d/%m/%Y %H:%M")}
+        return str(_DELIVERY_LABELS[state])
+
+    @admin.display(description=_("mesma pergunta que"))
+    def same_as_link(self, obj: UnansweredQuestion) -> SafeString | str:
+        if obj.same_as is None:
+            return "—"
+        url = reverse("admin:chatbot_unansweredquestion_change", args=[obj.same_as_id])
+        return format_html('<a href="{}">{}</a>', url, self.question_short(obj.same_as))
+
+    @admin.display(description=_("mesma pergunta feita em"))
+    def same_questions(self, obj: UnansweredQuestion) -> SafeString | str:
+        members = QuestionGroups.load().members(obj.pk) - {obj.pk}
+        others = UnansweredQuestion.objects.filter(pk__in=members).order_by("created_at")[:50]
+        rows = [
+            (
+                reverse("admin:chatbot_unansweredquestion_change", args=[other.pk]),
+                self.question_short(other),
+                other.conversation_id,
+                other.get_status_display(),
+            )
+            for other in others
+        ]
+        if not rows:
+            return _("Nenhuma outra conversa fez esta pergunta.")
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", '<li><a href="{}">{}</a> — {} ({})</li>', rows)
+        )
+
     def save_model(self, request: HttpRequest, obj: UnansweredQuestion, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
+        # Only what the form edits: a full save would write back the
+        # answer_sent_at read when the page opened and undo a delivery
+        # committed meanwhile by another organizer.
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        fields = [name for name in ("answer", "status") if name in form.changed_data]
+        if fields:
+            obj.save(update_fields=fields)
+        answering = bool(fields) and bool(obj.answer.strip()) and obj.status != UnansweredQuestion.Status.DISMISSED
+        if not answering:
+            return
         # Writing an answer in the form is how an organizer answers: it becomes
-        # an FAQ entry the bot uses from the next question on.
-        if obj.answer.strip() and obj.status != UnansweredQuestion.Status.DISMISSED and "answer" in form.changed_data:
+        # an FAQ entry the bot uses from the next question on (unless it only
+        # confirms the bot's own tentative reply), and goes to the participants.
+        if not is_bot_confirmation(obj):
             self._answer(request, obj)
+        self._deliver(request, obj)
 
     def _answer(self, request: HttpRequest, obj: UnansweredQuestion) -> bool:
         try:
@@ -126,11 +269,107 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
         )
         return True
 
+    def _deliver(self, request: HttpRequest, obj: UnansweredQuestion, *, report: bool = True) -> AnswerDelivery | None:
+        try:
+            result = answers_deliver(obj, user=request.user)
+        except InvalidValue as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return None
+        if result.sent:
+            self.log_change(
+                request, obj,
+                ngettext("Resposta enviada a %(count)d conversa.", "Resposta enviada a %(count)d conversas.", result.sent)
+                % {"count": result.sent},
+            )
+        if report:
+            self._report(request, result)
+        return result
+
+    def _report(self, request: HttpRequest, result: AnswerDelivery) -> None:
+        if not result.answered:
+            self.message_user(
+                request,
+                _("Nenhuma mensagem enviada: quem fez esta pergunta já recebeu a resposta (ela vai uma vez só)."),
+                messages.INFO,
+            )
+            return
+        parts = [
+            ngettext("Resposta enviada a %(count)d conversa.", "Resposta enviada a %(count)d conversas.", result.sent)
+            % {"count": result.sent}
+        ]
+        if result.already:
+            parts.append(
+                ngettext(
+                    "%(count)d conversa já tinha recebido a resposta.",
+                    "%(count)d conversas já tinham recebido a resposta.",
+                    result.already,
+                )
+                % {"count": result.already}
+            )
+        if result.no_whatsapp:
+            parts.append(
+                ngettext(
+                    "%(count)d conversa sem WhatsApp: não enviada.",
+                    "%(count)d conversas sem WhatsApp: não enviadas.",
+                    result.no_whatsapp,
+                )
+                % {"count": result.no_whatsapp}
+            )
+        if result.erased:
+            parts.append(
+                ngettext(
+                    "%(count)d conversa apagada (LGPD): não enviada.",
+                    "%(count)d conversas apagadas (LGPD): não enviadas.",
+                    result.erased,
+                )
+                % {"count": result.erased}
+            )
+        level = messages.SUCCESS if result.sent else messages.WARNING if result.no_whatsapp else messages.INFO
+        self.message_user(request, " ".join(parts), level)
+
+    def _missing_answers(self, request: HttpRequest, missing: int) -> None:
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d pergunta ainda sem resposta: abra-a, escreva a resposta e salve.",
+                "%(count)d perguntas ainda sem resposta: abra cada uma, escreva a resposta e salve.",
+                missing,
+            )
+            % {"count": missing},
+            messages.WARNING,
+        )
+
+    def _deliver_all(self, request: HttpRequest, questions: list[UnansweredQuestion]) -> None:
+        total = AnswerDelivery()
+        for question in questions:
+            result = self._deliver(request, question, report=False)
+            if result is not None:
+                total = AnswerDelivery(
+                    **{name: getattr(total, name) + getattr(result, name) for name in AnswerDelivery.__dataclass_fields__}
+                )
+        self._report(request, total)
+
+    @admin.action(description=_("Responder e enviar aos participantes"), permissions=["change"])
+    def answer_and_send(self, request: HttpRequest, queryset: QuerySet[UnansweredQuestion]) -> None:
+        ready = [
+            q for q in queryset.exclude(status=UnansweredQuestion.Status.DISMISSED).order_by("created_at")
+            if q.answer.strip()
+        ]
+        missing = queryset.exclude(status=UnansweredQuestion.Status.DISMISSED).count() - len(ready)
+        if ready:
+            self._deliver_all(request, ready)
+        if missing:
+            self._missing_answers(request, missing)
+        if not ready and not missing:
+            self.message_user(request, _("Perguntas descartadas não são respondidas: nada foi enviado."), messages.WARNING)
+
     @admin.action(description=_("Responder e criar FAQ"), permissions=["change"])
     def answer_and_create_faq(self, request: HttpRequest, queryset: QuerySet[UnansweredQuestion]) -> None:
         created = 0
         missing = 0
-        for question in queryset:
+        answered: list[UnansweredQuestion] = []
+        # A dismissed question stays dismissed (and silent): reopen it first.
+        for question in queryset.exclude(status=UnansweredQuestion.Status.DISMISSED):
             if not question.answer.strip():
                 missing += 1
                 continue
@@ -140,23 +379,118 @@ class UnansweredQuestionAdmin(admin.ModelAdmin):
                 self.message_user(request, _("Não há evento ativo: nada foi criado."), messages.ERROR)
                 return
             created += 1
+            answered.append(question)
         if created:
             self.message_user(
                 request,
                 ngettext("%(count)d pergunta frequente criada.", "%(count)d perguntas frequentes criadas.", created)
                 % {"count": created},
             )
+            self._deliver_all(request, answered)
         if missing:
+            self._missing_answers(request, missing)
+
+    @admin.action(description=_("Confirmar resposta do bot (nada é enviado)"), permissions=["change"])
+    def confirm_bot_reply(self, request: HttpRequest, queryset: QuerySet[UnansweredQuestion]) -> None:
+        count = bot_replies_confirm(questions=queryset, user=request.user)
+        skipped = queryset.count() - count
+        if count:
             self.message_user(
                 request,
                 ngettext(
-                    "%(count)d pergunta ainda sem resposta: abra-a, escreva a resposta e salve.",
-                    "%(count)d perguntas ainda sem resposta: abra cada uma, escreva a resposta e salve.",
-                    missing,
+                    "%(count)d resposta do bot confirmada. Nada foi enviado: o participante já tinha recebido.",
+                    "%(count)d respostas do bot confirmadas. Nada foi enviado: os participantes já tinham recebido.",
+                    count,
                 )
-                % {"count": missing},
+                % {"count": count},
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d pergunta ignorada: só se confirma a resposta incerta de uma pergunta aberta.",
+                    "%(count)d perguntas ignoradas: só se confirma a resposta incerta de uma pergunta aberta.",
+                    skipped,
+                )
+                % {"count": skipped},
                 messages.WARNING,
             )
+
+    @admin.action(description=_("Marcar como a mesma pergunta que…"), permissions=["change"])
+    def mark_same(self, request: HttpRequest, queryset: QuerySet[UnansweredQuestion]) -> TemplateResponse | None:
+        """Ask which of the selected questions is the main one, then link the
+        others to it. When the main one is already answered, the others get
+        the answer at once."""
+        questions = list(queryset.order_by("created_at", "pk"))
+        if len(questions) < 2:
+            self.message_user(
+                request,
+                _("Selecione ao menos duas perguntas: a principal e as que são a mesma pergunta que ela."),
+                messages.WARNING,
+            )
+            return None
+        chosen = request.POST.get("main", "")
+        main = next((q for q in questions if str(q.pk) == chosen), None)
+        if request.POST.get("confirm") != "yes" or main is None:
+            return self._mark_same_page(request, questions, error=request.POST.get("confirm") == "yes")
+        count = questions_mark_same(main=main, questions=questions)
+        root = question_root(main)
+        self.log_change(request, root, _("Marcou %(count)d perguntas como a mesma pergunta.") % {"count": count})
+        self.message_user(
+            request,
+            format_html(
+                ngettext(
+                    "{} pergunta marcada como a mesma pergunta que “{}”.",
+                    "{} perguntas marcadas como a mesma pergunta que “{}”.",
+                    count,
+                ),
+                count,
+                self.question_short(root),
+            ),
+            messages.SUCCESS,
+        )
+        if root.status == UnansweredQuestion.Status.ANSWERED and root.answer.strip() and not is_bot_confirmation(root):
+            self._deliver(request, root)
+        elif root.status == UnansweredQuestion.Status.OPEN:
+            self.message_user(
+                request, _("Quando você responder a pergunta principal, a resposta irá para todas essas conversas.")
+            )
+        return None
+
+    def _mark_same_page(
+        self, request: HttpRequest, questions: list[UnansweredQuestion], *, error: bool
+    ) -> TemplateResponse:
+        answered = [q for q in questions if q.status == UnansweredQuestion.Status.ANSWERED and q.answer.strip()]
+        default = (answered or questions)[0]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Marcar como a mesma pergunta"),
+            "subtitle": None,
+            "opts": self.model._meta,
+            "questions": questions,
+            "default_pk": default.pk,
+            "error": error,
+            "action_name": "mark_same",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "cancel_url": request.get_full_path(),
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/chatbot/unansweredquestion/mark_same.html", context)
+
+    @admin.action(description=_("Desfazer “mesma pergunta”"), permissions=["change"])
+    def unmark_same(self, request: HttpRequest, queryset: QuerySet[UnansweredQuestion]) -> None:
+        count = questions_unmark_same(questions=queryset)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d pergunta deixou de ser a mesma pergunta que outra.",
+                "%(count)d perguntas deixaram de ser a mesma pergunta que outras.",
+                count,
+            )
+            % {"count": count},
+        )
 
     @admin.action(description=_("Descartar perguntas selecionadas"), permissions=["change"])
     def dismiss(self, request: HttpRequest, queryset: QuerySet[UnansweredQuestion]) -> None:
