@@ -66,8 +66,40 @@ class ProfileInline(admin.TabularInline):
     fields = ("order", "name", "keywords", "active")
 
 
+WEEKDAYS = [
+    ("1", _("segunda")), ("2", _("terça")), ("3", _("quarta")), ("4", _("quinta")), ("5", _("sexta")),
+    ("6", _("sábado")), ("7", _("domingo")),
+]
+
+
+class EventAdminForm(forms.ModelForm):
+    """The service days as checkboxes, stored as "1,2,3,4,5" (``Event.service_weekdays``)."""
+
+    service_weekdays = forms.MultipleChoiceField(
+        label=_("dias de atendimento"),
+        choices=WEEKDAYS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Dias em que a equipe responde pelo WhatsApp. Fora deles, o assistente diz quando a equipe volta."),
+    )
+
+    class Meta:
+        model = Event
+        fields = ("service_weekdays", "service_starts_at", "service_ends_at")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        raw = self.initial.get("service_weekdays")
+        if isinstance(raw, str):
+            self.initial["service_weekdays"] = [part.strip() for part in raw.split(",") if part.strip()]
+
+    def clean_service_weekdays(self) -> str:
+        return ",".join(sorted(self.cleaned_data.get("service_weekdays") or []))
+
+
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
+    form = EventAdminForm
     list_display = ("__str__", "starts_on", "ends_on", "city", "uf", "registration_open", "is_active")
     list_filter = ("is_active", "registration_open")
     search_fields = ("name", "edition", "city")
@@ -79,6 +111,16 @@ class EventAdmin(admin.ModelAdmin):
         (None, {"fields": ("name", "edition", "theme", "description", "is_active", "registration_open")}),
         (_("Datas e local"), {"fields": ("starts_on", "ends_on", "hours", "venue", "address", "city", "uf")}),
         (_("Contatos"), {"fields": ("website", "contact_email", "contact_whatsapp", "assistant_whatsapp")}),
+        (
+            _("Atendimento pela equipe (WhatsApp)"),
+            {
+                "fields": ("service_weekdays", "service_starts_at", "service_ends_at"),
+                "description": _(
+                    "Quando alguém pede para falar com uma pessoa, o assistente diz que a equipe responde "
+                    "na própria conversa e em que horário."
+                ),
+            },
+        ),
         (_("Privacidade (LGPD)"), {"fields": ("privacy_notice", "privacy_notice_url", "privacy_notice_version")}),
         (None, {"fields": ("updated_at",)}),
     )
