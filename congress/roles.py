@@ -4,6 +4,8 @@
   see full CPFs; erase a participant's personal data (LGPD).
 - "Equipe": view and export only, with CPFs masked (``***.456.789-**``)
   everywhere, exports included.
+- Both answer conversations in the inbox (``inbox.answer_conversations``)
+  and read the handoffs' history.
 
 Nobody deletes a participant: cancelling and the LGPD erasure are the only
 ways out, so ``delete_participant`` is granted to no group (and the admin
@@ -17,6 +19,7 @@ Other apps mask CPFs with::
 from __future__ import annotations
 
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 
 from registrations.validators import mask_cpf
 
@@ -39,15 +42,22 @@ MANAGED_MODELS = {
         "conversationstate",
     ],
     "whatsapp": ["inboundmessage", "outboundmessage", "messagetemplate", "channelalert"],
+    "inbox": ["handoff", "handoffmessage"],
 }
-# Audit rows are written by the system only.
-READ_ONLY_FOR_EVERYONE = {("registrations", "registrationevent"), ("registrations", "exportrecord")}
+# Audit rows are written by the system only; handoffs change through the inbox's services.
+READ_ONLY_FOR_EVERYONE = {
+    ("registrations", "registrationevent"),
+    ("registrations", "exportrecord"),
+    ("inbox", "handoff"),
+    ("inbox", "handoffmessage"),
+}
 # Never granted to any group: a participant is cancelled or anonymized, not deleted.
 NEVER_GRANTED = {("registrations", "delete_participant")}
-# Custom permissions (Participant.Meta.permissions) per group.
+# Custom permissions (the models' Meta.permissions) per group: "app_label.codename",
+# or a bare codename of the "registrations" app.
 EXTRA_PERMISSIONS = {
-    ORGANIZERS: ("export_participant", "view_full_cpf", "erase_participant"),
-    STAFF: ("export_participant",),
+    ORGANIZERS: ("export_participant", "view_full_cpf", "erase_participant", "inbox.answer_conversations"),
+    STAFF: ("export_participant", "inbox.answer_conversations"),
 }
 
 
@@ -77,7 +87,11 @@ def _perms(actions: tuple[str, ...], extra: tuple[str, ...]) -> list[Permission]
                 if (app_label, codename) not in NEVER_GRANTED
             ]
             perms.extend(Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames))
-    perms.extend(Permission.objects.filter(content_type__app_label="registrations", codename__in=extra))
+    wanted = Q(pk__in=[])
+    for name in extra:
+        app_label, _dot, codename = name.rpartition(".")
+        wanted |= Q(content_type__app_label=app_label or "registrations", codename=codename)
+    perms.extend(Permission.objects.filter(wanted))
     return perms
 
 

@@ -1,6 +1,7 @@
 """The organizers' landing dashboard: figures that each lead to the filtered
 admin list (registrations today / in the last 7 days / in all, conversations
-stuck mid-registration, open questions, failed deliveries) and server-side SVG
+waiting for the staff in the inbox, conversations stuck mid-registration, open
+questions, failed deliveries) and server-side SVG
 charts (registrations per day, the funnel by step, participants by UF and by
 profile).
 
@@ -29,6 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from chatbot.models import ConversationState, UnansweredQuestion
+from inbox.models import Handoff
 from registrations.charts import Bar, column_chart, horizontal_bar_chart
 from registrations.models import Participant, RegistrationEvent
 from registrations.steps import FUNNEL_STEPS, IN_FLOW_STEPS
@@ -236,6 +238,16 @@ def overview(*, request: HttpRequest, now: dt.datetime | None = None) -> Overvie
     attention = []
     if can_view(request, Participant):
         cards, email_failed = _registration_figures(now)
+    if request.user.has_perm("inbox.answer_conversations"):
+        waiting = Handoff.objects.filter(status=Handoff.Status.OPEN).count()
+        attention.append(
+            Figure(
+                key="open_handoffs",
+                label=ngettext("conversa aguardando a equipe", "conversas aguardando a equipe", waiting),
+                value=waiting,
+                url=reverse("admin-inbox"),
+            )
+        )
     if can_view(request, ConversationState):
         stuck = stuck_conversations(now).count()
         attention.append(

@@ -18,6 +18,7 @@ from django.utils.formats import date_format
 from chatbot.models import ConversationState, UnansweredQuestion
 from congress.roles import ORGANIZERS, STAFF
 from congress.testing.factories import make_participant, make_profile
+from inbox.models import Handoff
 from registrations.dashboard import stuck_conversations
 from registrations.models import Participant, RegistrationEvent
 from whatsapp.models import InboundMessage, OutboundMessage
@@ -45,6 +46,7 @@ EXPECTED = {
     "open_questions": 1,
     "failed_messages": 1,
     "email_failed": 1,
+    "open_handoffs": 1,
 }
 PARTICIPANT_FIGURES = {key for key in EXPECTED if key.split("_")[0] in {"confirmed", "cancelled", "total", "email"}}
 _ids = itertools.count(1)
@@ -100,6 +102,12 @@ def known_set(db) -> None:
     )
     outbound(status=OutboundMessage.Status.FAILED)
     outbound(status=OutboundMessage.Status.SENT)
+
+    # One conversation waiting for a person, one given back to the bot.
+    for status in (Handoff.Status.OPEN, Handoff.Status.CLOSED):
+        Handoff.objects.create(
+            conversation=conversation(step="idle", idle=hours), status=status, opened_at=timezone.now() - 2 * hours
+        )
 
     for conversation_id, steps in {
         "c1": ("asking_consent", "asking_name", "completed"),
@@ -220,6 +228,9 @@ def test_every_figure_links_to_a_list_showing_that_many_rows(known_set, any_role
         response = any_role.get(href)
         # An invalid filter makes the admin redirect to ?e=1 instead.
         assert response.status_code == 200, (key, href, response.get("Location"))
+        if key == "open_handoffs":  # the inbox, not an admin list
+            assert len(response.context["rows"]) == value
+            continue
         assert response.context["cl"].result_count == value, (key, href)
 
 
@@ -334,8 +345,8 @@ def test_the_pages_make_a_few_queries_whatever_the_data(known_set, client, page)
         c.get(page)
     assert len(after) == len(before)
     # Session, user, permissions, the WhatsApp channel-alert banner every admin
-    # page shows, then one query per figure group.
-    assert len(before) <= {DASHBOARD: 13, INDEX: 10}[page]
+    # page shows, then one query per figure group (the inbox's open handoffs included).
+    assert len(before) <= {DASHBOARD: 14, INDEX: 11}[page]
 
 
 # --------------------------------------------------------------------------
@@ -366,6 +377,7 @@ def test_a_figure_of_one_is_labelled_in_the_singular(known_set, admin_client, pa
         "open_questions": "1 pergunta sem resposta em aberto",
         "failed_messages": "1 mensagem do WhatsApp que não foi entregue",
         "email_failed": "1 e-mail de confirmação que falhou",
+        "open_handoffs": "1 conversa aguardando a equipe",
     }
 
 
