@@ -36,6 +36,7 @@ from congress.locks import conversation_lock
 from inbox import metrics
 from inbox.hours import service_hours_text, service_resumes_at
 from inbox.models import Handoff, HandoffMessage
+from registrations.validators import mask_pii
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +270,7 @@ def staff_reply(*, conversation: ConversationState | int, user, text: str) -> Ha
         )
         _staff_activity(handoff, user=user, now=now)
         _history_append(conversation, {"role": "staff", "text": text, "at": now.isoformat(), "by": _staff_name(user)})
-        _audit(user, handoff, _("Respondeu no atendimento: “%(text)s”") % {"text": _short(text)})
+        _audit(user, handoff, _("Respondeu no atendimento: “%(text)s”") % {"text": _short(mask_pii(text))})
     logger.info("inbox.staff_reply handoff=%s line=%s outbound=%s", handoff.pk, line.pk, outbound.pk if outbound else None)
     return line
 

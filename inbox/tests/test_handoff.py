@@ -339,3 +339,15 @@ def test_erasing_the_conversation_erases_what_was_said_to_the_staff(event, djang
     assert not Handoff.objects.filter(status="open").exists()
     state.refresh_from_db()
     assert state.handoff_open is False and state.conversation_id.startswith("anon-")
+
+
+def test_the_audit_of_a_staff_reply_masks_personal_data(event, django_user_model):
+    from django.contrib.admin.models import LogEntry
+
+    say("quero falar com um atendente")
+    user = django_user_model.objects.create_user("jo")
+    state = ConversationState.objects.get(conversation_id=CHAT)
+    services.staff_reply(conversation=state, user=user, text="Achei: CPF 529.982.247-25, e-mail maria@example.com")
+    (entry,) = LogEntry.objects.filter(user=user)
+    assert entry.change_message.startswith("Respondeu no atendimento")
+    assert "529.982.247-25" not in entry.change_message and "maria@example.com" not in entry.change_message
