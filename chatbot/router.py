@@ -95,41 +95,76 @@ _CANCEL_RE = re.compile(
     r"( (a |essa |esta |o )?(inscricao|cadastro|tudo|isso|conversa))?( por favor)?$"
 )
 _CANCEL_LOOSE = frozenset({"nao quero mais", "deixa pra la", "esquece", "deixa quieto", "nao quero mais me inscrever"})
-_HUMAN_RE = re.compile(
-    r"\b(falar|fala|conversar|converso|atendimento|falar direto|ser atendid[oa]|me atender|me atende|atender)"
-    r" (com |por |pel[ao] )?(a |o |um |uma |alguem d[ao] |voces?|algum )?"
+# Who a person is, in a request for one.
+_PERSON = (
     r"(organizacao|organizador|organizadores|organizadora|atendente|atendentes|humano|humana|alguem|pessoa|"
-    r"pessoa de verdade|pessoa real|responsavel|equipe|suporte|gente|voces|vcs|operador|operadora|funcionario|"
-    r"ser humano|moderador)\b"
+    r"pessoa de verdade|pessoa real|responsavel|equipe|suporte|gente|voces|operador|operadora|funcionario|"
+    r"ser humano|moderador|pessoal)"
+)
+_HUMAN_RE = re.compile(
+    # "quero falar com alguém (da organização)", "atendimento com uma pessoa", "ser atendido por um humano"
+    r"\b(falar|fala|conversar|converso|atendimento|falar direto|ser atendid[oa]|me atender|me atende)"
+    r" (com |por |pel[ao] )?(a |o |um |uma |alguem d[ao] |algum |os |as )?" + _PERSON + r"\b"
+    # a bare "atendente", "humano", "tem alguém aí?"
     r"|^(atendente|atendentes|humano|atendimento|atendimento humano|suporte|operador|pessoa|uma pessoa|"
-    r"alguem ai|tem alguem ai|oi tem alguem ai|alguem)( por favor| pf| pfv)?$"
-    r"|\b(me|pode me|podem me|alguem pode me|alguem me|voces podem me|da pra me|dá pra me) "
-    r"(liga|ligue|ligar|ligam|ligarem|telefona|telefonar|telefone|chama no privado)\b"
-    r"|\b(liga|ligue|ligar|telefona|telefone) (pra|para) mim\b"
-    r"|\b(quero|preciso de|preciso|chama|chame|chamar|me passa|me passe|passa|transfere|transferir|me transfere)"
-    r" (pra |para |pro |com )?(um |uma |o |a |alguem )?(atendente|humano|pessoa|pessoa de verdade|ser humano|operador|"
-    r"organizacao|equipe|suporte|responsavel)\b"
+    r"alguem ai|tem alguem ai|oi tem alguem ai|alguem|quero atendimento|preciso de atendimento)( por favor| pf| pfv)?$"
+    # "me liga", "pode me ligar?", "alguém pode me ligar?", "liga pra mim" (imperative only)
+    r"|^(me )?(liga|ligue|ligar|telefona)( para mim| pra mim)?( por favor| pf| agora| urgente)?$"
+    r"|^(pode|podem|alguem pode|voces podem|da para|tem como|teria como|poderiam|podia|poderia) me "
+    r"(liga|ligue|ligar|telefonar)\b"
+    r"|^me (liga|ligue|ligar) (por favor|pf|agora|urgente|assim que|quando puder|no|nesse|neste)\b"
+    r"|\b(liga|ligue) (para|pra) mim\b"
+    # "me passa pra um atendente", "chama alguém", "quero um humano"
+    r"|\b(quero|preciso de|chama|chame|chamar|me passa|me passe|passa|transfere|transferir|me transfere|me transfira)"
+    r" (para |pro |com )?(um |uma |o |a )?(atendente|humano|ser humano|operador|pessoa de verdade|pessoa real)\b"
+    r"|\b(chama|chame|chamar|me passa|me passe|transfere|transferir|me transfere|me transfira)"
+    r" (para |pro |com )?(um |uma |o |a |alguem (d[ao] )?)?" + _PERSON + r"\b"
+    r"|\bpreciso (de ajuda|da ajuda) de (uma pessoa|um humano|um atendente|alguem da organizacao)\b"
     r"|\b(atendimento|atendente) humano\b"
     r"|\bnao quero (falar|conversar) com (robo|bot|maquina|assistente virtual)\b"
-    r"|\b(tem|ha|existe) (alguem|uma pessoa|um atendente|atendente|um humano) (ai|pra|para|que|de verdade)\b"
+    r"|^(tem|ha) (alguem|uma pessoa|um atendente|algum atendente|um humano) "
+    r"(ai|online|de verdade|atendendo|para me atender|para falar comigo|para conversar)\b"
 )
-# "What time do you answer?", "what is your phone?": questions, not requests for a person.
-_CONTACT_QUESTION_RE = re.compile(
+# Not a request for a person: a question about contact or hours, a
+# negation, someone else's call, "vou falar com minha esposa".
+_NOT_HUMAN_RE = re.compile(
     r"\b(quando|horario|que horas)\b|\b(qual|quais)\b.*\b(telefone|numero|whatsapp|e ?mail|contato)\b"
+    r"|\bnao (me )?(liga|ligue|ligar|ligam|precisa)\b|\b(liga|ligue) nao\b"
+    r"|\bnao quero (falar|conversar) com (um |uma |o |a |os )?(atendente|humano|pessoa|ninguem|alguem|organizacao|equipe)\b"
+    r"|\b(vou|vamos|deixa eu|deixe eu|tenho que|vou ter que|preciso ver|vou ver)( ainda)? (falar|conversar|ver|consultar)\b"
+    r"|\b(com|a|o) (meu|minha|meus|minhas)\b|\bpessoa (juridica|fisica)\b"
 )
-# A complaint: a person should take it, not the bot.
+# A complaint a person should take, whatever else the message holds...
 _COMPLAINT_RE = re.compile(
-    r"\b(reclamacao|reclamacoes|reclamar|reclamando|reclamo|queixa|procon|reclame aqui|ouvidoria)\b"
-    r"|\b(pessimo|horrivel|ridiculo|vergonhoso|lamentavel) (atendimento|servico|organizacao|evento|suporte)\b"
+    r"\b(pessimo|horrivel|ridiculo|vergonhoso|lamentavel) (atendimento|servico|organizacao|evento|suporte)\b"
     r"|\b(que|isso e um|isso eh um|um) (absurdo|palhacada|descaso|desrespeito|falta de respeito)\b"
-    r"|\b(absurdo|palhacada|descaso|desrespeito)\b.*\b(voces|organizacao|atendimento)\b"
     r"|\b(ninguem|nenhum) (me )?(responde|atende|resolve|retorna)\b|\bvoces nao (respondem|atendem|resolvem|retornam)\b"
-    r"|\b(estou|to|tô|fiquei|muito) insatisfeit[oa]\b"
-    r"|\b(cobranca|cobrado|cobraram|debito|descontaram) (indevid[oa]|duas vezes|em dobro|errad[oa]|a mais)\b"
+    r"|\b(estou|to|fiquei|muito) insatisfeit[oa]\b"
     r"|\bquero (meu|o meu) dinheiro de volta\b|\bvou (processar|denunciar)\b"
     r"|\b(robo|bot|assistente|voce) (burro|inutil|nao entende nada|nao me entende|nao esta me entendendo)\b"
     r"|\bvoce nao (entende|entendeu) nada\b|\bnao (esta|ta) me entendendo\b"
 )
+# ... and words that are one only when the message is not a question about
+# something else ("onde fica a ouvidoria?", "o que acontece se eu for cobrado duas vezes?").
+_COMPLAINT_WEAK_RE = re.compile(
+    r"\b(reclamacao|reclamacoes|reclamar|reclamando|reclamo|queixa|procon|reclame aqui)\b"
+    r"|\b(cobranca|cobrado|cobraram|debito|descontaram) (indevid[oa]|duas vezes|em dobro|errad[oa]|a mais)\b"
+)
+_QUESTION_WORDS_RE = re.compile(r"\b(onde|qual|quais|como|o que|oque|se eu|caso|tem espaco|existe|pode|posso)\b")
+
+
+def asks_for_a_person(words: str) -> bool:
+    """Whether folded ``words`` ask for a person (the handoff)."""
+    return bool(_HUMAN_RE.search(words)) and not _NOT_HUMAN_RE.search(words)
+
+
+def complains(words: str, *, question: bool) -> bool:
+    """Whether folded ``words`` are a complaint a person should take."""
+    if _COMPLAINT_RE.search(words):
+        return True
+    return bool(_COMPLAINT_WEAK_RE.search(words)) and not (question and _QUESTION_WORDS_RE.search(words))
+
+
 _MY_DATA_RE = re.compile(r"^(meus dados|quais (sao )?meus dados|ver meus dados|dados pessoais|meus dados pessoais)( por favor)?$")
 _ERASE_DATA_RE = re.compile(
     r"^(quero )?(apagar|excluir|deletar|remover|esquecer|apaguem|apague|exclua|excluam) (todos )?(os )?meus dados"
@@ -321,7 +356,7 @@ _ABBREVIATIONS = {
     "qro": "quero", "qr": "quero", "kero": "quero", "fzr": "fazer", "fazr": "fazer", "inscricaum": "inscricao",
     "inscrisao": "inscricao", "inscriçao": "inscricao", "increver": "inscrever", "cadastar": "cadastrar",
     "vc": "voce", "vcs": "voces", "tb": "tambem", "tbm": "tambem", "msm": "mesmo", "mt": "muito", "td": "tudo",
-    "hj": "hoje", "n": "nao", "s": "sim", "q": "que", "p": "para", "pra": "para", "c": "com", "agr": "agora",
+    "hj": "hoje", "n": "nao", "s": "sim", "q": "que", "p": "para", "pra": "para", "c": "com", "cm": "com", "agr": "agora",
 }  # fmt: skip
 
 
@@ -363,9 +398,9 @@ def route(text: str, *, in_flow: bool = False) -> Routed:
         return make("erase_data")
     if _MY_DATA_RE.match(polite):
         return make("my_data")
-    if _HUMAN_RE.search(words) and not _CONTACT_QUESTION_RE.search(words):
+    if asks_for_a_person(words):
         return make("human")
-    if _COMPLAINT_RE.search(words):
+    if complains(words, question=question):
         return make("complaint")
     if _BACK_RE.match(polite):
         return make("back" if in_flow else "menu")

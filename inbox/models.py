@@ -29,6 +29,7 @@ class Handoff(models.Model):
         PARTICIPANT = "participant", _("Participante voltou ao assistente")
         STAFF = "staff", _("Equipe devolveu ao assistente")
         IDLE = "idle", _("Sem atividade da equipe")
+        ERASED = "erased", _("Dados apagados (LGPD)")
 
     conversation = models.ForeignKey(
         "chatbot.ConversationState", verbose_name=_("conversa"), on_delete=models.CASCADE, related_name="handoffs"

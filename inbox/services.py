@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -42,6 +43,10 @@ logger = logging.getLogger(__name__)
 
 # WhatsApp's limit for one text message.
 MAX_REPLY_CHARS = 4096
+# NUL (PostgreSQL refuses it in text) and the other control characters but tab and new line.
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The same text from the same person within this many seconds is one reply (a double click).
+DOUBLE_SUBMIT_S = 10
 
 
 def open_handoff(conversation: ConversationState) -> Handoff | None:
@@ -92,6 +97,18 @@ def ack_text() -> str:
     return _("Recebemos sua mensagem 👍 A equipe responde aqui. Para voltar ao assistente, escreva *menu*.")
 
 
+# Commands the assistant carries out; while a person holds the chat they are
+# passed on, and the participant is told how to reach the assistant.
+_SELF_SERVICE = frozenset({"cancel", "cancel_registration", "erase_data", "my_data"})
+
+
+def self_service_text() -> str:
+    return _(
+        "Sua mensagem foi passada à equipe, que responde aqui. Se preferir resolver com o assistente automático "
+        "(inscrição, cancelamento, seus dados), escreva *menu* e repita o pedido."
+    )
+
+
 def back_to_bot_text(conversation: ConversationState, *, how: str) -> str:
     """The assistant is back: said when the participant, a person or the clock closes the handoff."""
     from chatbot.engine import active_event, menu_text
@@ -139,7 +156,8 @@ def handoff_turn(conversation: ConversationState, text: str, *, now: dt.datetime
         ConversationState.objects.filter(pk=conversation.pk).update(handoff_open=False)
         conversation.handoff_open = False
         return [], False
-    if wants_bot_back(text, route(text, in_flow=False)):
+    routed = route(text, in_flow=False)
+    if wants_bot_back(text, routed):
         _close(handoff, conversation, how=Handoff.Closed.PARTICIPANT, now=now)
         reply = back_to_bot_text(conversation, how=Handoff.Closed.PARTICIPANT)
         HandoffMessage.objects.bulk_create([
@@ -151,7 +169,13 @@ def handoff_turn(conversation: ConversationState, text: str, *, now: dt.datetime
     changes: dict = {"last_participant_at": now}
     replies: list[str] = []
     quiet_since = max(filter(None, (handoff.last_notice_at, handoff.last_staff_at, handoff.opened_at)))
-    if now - quiet_since >= dt.timedelta(minutes=settings.HANDOFF_ACK_MINUTES):
+    if routed.command in _SELF_SERVICE:
+        # "cancelar", "apagar meus dados": never swallowed; the staff sees it
+        # and the participant learns how to do it with the assistant.
+        replies.append(self_service_text())
+        changes["last_notice_at"] = now
+        rows.append(HandoffMessage(handoff=handoff, role=HandoffMessage.Role.BOT, text=replies[0], created_at=now))
+    elif now - quiet_since >= dt.timedelta(minutes=settings.HANDOFF_ACK_MINUTES):
         replies.append(ack_text())
         changes["last_notice_at"] = now
         rows.append(HandoffMessage(handoff=handoff, role=HandoffMessage.Role.BOT, text=replies[0], created_at=now))
@@ -232,7 +256,7 @@ def _history_append(conversation: ConversationState, entry: dict) -> None:
 def clean_reply(text: str) -> str:
     from chatbot.engine import clean_text
 
-    text = clean_text(text or "")
+    text = clean_text(_CONTROL_RE.sub("", text or ""))
     if not text:
         raise InvalidValue(_("Escreva a resposta antes de enviar."))
     if len(text) > MAX_REPLY_CHARS:
@@ -263,6 +287,12 @@ def staff_reply(*, conversation: ConversationState | int, user, text: str) -> Ha
         conversation = _conversation(conversation)
         now = timezone.now()
         handoff, _created = _open(conversation, reason=Handoff.Reason.STAFF, now=now)
+        twin = HandoffMessage.objects.filter(
+            handoff=handoff, role=HandoffMessage.Role.STAFF, author=user, text=text,
+            created_at__gte=now - dt.timedelta(seconds=DOUBLE_SUBMIT_S),
+        ).first()
+        if twin is not None and user is not None:
+            return twin  # the same reply submitted twice: sent once
         outbound = message_push(chat_id=conversation.conversation_id, text=text, kind=OutboundMessage.Kind.STAFF)
         line = HandoffMessage.objects.create(
             handoff=handoff, role=HandoffMessage.Role.STAFF, text=text, author=user, author_name=_staff_name(user),
@@ -294,7 +324,7 @@ def phone_reply(*, chat_id: str, text: str, provider_message_id: str, sent_at: d
     Returns whether it was recorded."""
     from whatsapp.models import OutboundMessage
 
-    text = (text or "").strip()
+    text = _CONTROL_RE.sub("", text or "").strip()
     if not text or not chat_id:
         return False
     if provider_message_id and (
@@ -302,7 +332,10 @@ def phone_reply(*, chat_id: str, text: str, provider_message_id: str, sent_at: d
         or HandoffMessage.objects.filter(provider_message_id=provider_message_id).exists()
     ):
         return False
-    ConversationState.objects.bulk_create([ConversationState(conversation_id=chat_id)], ignore_conflicts=True)
+    if not ConversationState.objects.filter(conversation_id=chat_id).exists():
+        # A personal or supplier chat on the same phone, never with the bot:
+        # nothing to hand over, nobody to tell later.
+        return False
     with conversation_lock(chat_id), transaction.atomic():
         conversation = ConversationState.objects.get(conversation_id=chat_id)
         now = timezone.now()
@@ -352,6 +385,10 @@ def handoff_resolve(*, conversation: ConversationState | int, user=None, how: st
         if not _close(handoff, conversation, how=how, now=now, user=user):
             return False
         text = back_to_bot_text(conversation, how=how)
+        if how == Handoff.Closed.IDLE and handoff.reason == Handoff.Reason.PHONE and handoff.last_participant_at is None:
+            # Someone typed on the business phone and the participant never
+            # wrote back: the bot takes over again without a word.
+            return True
         outbound = message_push(chat_id=conversation.conversation_id, text=text, kind=OutboundMessage.Kind.NOTICE)
         HandoffMessage.objects.create(handoff=handoff, role=HandoffMessage.Role.BOT, text=text, outbound=outbound, created_at=now)
         # The participant's next "1" answers the menu this notice shows.
@@ -413,6 +450,10 @@ def notify_recipients() -> list[str]:
     return [event.contact_email] if event is not None and event.contact_email else []
 
 
+_NOTIFY_FAILED_KEY = "inbox:notify-failed"
+NOTIFY_RETRY_S = 300
+
+
 def handoffs_notify(*, now: dt.datetime | None = None) -> int:
     """One e-mail about the handoffs opened since the last one, at most one per
     HANDOFF_NOTIFY_INTERVAL_MINUTES. Returns how many handoffs it named."""
@@ -425,14 +466,23 @@ def handoffs_notify(*, now: dt.datetime | None = None) -> int:
         return 0
     waiting = list(
         Handoff.objects.filter(status=Handoff.Status.OPEN, notified_at__isnull=True)
-        .filter(~Q(reason=Handoff.Reason.STAFF))
+        .exclude(reason__in=[Handoff.Reason.STAFF, Handoff.Reason.PHONE])
         .select_related("conversation")
         .order_by("opened_at")[:100]
     )
     if not waiting:
         return 0
+    if cache.get(_NOTIFY_FAILED_KEY):
+        return 0  # the last attempt failed a moment ago: try again later
     subject, body = _notification(waiting, now=now)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+    except Exception as exc:
+        # The e-mail service is down or refuses: the handoffs stay
+        # un-notified and the next try waits a few minutes.
+        cache.set(_NOTIFY_FAILED_KEY, True, timeout=NOTIFY_RETRY_S)
+        logger.warning("inbox.notify_failed handoffs=%s error=%s", len(waiting), exc.__class__.__name__)
+        return 0
     Handoff.objects.filter(pk__in=[handoff.pk for handoff in waiting]).update(notified_at=now)
     metrics.NOTIFICATIONS.inc()
     logger.info("inbox.notified handoffs=%s recipients=%s", len(waiting), len(recipients))

@@ -173,9 +173,12 @@ def conversation_anonymize(*, conversation_id: str, actor: str, keep_relatives: 
 
             # What was said with the staff goes too; an open handoff ends.
             HandoffMessage.objects.filter(handoff__conversation=state).update(text=ERASED, author_name="")
-            Handoff.objects.filter(conversation=state, status=Handoff.Status.OPEN).update(
-                status=Handoff.Status.CLOSED, closed_at=now, closed_reason=Handoff.Closed.STAFF
-            )
+            if Handoff.objects.filter(conversation=state, status=Handoff.Status.OPEN).update(
+                status=Handoff.Status.CLOSED, closed_at=now, closed_reason=Handoff.Closed.ERASED
+            ):
+                from inbox.metrics import CLOSED
+
+                transaction.on_commit(lambda: CLOSED.labels(Handoff.Closed.ERASED).inc())
             ConversationState.objects.filter(pk=state.pk).update(
                 conversation_id=anon_id, data={}, history=[], push_name="", handoff_open=False
             )

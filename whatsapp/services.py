@@ -1380,7 +1380,7 @@ def message_push(*, chat_id: str, text: str, kind: str) -> OutboundMessage | Non
     outside the Cloud API's 24-hour window when no template is active. Call
     inside the caller's transaction; it is enqueued on commit. None when the
     conversation has no WhatsApp address (a /chat user id that is not a
-    phone number and never wrote on WhatsApp).
+    phone number and never wrote on WhatsApp, or no channel is switched on).
     """
     last = (
         InboundMessage.objects.filter(chat_id=chat_id).order_by("-id").values_list("channel", "number", "jid").first()
@@ -1388,11 +1388,19 @@ def message_push(*, chat_id: str, text: str, kind: str) -> OutboundMessage | Non
     if last is not None:
         channel, number, jid = last
     else:
-        digits = re.sub(r"\D", "", chat_id)
-        if not (re.fullmatch(r"\+?\d+", chat_id.strip()) and 10 <= len(digits) <= 15):
+        # Never wrote on a queued WhatsApp path (/chat, the original
+        # gateway's synchronous shape): only a valid Brazilian mobile number,
+        # and only through a channel that is switched on.
+        from registrations.validators import normalize_phone
+
+        channel = next((name for name in (Channel.GATEWAY, Channel.CLOUD) if get_channel(name).configured()), None)
+        if channel is None or not re.fullmatch(r"\+?\d{10,15}", chat_id.strip()):
             return None
-        channel = next((name for name in (Channel.GATEWAY, Channel.CLOUD) if get_channel(name).configured()), Channel.GATEWAY)
-        number, jid = digits, ""
+        try:
+            number = normalize_phone(chat_id).lstrip("+")
+        except InvalidValue:
+            return None
+        jid = ""
     outbound = OutboundMessage.objects.create(
         inbound=None, kind=kind, channel=channel, chat_id=chat_id, number=number, jid=jid, text=text,
         request_id=get_request_id() or new_request_id(),

@@ -25,7 +25,8 @@ CHAT = "5561999990010"
 
 
 @pytest.fixture
-def event():
+def event(fake_gateway):
+    # A configured gateway: staff replies and notices have a channel to leave through.
     event = make_event(name="Congresso Agro Teste")
     for name in ("Produtor rural", "Estudante", "Outro"):
         make_profile(event, name)
@@ -57,6 +58,10 @@ REQUESTS = [
     "não quero falar com robô",
     "me passa pra um atendente",
     "quero ser atendido por uma pessoa",
+    "quero atendimento",
+    "chama alguém",
+    "q falar cm atendente",
+    "quero falar com o pessoal da organização",
 ]
 COMPLAINTS = [
     "quero fazer uma reclamação",
@@ -73,6 +78,20 @@ NOT_REQUESTS = [
     "quantas pessoas vão ao evento?",
     "onde fica o evento?",
     "obrigado",
+    "preciso de pessoa jurídica nota fiscal",
+    "preciso de um responsável para menores?",
+    "tem alguém que fale inglês?",
+    "tem alguém pra me ajudar com a inscrição?",
+    "a organização vai me ligar?",
+    "vocês me ligam para confirmar?",
+    "meu chefe vai me ligar",
+    "me liga não, prefiro whatsapp",
+    "não quero falar com atendente",
+    "vou falar com alguém do meu time e volto",
+    "vou conversar com a equipe e te retorno",
+    "onde fica a ouvidoria?",
+    "tenho uma reclamação sobre o hotel, qual o endereço?",
+    "o que acontece se eu for cobrado duas vezes?",
 ]
 
 
@@ -108,11 +127,11 @@ def test_the_menu_option_opens_one_only_after_the_menu(event):
 
 def test_while_open_the_bot_is_silent_and_keeps_every_message_for_staff(event):
     say("quero falar com um atendente")
-    for text in ("oi?", "qual o local do evento?", "quero me inscrever", "2"):
+    for text in ("oi?", "qual o local do evento?", "obrigado", "2"):
         result = say(text)
         assert result.reply == "" and result.handoff is True
     lines = list(open_row().messages.values_list("role", "text"))
-    assert lines == [("participant", t) for t in ("oi?", "qual o local do evento?", "quero me inscrever", "2")]
+    assert lines == [("participant", t) for t in ("oi?", "qual o local do evento?", "obrigado", "2")]
     state = ConversationState.objects.get(conversation_id=CHAT)
     assert state.registration_step == "idle", "nothing reached the flow"
     assert [t["role"] for t in state.history[-4:]] == ["user"] * 4, "no bot turn recorded while silent"
@@ -351,3 +370,87 @@ def test_the_audit_of_a_staff_reply_masks_personal_data(event, django_user_model
     (entry,) = LogEntry.objects.filter(user=user)
     assert entry.change_message.startswith("Respondeu no atendimento")
     assert "529.982.247-25" not in entry.change_message and "maria@example.com" not in entry.change_message
+
+
+# --- review findings ------------------------------------------------------------------
+
+
+def test_a_phone_message_to_someone_who_never_talked_to_the_bot_changes_nothing(event):
+    assert services.phone_reply(chat_id="5511912345678", text="Oi mãe, chego às 8", provider_message_id="ABC1") is False
+    assert not Handoff.objects.exists() and not ConversationState.objects.filter(conversation_id="5511912345678").exists()
+
+
+def test_a_phone_opened_handoff_is_not_emailed_and_closes_silently(event, settings):
+    settings.HANDOFF_NOTIFY_EMAILS = ["equipe@congresso.test"]
+    say("oi")
+    assert services.phone_reply(chat_id=CHAT, text="Oi! Aqui é a Ana", provider_message_id="ABC2") is True
+    assert services.handoffs_notify() == 0 and mail.outbox == []
+    assert services.handoffs_close_idle(now=timezone.now() + dt.timedelta(hours=25)) == 1
+    assert not OutboundMessage.objects.filter(kind=OutboundMessage.Kind.NOTICE).exists()
+
+
+def test_control_characters_in_a_staff_reply_are_dropped(event, django_user_model):
+    say("quero falar com um atendente")
+    user = django_user_model.objects.create_user("lia")
+    line = services.staff_reply(conversation=ConversationState.objects.get(conversation_id=CHAT), user=user, text="olá\x00 mun\x07do")
+    assert line.text == "olá mundo"
+
+
+def test_the_same_reply_submitted_twice_is_sent_once(event, django_user_model):
+    say("quero falar com um atendente")
+    user = django_user_model.objects.create_user("mel")
+    state = ConversationState.objects.get(conversation_id=CHAT)
+    first = services.staff_reply(conversation=state, user=user, text="Oi!")
+    second = services.staff_reply(conversation=state, user=user, text="Oi!")
+    assert first.pk == second.pk
+    assert OutboundMessage.objects.filter(kind=OutboundMessage.Kind.STAFF).count() == 1
+
+
+@pytest.mark.parametrize("text", ["cancelar", "apagar meus dados", "meus dados"])
+def test_self_service_commands_while_open_are_acknowledged_not_swallowed(event, text):
+    say("quero falar com um atendente")
+    result = say(text)
+    assert "*menu*" in result.reply and result.handoff is True
+    assert open_row().messages.filter(role="participant", text=text).exists()
+
+
+@pytest.mark.parametrize("chat", ["12345678901", "web-visitor-9"])
+def test_no_reply_goes_to_a_number_that_only_looks_like_a_phone(event, django_user_model, fake_gateway, chat):
+    say("quero falar com um atendente", chat=chat)
+    user = django_user_model.objects.create_user("nina")
+    line = services.staff_reply(conversation=ConversationState.objects.get(conversation_id=chat), user=user, text="Oi")
+    assert line.outbound is None and not OutboundMessage.objects.exists()
+
+
+def test_a_chat_user_with_a_phone_id_is_answered_through_the_configured_gateway(event, django_user_model, fake_gateway):
+    say("quero falar com um atendente")
+    user = django_user_model.objects.create_user("otto")
+    line = services.staff_reply(conversation=ConversationState.objects.get(conversation_id=CHAT), user=user, text="Oi")
+    assert line.outbound.channel == "gateway" and line.outbound.number == CHAT
+
+
+def test_without_any_channel_a_staff_reply_is_kept_unsent(event, django_user_model, settings):
+    settings.GATEWAY_URL = ""
+    settings.WA_CLOUD_ACCESS_TOKEN = ""
+    say("quero falar com um atendente")
+    user = django_user_model.objects.create_user("pia")
+    line = services.staff_reply(conversation=ConversationState.objects.get(conversation_id=CHAT), user=user, text="Oi")
+    assert line.outbound is None
+
+
+def test_a_failing_mail_service_is_retried_later_not_raised(event, settings, monkeypatch):
+    settings.HANDOFF_NOTIFY_EMAILS = ["equipe@congresso.test"]
+    say("quero falar com um atendente")
+
+    def broken(*args, **kwargs):
+        raise ConnectionRefusedError("smtp down")
+
+    monkeypatch.setattr(services, "send_mail", broken)
+    assert services.handoffs_notify() == 0
+    assert Handoff.objects.get().notified_at is None
+    monkeypatch.undo()
+    assert services.handoffs_notify() == 0, "backing off"
+    from django.core.cache import cache
+
+    cache.delete("inbox:notify-failed")
+    assert services.handoffs_notify() == 1

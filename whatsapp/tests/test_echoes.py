@@ -82,6 +82,8 @@ def sent_ids():
 def phone(wa_client, sent_ids):
     """Feed events through the dispatcher to the gateway's handler, inline,
     with the real message_accept and phone_reply."""
+    # The customer talked to the bot before: a phone message to anyone else changes nothing.
+    ConversationState.objects.create(conversation_id=CUSTOMER, turns=1)
     handler = GatewayHandler(inline=True, typing=False, accept_groups=False, sent=sent_ids)
     wa_client.handler = handler  # neonize keeps handlers as weak references
     wa_client.event(MessageEv)(handler.on_message)
@@ -162,7 +164,7 @@ def test_the_same_text_as_an_old_reply_is_a_persons_message(phone):
 def test_a_from_me_message_outside_a_one_to_one_chat_does_nothing(phone, chat, group):
     phone(phone_event("aviso para todos", chat=chat, group=group))
     assert not Handoff.objects.exists()
-    assert not ConversationState.objects.exists()
+    assert not ConversationState.objects.exclude(conversation_id__in=[CUSTOMER, CLOUD_WA_ID]).exists()
 
 
 def test_a_from_me_message_without_text_or_media_does_nothing(phone):
@@ -185,25 +187,25 @@ def test_a_from_me_message_older_than_the_idle_window_does_nothing(phone, settin
 @pytest.mark.parametrize(
     ("chat", "recipient_alt", "existing", "expected"),
     [
-        (jid(LID, "lid"), jid(CUSTOMER), None, CUSTOMER),
+        (jid(LID, "lid"), jid(CUSTOMER), CUSTOMER, CUSTOMER),
         (jid(LID, "lid"), None, f"{LID}@lid", f"{LID}@lid"),
         (jid(LID, "lid"), jid(CUSTOMER), f"{LID}@lid", f"{LID}@lid"),
-        (jid(LID, "lid"), None, None, f"{LID}@lid"),
+        (jid(LID, "lid"), None, None, None),
         (jid(CUSTOMER), jid(LID, "lid"), f"{LID}@lid", f"{LID}@lid"),
     ],
     ids=["lid-with-phone-alt", "lid-conversation", "lid-conversation-wins-over-new-phone", "lid-only", "phone-chat-of-lid-conversation"],
 )
 def test_an_lid_chat_is_the_conversation_the_inbound_path_keys_it_by(phone, chat, recipient_alt, existing, expected):
+    ConversationState.objects.filter(conversation_id=CUSTOMER).delete()
     if existing:
-        ConversationState.objects.create(conversation_id=existing)
+        ConversationState.objects.create(conversation_id=existing, turns=1)
     phone(phone_event(chat=chat, recipient_alt=recipient_alt))
-    assert list(Handoff.objects.values_list("conversation__conversation_id", flat=True)) == [expected]
+    assert list(Handoff.objects.values_list("conversation__conversation_id", flat=True)) == ([expected] if expected else [])
 
 
 def test_an_lid_contact_whose_messages_carry_the_phone_shares_the_conversation(phone):
     """Inbound from @lid with SenderAlt is keyed by the phone; the phone's reply to that @lid lands there."""
     message_accept(message_id=new_message_id(), number=CUSTOMER, jid=f"{LID}@lid", text="oi")
-    ConversationState.objects.create(conversation_id=CUSTOMER)
     phone(phone_event(chat=jid(LID, "lid"), recipient_alt=jid(CUSTOMER)))
     assert open_handoff(CUSTOMER) is not None
 
@@ -220,6 +222,7 @@ def test_an_error_recording_a_phone_message_is_logged_and_never_reaches_neonize(
 
 @pytest.mark.django_db(transaction=True)
 def test_the_gateways_pool_records_phone_messages_in_order(wa_client):
+    ConversationState.objects.create(conversation_id=CUSTOMER, turns=1)
     handler = GatewayHandler(typing=False, sent=RecentKeys())  # the real services, on the pool
     for n in range(3):
         handler.on_message(wa_client, phone_event(f"linha {n}", id=f"3EB0POOLPH0{n}"))
@@ -315,6 +318,7 @@ def echoes_body(*items, phone_number_id: str | None = None, echoes=None) -> dict
 @pytest.fixture
 def webhook(client, fake_graph, settings, django_capture_on_commit_callbacks):
     """POST a body to /whatsapp/cloud, signed unless ``headers`` says otherwise."""
+    ConversationState.objects.create(conversation_id=CLOUD_WA_ID, turns=1)  # the customer talked to the bot
 
     def webhook(body: dict, *, headers: dict | None = None):
         raw, signature = signed(body, settings.WA_CLOUD_APP_SECRET)
@@ -346,7 +350,7 @@ def test_the_same_echo_delivered_twice_is_recorded_once(webhook):
 def test_an_unsigned_echo_is_refused_and_nothing_is_stored(webhook, headers):
     response = webhook(echoes_body(echo()), headers=headers)
     assert response.status_code in (401, 403)
-    assert not ConversationState.objects.exists()
+    assert not ConversationState.objects.exclude(conversation_id__in=[CUSTOMER, CLOUD_WA_ID]).exists()
     assert not Handoff.objects.exists()
 
 
@@ -369,7 +373,7 @@ def test_an_unsigned_echo_is_refused_and_nothing_is_stored(webhook, headers):
 def test_a_malformed_echo_is_answered_200_and_nothing_is_stored(webhook, echoes):
     response = webhook(echoes_body(echoes=echoes))
     assert response.status_code == 200
-    assert not ConversationState.objects.exists()
+    assert not ConversationState.objects.exclude(conversation_id__in=[CUSTOMER, CLOUD_WA_ID]).exists()
     assert not HandoffMessage.objects.exists()
 
 
@@ -422,7 +426,8 @@ def test_an_echo_with_an_id_of_our_own_send_is_ignored(webhook):
 
 def test_an_echo_to_the_number_with_the_ninth_digit_reaches_the_wa_id_without_it(webhook):
     wa_id = "556188880000"  # how WhatsApp knows an older Brazilian mobile
-    ConversationState.objects.create(conversation_id=wa_id)
+    ConversationState.objects.filter(conversation_id=CLOUD_WA_ID).delete()
+    ConversationState.objects.create(conversation_id=wa_id, turns=1)
     webhook(echoes_body(echo(to="+5561988880000")))  # as the business typed it
     assert open_handoff(wa_id) is not None
     assert not ConversationState.objects.filter(conversation_id="5561988880000").exists()
