@@ -122,8 +122,10 @@ _HUMAN_RE = re.compile(
     r"|\bpreciso (de ajuda|da ajuda) de (uma pessoa|um humano|um atendente|alguem da organizacao)\b"
     r"|\b(atendimento|atendente) humano\b"
     r"|\bnao quero (falar|conversar) com (robo|bot|maquina|assistente virtual)\b"
-    r"|^(tem|ha) (alguem|uma pessoa|um atendente|algum atendente|um humano) "
-    r"(ai|online|de verdade|atendendo|para me atender|para falar comigo|para conversar)\b"
+    r"|^(oi |ola |voces |voce )*(tem|ha) (alguem|uma pessoa|um atendente|algum atendente|um humano) "
+    r"(de verdade|para me atender|para conversar)\b"
+    r"|\b(tem|ha) (alguem|uma pessoa|um atendente|algum atendente|um humano) (ai|online|atendendo)\b"
+    r"|\b(alguem|uma pessoa|um atendente|um humano) (ai )?(para|que possa) (falar|conversar) comigo\b"
 )
 # Not a request for a person: a question about contact or hours, a
 # negation, someone else's call, "vou falar com minha esposa".
@@ -356,7 +358,7 @@ _ABBREVIATIONS = {
     "qro": "quero", "qr": "quero", "kero": "quero", "fzr": "fazer", "fazr": "fazer", "inscricaum": "inscricao",
     "inscrisao": "inscricao", "inscriçao": "inscricao", "increver": "inscrever", "cadastar": "cadastrar",
     "vc": "voce", "vcs": "voces", "tb": "tambem", "tbm": "tambem", "msm": "mesmo", "mt": "muito", "td": "tudo",
-    "hj": "hoje", "n": "nao", "s": "sim", "q": "que", "p": "para", "pra": "para", "c": "com", "cm": "com", "agr": "agora",
+    "hj": "hoje", "n": "nao", "s": "sim", "q": "que", "p": "para", "pra": "para", "c": "com", "cm": "com", "cmg": "comigo", "agr": "agora",
 }  # fmt: skip
 
 

@@ -62,6 +62,8 @@ REQUESTS = [
     "chama alguém",
     "q falar cm atendente",
     "quero falar com o pessoal da organização",
+    "vcs tem alguem ai pra falar cmg?",
+    "tem um atendente online?",
 ]
 COMPLAINTS = [
     "quero fazer uma reclamação",
