@@ -46,6 +46,7 @@ from inbox.answers import (
     questions_mark_same,
     questions_unmark_same,
 )
+from inbox.hours import WEEKDAY_NAMES, service_days
 from registrations.validators import mask_cpf
 from whatsapp.markup import mask_cpfs, whatsapp_html
 
@@ -66,18 +67,12 @@ class ProfileInline(admin.TabularInline):
     fields = ("order", "name", "keywords", "active")
 
 
-WEEKDAYS = [
-    ("1", _("segunda")), ("2", _("terça")), ("3", _("quarta")), ("4", _("quinta")), ("5", _("sexta")),
-    ("6", _("sábado")), ("7", _("domingo")),
-]
-
-
 class EventAdminForm(forms.ModelForm):
     """The service days as checkboxes, stored as "1,2,3,4,5" (``Event.service_weekdays``)."""
 
     service_weekdays = forms.MultipleChoiceField(
-        label=_("dias de atendimento"),
-        choices=WEEKDAYS,
+        label=_("Dias de atendimento"),
+        choices=[(str(day), name) for day, name in enumerate(WEEKDAY_NAMES, start=1)],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Dias em que a equipe responde pelo WhatsApp. Fora deles, o assistente diz quando a equipe volta."),
@@ -89,9 +84,8 @@ class EventAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        raw = self.initial.get("service_weekdays")
-        if isinstance(raw, str):
-            self.initial["service_weekdays"] = [part.strip() for part in raw.split(",") if part.strip()]
+        if isinstance(self.initial.get("service_weekdays"), str):
+            self.initial["service_weekdays"] = [str(day) for day in service_days(self.instance)]
 
     def clean_service_weekdays(self) -> str:
         return ",".join(sorted(self.cleaned_data.get("service_weekdays") or []))
@@ -680,7 +674,12 @@ class ConversationStateAdmin(admin.ModelAdmin):
             if not isinstance(turn, dict):
                 continue
             is_user = turn.get("role") == "user"
-            who = _("Participante") if is_user else _("Bot")
+            if is_user:
+                who = _("Participante")
+            elif turn.get("role") == "staff":
+                who = _("Equipe") + (f" ({turn['by']})" if turn.get("by") else "")
+            else:
+                who = _("Bot")
             # Explicit text colour: the admin's dark theme would otherwise put
             # light text on these light bubbles.
             style = (

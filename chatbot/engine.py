@@ -595,18 +595,17 @@ def _turn(conversation_id: str, text: str, push_name: str, *, savepoint: bool = 
     # cost two round trips: any error here rolls back the caller's block too.
     with transaction.atomic(savepoint=savepoint), knowledge_snapshot():
         state = _load_state(conversation_id, push_name)
+        if not state.handoff_open:
+            _expire_if_idle(state, now)
+        event = active_event()
+        was_in_flow = state.registration_step in IN_FLOW_STEPS
         if state.handoff_open:
             # A person holds the conversation: the bot stays silent (the
             # message is kept for them) unless asked to come back.
             from inbox.services import handoff_turn
 
-            event = active_event()
-            was_in_flow = state.registration_step in IN_FLOW_STEPS
-            replies, _still_open = handoff_turn(state, text, now=now)
+            replies = handoff_turn(state, text, now=now)
         else:
-            _expire_if_idle(state, now)
-            event = active_event()
-            was_in_flow = state.registration_step in IN_FLOW_STEPS
             replies = [r for r in _dispatch(state, text, event) if r]
         choices = _choices(state, replies, event)
         in_flow = was_in_flow or state.registration_step in IN_FLOW_STEPS

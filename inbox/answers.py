@@ -41,7 +41,7 @@ from django.utils.translation import gettext as _
 from chatbot.models import ConversationState, UnansweredQuestion
 from congress.errors import InvalidValue
 from inbox.models import Handoff, HandoffMessage
-from inbox.services import MAX_REPLY_CHARS, _staff_name, clean_reply
+from inbox.services import MAX_REPLY_CHARS, clean_reply, staff_name
 from registrations.privacy import ERASED
 from registrations.validators import fold_words
 
@@ -258,7 +258,7 @@ def answers_deliver(question: UnansweredQuestion, *, user) -> AnswerDelivery:
     answer = answer_check(main.answer)
     group = QuestionGroups.load().members(main.pk)
     now = timezone.now()
-    by = _staff_name(user)
+    by = staff_name(user)
     author = user if getattr(user, "pk", None) else None
     sent = already = no_whatsapp = erased = answered = 0
 
@@ -346,7 +346,7 @@ def bot_replies_confirm(*, questions: Iterable[UnansweredQuestion], user) -> int
     count = (
         UnansweredQuestion.objects.filter(pk__in=ids, status=Status.OPEN, reason=Reason.LOW_CONFIDENCE)
         .exclude(bot_reply="")
-        .update(status=Status.ANSWERED, answer=F("bot_reply"), answered_at=now, answered_by=_staff_name(user))
+        .update(status=Status.ANSWERED, answer=F("bot_reply"), answered_at=now, answered_by=staff_name(user))
     )
     logger.info("answers.confirmed count=%s", count)
     return count

@@ -6,8 +6,28 @@ import datetime as dt
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from chatbot.knowledge import format_time
+
+# ISO weekday order (Monday first), as ``Event.service_weekdays`` numbers them.
+WEEKDAY_NAMES = tuple(
+    gettext_lazy(name) for name in ("segunda", "terça", "quarta", "quinta", "sexta", "sábado", "domingo")
+)
 _SHORT = ("seg", "ter", "qua", "qui", "sex", "sáb", "dom")
+
+
+def resumes_text(moment: dt.datetime, now: dt.datetime) -> str:
+    """When the staff is back, as the participant reads it: "hoje às 8h", "amanhã às 8h", "segunda (14/12) às 8h"."""
+    local, today = timezone.localtime(moment), timezone.localtime(now).date()
+    hour = format_time(local.time())
+    if local.date() == today:
+        return _("hoje às %(hour)s") % {"hour": hour}
+    if local.date() == today + dt.timedelta(days=1):
+        return _("amanhã às %(hour)s") % {"hour": hour}
+    return _("%(weekday)s (%(date)s) às %(hour)s") % {
+        "weekday": WEEKDAY_NAMES[local.weekday()], "date": f"{local:%d/%m}", "hour": hour,
+    }
 
 
 def service_days(event) -> list[int]:
@@ -15,10 +35,6 @@ def service_days(event) -> list[int]:
     raw = getattr(event, "service_weekdays", "") or ""
     days = sorted({int(part) for part in raw.replace(";", ",").split(",") if part.strip().isdigit() and 1 <= int(part) <= 7})
     return days
-
-
-def _hour(value: dt.time) -> str:
-    return f"{value.hour}h" if value.minute == 0 else f"{value.hour}h{value:%M}"
 
 
 def _days_text(days: list[int]) -> str:
@@ -37,7 +53,7 @@ def service_hours_text(event) -> str:
     if not days:
         return ""
     return _("%(days)s, das %(start)s às %(end)s") % {
-        "days": _days_text(days), "start": _hour(event.service_starts_at), "end": _hour(event.service_ends_at),
+        "days": _days_text(days), "start": format_time(event.service_starts_at), "end": format_time(event.service_ends_at),
     }
 
 

@@ -35,7 +35,7 @@ from chatbot.models import ConversationState, Event
 from congress.errors import InvalidValue
 from congress.locks import conversation_lock
 from inbox import metrics
-from inbox.hours import service_hours_text, service_resumes_at
+from inbox.hours import resumes_text, service_hours_text, service_resumes_at
 from inbox.models import Handoff, HandoffMessage
 from registrations.validators import mask_pii
 
@@ -69,7 +69,7 @@ def opening_text(event: Event | None, *, now: dt.datetime | None = None, in_flow
     elif hours:
         lines.append(
             _("Agora estamos fora do horário (%(hours)s): respondemos a partir de %(when)s.")
-            % {"hours": hours, "when": _when(resumes, now)}
+            % {"hours": hours, "when": resumes_text(resumes, now)}
         )
     else:
         lines.append(_("Respondemos assim que possível. Enquanto isso, o assistente automático fica em silêncio."))
@@ -80,17 +80,6 @@ def opening_text(event: Event | None, *, now: dt.datetime | None = None, in_flow
         lines.append(_("Se preferir: %(contact)s.") % {"contact": contact})
     lines.append(_("Para voltar ao assistente, escreva *menu*."))
     return "\n".join(lines)
-
-
-def _when(moment: dt.datetime, now: dt.datetime) -> str:
-    local, today = timezone.localtime(moment), timezone.localtime(now).date()
-    hour = f"{local.hour}h" if local.minute == 0 else f"{local.hour}h{local:%M}"
-    if local.date() == today:
-        return _("hoje às %(hour)s") % {"hour": hour}
-    if local.date() == today + dt.timedelta(days=1):
-        return _("amanhã às %(hour)s") % {"hour": hour}
-    weekday = [_("segunda"), _("terça"), _("quarta"), _("quinta"), _("sexta"), _("sábado"), _("domingo")][local.weekday()]
-    return _("%(weekday)s (%(date)s) às %(hour)s") % {"weekday": weekday, "date": f"{local:%d/%m}", "hour": hour}
 
 
 def ack_text() -> str:
@@ -141,8 +130,8 @@ def handoff_request(
     return [text]
 
 
-def handoff_turn(conversation: ConversationState, text: str, *, now: dt.datetime) -> tuple[list[str], bool]:
-    """A message while a person holds the conversation: ``(replies, still_open)``.
+def handoff_turn(conversation: ConversationState, text: str, *, now: dt.datetime) -> list[str]:
+    """A message while a person holds the conversation: the replies (usually none).
 
     "menu", "voltar ao robô" and the like give the conversation back to the
     bot; anything else is stored for staff, answered at most by a short
@@ -155,16 +144,16 @@ def handoff_turn(conversation: ConversationState, text: str, *, now: dt.datetime
     if handoff is None:  # closed between the flag's read and now
         ConversationState.objects.filter(pk=conversation.pk).update(handoff_open=False)
         conversation.handoff_open = False
-        return [], False
+        return []
     routed = route(text, in_flow=False)
-    if wants_bot_back(text, routed):
-        _close(handoff, conversation, how=Handoff.Closed.PARTICIPANT, now=now)
+    if wants_bot_back(routed):
+        handoff_close(handoff, conversation, how=Handoff.Closed.PARTICIPANT, now=now)
         reply = back_to_bot_text(conversation, how=Handoff.Closed.PARTICIPANT)
         HandoffMessage.objects.bulk_create([
             HandoffMessage(handoff=handoff, role=HandoffMessage.Role.PARTICIPANT, text=text, created_at=now),
             HandoffMessage(handoff=handoff, role=HandoffMessage.Role.BOT, text=reply, created_at=now),
         ])
-        return [reply], False
+        return [reply]
     rows = [HandoffMessage(handoff=handoff, role=HandoffMessage.Role.PARTICIPANT, text=text, created_at=now)]
     changes: dict = {"last_participant_at": now}
     replies: list[str] = []
@@ -181,26 +170,23 @@ def handoff_turn(conversation: ConversationState, text: str, *, now: dt.datetime
         rows.append(HandoffMessage(handoff=handoff, role=HandoffMessage.Role.BOT, text=replies[0], created_at=now))
     HandoffMessage.objects.bulk_create(rows)
     Handoff.objects.filter(pk=handoff.pk).update(**changes)
-    return replies, True
+    return replies
 
 
-_BACK_TO_BOT = (
-    "menu", "voltar", "volta", "voltar ao robo", "voltar para o robo", "voltar pro robo", "voltar ao bot",
-    "voltar ao assistente", "voltar para o assistente", "voltar pro assistente", "quero o robo", "robo",
-    "assistente", "bot", "falar com o robo", "falar com o assistente", "pode voltar ao robo", "encerrar atendimento",
-    "encerrar o atendimento", "finalizar atendimento", "voltar ao menu", "menu principal", "ver menu", "abrir menu",
-    "o robo", "o assistente", "o bot", "o menu", "voltar o robo", "volta o robo", "volta robo", "voltar robo",
-    "chama o robo", "chamar o robo", "voltar pro bot", "voltar para o bot", "voltar pro menu",
-)
+# Besides what the router reads as "menu" ("menu", "voltar", "menu principal"...).
+_BACK_TO_BOT = frozenset({
+    "voltar ao robo", "voltar para o robo", "voltar pro robo", "voltar ao bot", "voltar ao assistente",
+    "voltar para o assistente", "voltar pro assistente", "o robo", "robo", "assistente", "bot", "falar com o robo",
+    "falar com o assistente", "encerrar atendimento", "encerrar o atendimento",
+    "finalizar atendimento", "ver menu", "abrir menu", "o assistente", "o bot", "voltar o robo", "volta o robo",
+    "volta robo", "voltar robo", "chama o robo", "chamar o robo", "voltar pro bot", "voltar para o bot",
+})
 
 
-def wants_bot_back(text: str, routed) -> bool:
+def wants_bot_back(routed) -> bool:
     """Whether a message while a person holds the conversation asks for the bot back."""
-    from registrations.validators import fold
-
-    words = " ".join(fold(text).replace("!", " ").replace(".", " ").replace("?", " ").split())
-    words = words.removeprefix("quero ").removeprefix("pode ").removesuffix(" por favor").removesuffix(" pf")
-    return words in _BACK_TO_BOT or routed.command == "menu"
+    words = routed.words.removeprefix("quero ").removeprefix("pode ").removesuffix(" por favor")
+    return routed.command == "menu" or words in _BACK_TO_BOT
 
 
 # --- the staff's side ---------------------------------------------------------------
@@ -227,7 +213,8 @@ def _open(conversation: ConversationState, *, reason: str, now: dt.datetime) -> 
     return handoff, created
 
 
-def _close(handoff: Handoff, conversation: ConversationState, *, how: str, now: dt.datetime, user=None) -> bool:
+def handoff_close(handoff: Handoff, conversation: ConversationState, *, how: str, now: dt.datetime, user=None) -> bool:
+    """Close ``handoff`` (only if still open) and let the bot answer ``conversation`` again; True when it closed it."""
     closed = Handoff.objects.filter(pk=handoff.pk, status=Handoff.Status.OPEN).update(
         status=Handoff.Status.CLOSED, closed_at=now, closed_reason=how, closed_by=user
     )
@@ -267,7 +254,8 @@ def clean_reply(text: str) -> str:
     return text
 
 
-def _staff_name(user) -> str:
+def staff_name(user) -> str:
+    """How a staff member is named in transcripts and audit lines."""
     if user is None:
         return ""
     return (user.get_full_name() or user.get_username())[:150]
@@ -295,11 +283,11 @@ def staff_reply(*, conversation: ConversationState | int, user, text: str) -> Ha
             return twin  # the same reply submitted twice: sent once
         outbound = message_push(chat_id=conversation.conversation_id, text=text, kind=OutboundMessage.Kind.STAFF)
         line = HandoffMessage.objects.create(
-            handoff=handoff, role=HandoffMessage.Role.STAFF, text=text, author=user, author_name=_staff_name(user),
+            handoff=handoff, role=HandoffMessage.Role.STAFF, text=text, author=user, author_name=staff_name(user),
             outbound=outbound, created_at=now,
         )
         _staff_activity(handoff, user=user, now=now)
-        _history_append(conversation, {"role": "staff", "text": text, "at": now.isoformat(), "by": _staff_name(user)})
+        _history_append(conversation, {"role": "staff", "text": text, "at": now.isoformat(), "by": staff_name(user)})
         _audit(user, handoff, _("Respondeu no atendimento: “%(text)s”") % {"text": _short(mask_pii(text))})
     logger.info("inbox.staff_reply handoff=%s line=%s outbound=%s", handoff.pk, line.pk, outbound.pk if outbound else None)
     return line
@@ -382,13 +370,13 @@ def handoff_resolve(*, conversation: ConversationState | int, user=None, how: st
                 ConversationState.objects.filter(pk=conversation.pk).update(handoff_open=False)
             return False
         now = timezone.now()
-        if not _close(handoff, conversation, how=how, now=now, user=user):
+        if not handoff_close(handoff, conversation, how=how, now=now, user=user):
             return False
-        text = back_to_bot_text(conversation, how=how)
         if how == Handoff.Closed.IDLE and handoff.reason == Handoff.Reason.PHONE and handoff.last_participant_at is None:
             # Someone typed on the business phone and the participant never
             # wrote back: the bot takes over again without a word.
             return True
+        text = back_to_bot_text(conversation, how=how)
         outbound = message_push(chat_id=conversation.conversation_id, text=text, kind=OutboundMessage.Kind.NOTICE)
         HandoffMessage.objects.create(handoff=handoff, role=HandoffMessage.Role.BOT, text=text, outbound=outbound, created_at=now)
         # The participant's next "1" answers the menu this notice shows.

@@ -36,7 +36,7 @@ from chatbot.models import ConversationState
 from congress.errors import InvalidValue
 from congress.locks import LockTimeout
 from inbox.models import Handoff, HandoffMessage
-from inbox.services import MAX_REPLY_CHARS, handoff_assign, handoff_resolve, staff_reply
+from inbox.services import MAX_REPLY_CHARS, handoff_assign, handoff_resolve, staff_name, staff_reply
 from registrations.models import Participant
 from whatsapp.markup import mask_cpfs, whatsapp_html
 
@@ -76,12 +76,6 @@ def elapsed(delta: dt.timedelta) -> str:
     if mins and not days:
         parts.append(f"{mins} min")
     return _("há %(time)s") % {"time": " ".join(parts)}
-
-
-def staff_name(user) -> str:
-    if user is None:
-        return ""
-    return user.get_full_name() or user.get_username()
 
 
 def _preview(text: str, *, cut: bool = False) -> str:

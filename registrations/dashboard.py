@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from chatbot.models import ConversationState, UnansweredQuestion
-from inbox.models import Handoff
+from inbox.services import open_count
 from registrations.charts import Bar, column_chart, horizontal_bar_chart
 from registrations.models import Participant, RegistrationEvent
 from registrations.steps import FUNNEL_STEPS, IN_FLOW_STEPS
@@ -239,7 +239,7 @@ def overview(*, request: HttpRequest, now: dt.datetime | None = None) -> Overvie
     if can_view(request, Participant):
         cards, email_failed = _registration_figures(now)
     if request.user.has_perm("inbox.answer_conversations"):
-        waiting = Handoff.objects.filter(status=Handoff.Status.OPEN).count()
+        waiting = open_count()
         attention.append(
             Figure(
                 key="open_handoffs",

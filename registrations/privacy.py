@@ -170,17 +170,15 @@ def conversation_anonymize(*, conversation_id: str, actor: str, keep_relatives: 
         RegistrationEvent.objects.filter(conversation_id=conversation_id).update(conversation_id=anon_id, detail="")
         if state is not None:
             from inbox.models import Handoff, HandoffMessage
+            from inbox.services import handoff_close, open_handoff
 
             # What was said with the staff goes too; an open handoff ends.
             HandoffMessage.objects.filter(handoff__conversation=state).update(text=ERASED, author_name="")
-            if Handoff.objects.filter(conversation=state, status=Handoff.Status.OPEN).update(
-                status=Handoff.Status.CLOSED, closed_at=now, closed_reason=Handoff.Closed.ERASED
-            ):
-                from inbox.metrics import CLOSED
-
-                transaction.on_commit(lambda: CLOSED.labels(Handoff.Closed.ERASED).inc())
+            handoff = open_handoff(state)
+            if handoff is not None:
+                handoff_close(handoff, state, how=Handoff.Closed.ERASED, now=now)
             ConversationState.objects.filter(pk=state.pk).update(
-                conversation_id=anon_id, data={}, history=[], push_name="", handoff_open=False
+                conversation_id=anon_id, data={}, history=[], push_name=""
             )
         RegistrationEvent.objects.create(
             kind=RegistrationEvent.Kind.ANONYMIZED,

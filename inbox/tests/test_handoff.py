@@ -456,3 +456,11 @@ def test_a_failing_mail_service_is_retried_later_not_raised(event, settings, mon
 
     cache.delete("inbox:notify-failed")
     assert services.handoffs_notify() == 1
+
+
+def test_the_conversation_admin_names_staff_lines_as_staff(event, admin_client, admin_user):
+    say("quero falar com um atendente")
+    state = ConversationState.objects.get(conversation_id=CHAT)
+    services.staff_reply(conversation=state, user=admin_user, text="Oi, aqui é a equipe")
+    page = admin_client.get(f"/admin/chatbot/conversationstate/{state.pk}/change/").content.decode()
+    assert f"Equipe ({services.staff_name(admin_user)})" in page
