@@ -23,6 +23,18 @@ long numbers) replaced by placeholders first. Without a key, or when the LLM
 still fails after its retries, the offline answerer replies. The queue only
 ever stores the redacted question.
 
+Two shortcuts spare the LLM call, for questions anyone could have asked (not
+about the participant's own registration, not leaning on the conversation
+with "e pra estudante?", "isso"):
+
+- FAQ as written: when one organizer's FAQ entry answers every part with
+  confidence >= ``FAQ_AS_WRITTEN_CONFIDENCE`` and no other document ranks
+  close to it, its answer is the reply, word for word;
+- shared answers: a confident question is sent with its documents only (no
+  status line, no turns), and the reply is cached under the ordered ids of
+  those documents and the knowledge version (``chatbot.answer_cache``), so
+  the same question in other words reuses it until the knowledge changes.
+
 ``answer_question`` never raises for LLM trouble.
 """
 
@@ -37,10 +49,11 @@ from django.db import DatabaseError, transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from chatbot.knowledge import KnowledgeDoc, event_contact_line, event_display_name, get_knowledge_index
+from chatbot.answer_cache import answer_cache_get, answer_cache_key, answer_cache_put
+from chatbot.knowledge import DocKind, KnowledgeDoc, event_contact_line, event_display_name, get_knowledge_index
 from chatbot.llm import SYSTEM_PROMPT, LLMError, get_llm
 from chatbot.models import Event, UnansweredQuestion
-from chatbot.retrieval import ScoredDoc, fold, tokenize
+from chatbot.retrieval import RANK_BASE, ScoredDoc, fold, tokenize
 from chatbot.scope import (
     MessageKind,
     asks_for_list,
@@ -52,6 +65,8 @@ from chatbot.scope import (
 
 __all__ = [
     "CONFIDENCE_THRESHOLD",
+    "FAQ_AS_WRITTEN_CONFIDENCE",
+    "FAQ_AS_WRITTEN_MARGIN",
     "TENTATIVE_THRESHOLD",
     "Answer",
     "AnswerSource",
@@ -69,6 +84,16 @@ logger = logging.getLogger(__name__)
 # >= 0.6, unrelated ones whose subject it never mentions <= 0.32.
 CONFIDENCE_THRESHOLD = 0.6
 TENTATIVE_THRESHOLD = 0.35
+# An organizer's FAQ entry is the reply as written (no LLM call, even with a
+# key) when it is every part's best document with at least this confidence
+# and the next document ranks at most FAQ_AS_WRITTEN_MARGIN of its ranking
+# score (several documents close together: the LLM combines them). Chosen on
+# the tune split of bench/questions/demo_event.yaml (docs/benchmarks.md):
+# 54 of 249 questions answered as written, all with a labelled entry; at 0.6
+# without a margin it was 83 with 2 wrong ("tem transfer?" -> the
+# registration-transfer FAQ, the right one at 0.8 of its score).
+FAQ_AS_WRITTEN_CONFIDENCE = 0.8
+FAQ_AS_WRITTEN_MARGIN = 0.7
 TOP_K = 4
 HISTORY_TURNS = 6
 MAX_TURN_CHARS = 600
@@ -82,6 +107,8 @@ MAX_REPLY_CHARS = 1000
 
 class AnswerSource:
     LLM = "llm"
+    # An organizer's FAQ answer, as written (see FAQ_AS_WRITTEN_CONFIDENCE).
+    FAQ = "faq"
     OFFLINE = "offline"
     # Offered as a suggestion, queued for organizers to review.
     TENTATIVE = "tentative"
@@ -95,6 +122,8 @@ class Answer:
     text: str
     source: str  # AnswerSource.*
     doc_ids: tuple[str, ...] = ()
+    # An LLM reply reused from the answer cache (chatbot.answer_cache).
+    cached: bool = False
 
 
 def _clean(text: str, limit: int) -> str:
@@ -122,6 +151,15 @@ def _knowledge_block(docs: list[KnowledgeDoc], event: Event | None) -> str:
     )
 
 
+def _prior_turns(history: list[dict] | None, clean_question: str) -> list[dict]:
+    """The conversation's user and assistant turns before ``clean_question``."""
+    turns = [t for t in (history or []) if isinstance(t, dict) and t.get("role") in ("user", "assistant")]
+    # The engine may already have appended the current question to the history.
+    if turns and turns[-1].get("role") == "user" and _clean(str(turns[-1].get("text", "")), MAX_QUESTION_CHARS) == clean_question:
+        turns = turns[:-1]
+    return turns
+
+
 def build_messages(
     *,
     question: str,
@@ -139,16 +177,51 @@ def build_messages(
     if status:
         messages.append({"role": "system", "content": f"PARTICIPANT STATUS (the person you are talking to): {status}"})
     clean_question = _clean(question, MAX_QUESTION_CHARS)
-    turns = [t for t in (history or []) if isinstance(t, dict) and t.get("role") in ("user", "assistant")]
-    # The engine may already have appended the current question to the history.
-    if turns and turns[-1].get("role") == "user" and _clean(str(turns[-1].get("text", "")), MAX_QUESTION_CHARS) == clean_question:
-        turns = turns[:-1]
-    for turn in turns[-HISTORY_TURNS:]:
+    for turn in _prior_turns(history, clean_question)[-HISTORY_TURNS:]:
         text = _clean(str(turn.get("text", "")), MAX_TURN_CHARS)
         if text:
             messages.append({"role": turn["role"], "content": text})
     messages.append({"role": "user", "content": clean_question})
     return messages
+
+
+# The question is about the participant's own registration, payment or
+# documents ("minha inscrição foi confirmada?", "já paguei?", "quanto fica
+# pra mim?"): the reply may depend on their status, so it is written by the
+# LLM with that status, never an FAQ text as written, never shared. Folded
+# text. (The engine's router already sends "minha inscrição" and the like to
+# the participant's own record; this catches what reaches the Q&A anyway.)
+_OWN_STATUS_RE = re.compile(
+    r"\b(?:"
+    r"(?:minha|meu|minhas|meus) (?:inscric\w*|cadastro|registro|pagamento\w*|boleto|pix|comprovante|recibo|"
+    r"nota|certificado|cracha|credencial|ingresso\w*|vaga|perfil|categoria|status|situacao|reserva|pedido|"
+    r"compra|reembolso|estorno|lote|acesso|qr ?code)"
+    r"|(?:estou|to|tou|sou|fui|estava|ja sou|ja estou|ja to) (?:inscrit|cadastrad|registrad|confirmad|aprovad|pag)\w*"
+    r"|(?:eu )?(?:ja )?(?:me inscrevi|me cadastrei|paguei|comprei|fiz (?:a |minha )?inscricao|fiz o pagamento)"
+    r"|pra mim|para mim|no meu caso|no meu perfil"
+    r")\b"
+)
+# The question leans on the conversation ("e pra estudante?", "e o almoço?",
+# "quanto custa isso?", "ela é gratuita?"): the LLM needs the history, and
+# neither an FAQ text as written nor another conversation's reply fits it.
+# Only when there is a history to lean on. The opening "e" is matched before
+# folding ("é de graça?" is not a follow-up), the rest on folded text.
+_FOLLOW_UP_START_RE = re.compile(r"^(?:e|mas e|e se|então|entao|também|tambem)\s")
+_FOLLOW_UP_RE = re.compile(
+    r"\b(?:isso|disso|nisso|desse|dessa|nesse|nessa|deste|desta|neste|nesta|ele|ela|eles|elas|dele|dela|deles|"
+    r"delas|nele|nela|o mesmo|a mesma|tambem|anterior|acima|de novo|outra vez)\b"
+    r"|\b(?:voce|vc|tu) (?:disse|falou|mandou|respondeu|comentou)\b"
+)
+
+
+def _asks_about_own_status(question: str) -> bool:
+    return bool(_OWN_STATUS_RE.search(fold(question)))
+
+
+def _leans_on_conversation(question: str, history: list[dict] | None) -> bool:
+    if not _prior_turns(history, question):
+        return False
+    return bool(_FOLLOW_UP_START_RE.search(question.lower().strip()) or _FOLLOW_UP_RE.search(fold(question)))
 
 
 _THANKS_RE = re.compile(r"\b(obrigad|obg|brigad|valeu|vlw|grat[oa]|agradec)")
@@ -317,16 +390,42 @@ def _answer(*, question: str, conversation_id: str, history: list[dict] | None, 
     weakest = min(part.confidence for part in parts)
     llm = get_llm()
     if llm is not None:
+        # Anyone could have asked it: it is not about the participant's own
+        # registration and does not lean on this conversation.
+        impersonal = not _asks_about_own_status(clean_question) and not _leans_on_conversation(clean_question, history)
+        faq = _faq_as_written(parts) if impersonal else None
+        if faq is not None:
+            logger.info("Question answered: source=faq docs=%s confidence=%.2f", faq.id, weakest)
+            return Answer(text=_fit(faq.text, 4 * MAX_REPLY_CHARS), source=AnswerSource.FAQ, doc_ids=(faq.id,))
         docs = _docs_for_llm(parts)
         doc_ids = tuple(doc.id for doc in docs)
+        # A confident, impersonal question is answered from its documents
+        # alone: the prompt leaves out the participant's status and the
+        # conversation, so the reply can be shared with whoever asks the same
+        # thing (same documents, same knowledge version).
+        shared = impersonal and weakest >= CONFIDENCE_THRESHOLD
+        cache_key = (
+            answer_cache_key(knowledge_version=index.version, doc_ids=doc_ids, parts=len(parts)) if shared else None
+        )
+        if cache_key is not None:
+            cached = answer_cache_get(cache_key)
+            if cached is not None:
+                logger.info("Question answered: source=llm (cached) docs=%s confidence=%.2f", ",".join(doc_ids), weakest)
+                return Answer(text=cached, source=AnswerSource.LLM, doc_ids=doc_ids, cached=True)
         messages = build_messages(
-            question=clean_question, docs=docs, event=event, history=history, participant_status=participant_status
+            question=clean_question,
+            docs=docs,
+            event=event,
+            history=None if shared else history,
+            participant_status=None if shared else participant_status,
         )
         try:
             reply = llm.chat(messages, max_tokens=MAX_REPLY_TOKENS)
         except LLMError as exc:
             logger.warning("LLM unavailable (%s, transient=%s); answering offline", exc, exc.transient)
         else:
+            if cache_key is not None:
+                answer_cache_put(cache_key, reply.text)
             if weakest < CONFIDENCE_THRESHOLD:
                 # The knowledge did not clearly cover it: organizers should see it.
                 reason = (
@@ -339,6 +438,29 @@ def _answer(*, question: str, conversation_id: str, history: list[dict] | None, 
             return Answer(text=reply.text, source=AnswerSource.LLM, doc_ids=doc_ids)
 
     return _answer_offline(parts=parts, question=clean_question, conversation_id=conversation_id, event=event)
+
+
+def _faq_as_written(parts: list[_Part]) -> KnowledgeDoc | None:
+    """The FAQ entry that alone answers every part, confidently and clearly
+    ahead of the next document, or ``None`` (the LLM writes the reply)."""
+    best: KnowledgeDoc | None = None
+    for part in parts:
+        if not part.hits:
+            return None
+        first = part.hits[0]
+        if first.doc.kind != DocKind.FAQ or first.confidence < FAQ_AS_WRITTEN_CONFIDENCE:
+            return None
+        if best is not None and first.doc.id != best.id:
+            return None  # two entries: the LLM combines them
+        if len(part.hits) > 1 and _rank_score(part.hits[1]) > FAQ_AS_WRITTEN_MARGIN * _rank_score(first):
+            return None  # another document is close: the LLM weighs them
+        best = first.doc
+    return best
+
+
+def _rank_score(hit: ScoredDoc) -> float:
+    """The retriever's ranking score (``chatbot.retrieval.Retriever.search``)."""
+    return hit.score * (RANK_BASE + hit.confidence)
 
 
 def _answer_offline(*, parts: list[_Part], question: str, conversation_id: str, event: Event | None) -> Answer:

@@ -23,6 +23,11 @@ pytest_plugins = ["congress.testing.fake_openai"]
 pytestmark = pytest.mark.django_db
 
 PARKING = "Tem estacionamento no local?"
+# An FAQ question alone is answered with the organizers' text, without the
+# model (test_answer_cache.py). Asked with another question, or as a follow-up
+# in a conversation, the model writes the reply.
+PARKING_AND_PRICE = "Tem estacionamento no local? Quanto custa o ingresso?"
+PARKING_FOLLOW_UP = "e tem estacionamento no local?"
 # A real question about the event that the demo knowledge does not answer.
 UNCOVERED = "posso levar meu cachorro?"
 
@@ -156,24 +161,24 @@ def test_event_contact_line_is_empty_without_an_event():
 # --- through the LLM (fake OpenAI server, real openai client) ----------------------
 
 
-def test_an_faq_question_is_answered_with_the_model_reply(demo_event, fake_openai):
+def test_a_question_combining_entries_is_answered_with_the_model_reply(demo_event, fake_openai):
     fake_openai.reply_text = "Sim, há estacionamento com 1.200 vagas. 🚗"
-    answer = ask(PARKING)
+    answer = ask(PARKING_AND_PRICE)
     assert answer.source == AnswerSource.LLM
     assert answer.text == "Sim, há estacionamento com 1.200 vagas. 🚗"
     assert len(fake_openai.chat_requests) == 1
 
 
 def test_the_model_gets_the_system_prompt_the_retrieved_docs_and_the_question(demo_event, fake_openai):
-    ask(PARKING)
+    ask(PARKING_AND_PRICE)
     messages = fake_openai.chat_requests[0].json["messages"]
     assert messages[0] == {"role": "system", "content": SYSTEM_PROMPT}
     assert "<knowledge>" in messages[1]["content"] and "1.200 vagas" in messages[1]["content"]
-    assert messages[-1] == {"role": "user", "content": PARKING}
+    assert messages[-1] == {"role": "user", "content": PARKING_AND_PRICE}
 
 
 def test_the_model_gets_only_the_top_documents_not_the_whole_event(demo_event, fake_openai):
-    ask(PARKING)
+    ask(PARKING_AND_PRICE)
     knowledge = fake_openai.chat_requests[0].json["messages"][1]["content"]
     doc_headers = re.findall(r"^\[(?:faq|event|session|ticket|day):[^\]]+\]", knowledge, flags=re.M)
     assert len(doc_headers) <= 4 + 2  # the top 4, plus the event name and contact lines
@@ -184,7 +189,7 @@ def test_the_model_gets_only_the_top_documents_not_the_whole_event(demo_event, f
 def test_the_model_gets_the_recent_turns_and_the_participant_status(demo_event, fake_openai):
     history = [{"role": "user", "text": f"turno {i}"} for i in range(10)]
     history.append({"role": "assistant", "text": "Certo!"})
-    ask(PARKING, history=history, participant_status="Participante inscrito (perfil: Estudante).")
+    ask(PARKING_FOLLOW_UP, history=history, participant_status="Participante inscrito (perfil: Estudante).")
     messages = fake_openai.chat_requests[0].json["messages"]
     contents = [m["content"] for m in messages]
     assert any("Participante inscrito (perfil: Estudante)." in c for c in contents)
@@ -207,14 +212,14 @@ def test_small_talk_does_not_call_the_model(demo_event, fake_openai):
 @pytest.mark.parametrize("status", [500, 502, 503], ids=["500", "502", "503"])
 def test_server_errors_end_in_an_offline_answer_after_bounded_attempts(demo_event, fake_openai, settings, sleeps, status):
     fake_openai.fail_always(FakeFailure.server_error(status))
-    answer = ask(PARKING)
+    answer = ask(PARKING_AND_PRICE)
     assert answer.source == AnswerSource.OFFLINE and "1.200 vagas" in answer.text
     assert len(fake_openai.chat_requests) == settings.OPENAI_MAX_RETRIES + 1
 
 
 def test_rate_limits_with_retry_after_end_in_an_offline_answer(demo_event, fake_openai, settings, sleeps):
     fake_openai.fail_always(FakeFailure.rate_limited(retry_after=1))
-    answer = ask(PARKING)
+    answer = ask(PARKING_AND_PRICE)
     assert answer.source == AnswerSource.OFFLINE and "1.200 vagas" in answer.text
     assert len(fake_openai.chat_requests) == settings.OPENAI_MAX_RETRIES + 1
     assert sleeps == [1.0] * settings.OPENAI_MAX_RETRIES
@@ -224,7 +229,7 @@ def test_a_timeout_ends_in_an_offline_answer(demo_event, fake_openai, settings, 
     settings.OPENAI_TIMEOUT_S = 0.3
     settings.OPENAI_MAX_RETRIES = 1
     fake_openai.fail_always(FakeFailure.hang(seconds=5))
-    answer = ask(PARKING)
+    answer = ask(PARKING_AND_PRICE)
     assert answer.source == AnswerSource.OFFLINE and "1.200 vagas" in answer.text
     assert len(fake_openai.chat_requests) == 2
 
@@ -234,14 +239,14 @@ def test_a_timeout_ends_in_an_offline_answer(demo_event, fake_openai, settings, 
 )
 def test_a_malformed_body_ends_in_an_offline_answer_without_retrying(demo_event, fake_openai, sleeps, failure):
     fake_openai.fail_always(failure)
-    answer = ask(PARKING)
+    answer = ask(PARKING_AND_PRICE)
     assert answer.source == AnswerSource.OFFLINE and "1.200 vagas" in answer.text
     assert len(fake_openai.chat_requests) == 1
 
 
 def test_a_refused_key_ends_in_an_offline_answer(demo_event, fake_openai, sleeps):
     fake_openai.fail_always(FakeFailure.client_error(401))
-    assert ask(PARKING).source == AnswerSource.OFFLINE
+    assert ask(PARKING_AND_PRICE).source == AnswerSource.OFFLINE
 
 
 def test_a_failed_model_and_an_uncovered_question_still_forward_to_the_organizers(demo_event, fake_openai, sleeps):
@@ -255,7 +260,7 @@ def test_an_faq_edit_reaches_the_model_at_once(demo_event, fake_openai):
     faq = FAQEntry.objects.get(event=demo_event, question=PARKING)
     faq.answer = "Estacionamento gratuito com 2.000 vagas."
     faq.save()
-    ask(PARKING)
+    ask(PARKING_AND_PRICE)
     assert "2.000 vagas" in fake_openai.chat_requests[0].json["messages"][1]["content"]
 
 
@@ -345,7 +350,7 @@ def test_prompt_injections_never_send_a_cpf_or_anyone_s_data_to_the_model(demo_e
 def test_the_history_is_sent_without_cpfs(demo_event, fake_openai):
     cpf = make_cpf()
     history = [{"role": "user", "text": f"meu CPF é {format_cpf(cpf)}"}, {"role": "assistant", "text": f"CPF {cpf} recebido"}]
-    ask(PARKING, history=history, participant_status=f"inscrito, CPF {cpf}")
+    ask(PARKING_FOLLOW_UP, history=history, participant_status=f"inscrito, CPF {cpf}")
     sent = fake_openai.chat_requests[0].text
     assert cpf not in sent and format_cpf(cpf) not in sent
 

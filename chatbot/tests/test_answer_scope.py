@@ -213,7 +213,8 @@ def test_messages_out_of_scope_never_reach_the_model_or_the_queue(demo_event, fa
 
 
 def test_the_model_never_sees_an_email_or_phone(demo_event, fake_openai):
-    ask("meu email é joana@example.com e meu telefone (62) 98888-7777, tem estacionamento?")
+    # Two questions: the model combines the entries (one FAQ entry alone is answered as written).
+    ask("meu email é joana@example.com e meu telefone (62) 98888-7777, tem estacionamento? quanto custa o ingresso?")
     sent = fake_openai.chat_requests[0].text
     assert "joana@example.com" not in sent and "98888-7777" not in sent
 

@@ -171,10 +171,10 @@ def chat_number(n: int, *, base: int = 0) -> str:
     return f"55439{base + n:08d}"
 
 
-def registration_script(n: int, *, questions: int = 0) -> list[str]:
+def registration_script(n: int, *, questions: int = 0, question: str = QUESTION) -> list[str]:
     """A participant's messages, from "quero me inscrever" to the confirmation;
-    ``questions`` event questions are asked along the way (each answered, then
-    the pending step asked again)."""
+    ``questions`` event questions (``question``) are asked along the way (each
+    answered, then the pending step asked again)."""
     nine = f"{(n * 7_919_113 + 123_456_789) % 10**9:09d}"
     steps = [
         "quero me inscrever",
@@ -190,7 +190,7 @@ def registration_script(n: int, *, questions: int = 0) -> list[str]:
     # A question while the bot waits for the name, the CPF, the city...:
     # answered, then the pending step is asked again.
     for position in sorted((2, 4, 6, 8, 3, 5, 7)[:questions], reverse=True):
-        steps.insert(position, QUESTION)
+        steps.insert(position, question)
     return steps
 
 

@@ -26,6 +26,10 @@ KILLS = 10
 CONCURRENCY = 2
 LLM_LATENCY_MS = 1000
 WAIT_S = 120
+# Every one must reach the model: a follow-up ("e ...") in a conversation is
+# never answered from the shared answer cache, which the same plain question
+# asked 70 times would be.
+FOLLOW_UP_QUESTION = "e onde vai ser o evento?"
 
 
 @pytest.fixture
@@ -45,7 +49,7 @@ def test_a_worker_killed_mid_task_ten_times_loses_and_duplicates_nothing(make_st
     )
     stack.start_web()
     load = GatewayLoad(stack.web.url)
-    scripts = {chat_number(n, base=400): registration_script(n, questions=QUESTIONS) for n in range(CHATS)}
+    scripts = {chat_number(n, base=400): registration_script(n, questions=QUESTIONS, question=FOLLOW_UP_QUESTION) for n in range(CHATS)}
     expected = sum(len(texts) for texts in scripts.values())
     # The backlog is in place before the first worker starts: each of the ten
     # runs finds questions left to be killed in the middle of.
