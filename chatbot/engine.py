@@ -46,6 +46,16 @@ class StaleConversation(CongressError):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file the participant sent in the chat (a photo or a PDF): a Pix
+    receipt or a category proof. ``text`` of the turn is its caption."""
+
+    content: bytes
+    mimetype: str
+    filename: str = ""
+
+
+@dataclass(frozen=True)
 class TurnResult:
     conversation_id: str
     replies: list[str] = field(default_factory=list)
@@ -588,7 +598,9 @@ def clean_text(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()
 
 
-def _turn(conversation_id: str, text: str, push_name: str, *, savepoint: bool = True) -> TurnResult:
+def _turn(
+    conversation_id: str, text: str, push_name: str, *, savepoint: bool = True, attachment: Attachment | None = None
+) -> TurnResult:
     now = timezone.now()
     text = clean_text(text)[: settings.MAX_MESSAGE_CHARS]
     # Inside the caller's transaction (the pipeline) a savepoint would only
@@ -604,7 +616,17 @@ def _turn(conversation_id: str, text: str, push_name: str, *, savepoint: bool = 
             # message is kept for them) unless asked to come back.
             from inbox.services import handoff_turn
 
-            replies = handoff_turn(state, text, now=now)
+            replies = handoff_turn(state, text or _("[arquivo enviado]"), now=now)
+            if attachment is not None:
+                from payments.chat import attachment_turn
+
+                # A receipt sent while a person holds the chat still reaches the review queue.
+                attachment_turn(state, attachment, now=now, silent=True)
+        elif attachment is not None:
+            from payments.chat import attachment_turn
+
+            replies = attachment_turn(state, attachment, now=now)
+            text = text or _("[arquivo enviado]")
         else:
             replies = [r for r in _dispatch(state, text, event) if r]
         choices = _choices(state, replies, event)
@@ -616,16 +638,20 @@ def _turn(conversation_id: str, text: str, push_name: str, *, savepoint: bool = 
     )
 
 
-def conversation_turn(*, conversation_id: str, text: str, push_name: str = "", lock: bool = True) -> TurnResult:
+def conversation_turn(
+    *, conversation_id: str, text: str, push_name: str = "", lock: bool = True, attachment: Attachment | None = None
+) -> TurnResult:
     """Run one turn of ``conversation_id`` and return the bot's replies.
 
     With ``lock=False`` the caller already holds the conversation's lock and
     may wrap this in its own ``transaction.atomic()`` so the state save and
     its own writes commit together. Raises ``StaleConversation`` when the
     state changed during the turn (a stale lock holder), ``LockTimeout`` when
-    the conversation stays busy past the lock's wait.
+    the conversation stays busy past the lock's wait. ``attachment``: a photo
+    or PDF the participant sent (``text`` is then its caption): it goes to
+    the organizers' review queue when a receipt or proof is awaited.
     """
     if not lock:
-        return _turn(conversation_id, text, push_name, savepoint=False)
+        return _turn(conversation_id, text, push_name, savepoint=False, attachment=attachment)
     with conversation_lock(conversation_id):
-        return _turn(conversation_id, text, push_name)
+        return _turn(conversation_id, text, push_name, attachment=attachment)

@@ -81,6 +81,10 @@ class Event(models.Model):
     )
     service_ends_at = models.TimeField(_("atendimento termina às"), null=True, blank=True, default=datetime.time(18, 0))
     registration_open = models.BooleanField(_("inscrições abertas"), default=True)
+    capacity = models.PositiveIntegerField(
+        _("vagas no evento"), null=True, blank=True,
+        help_text=_("Vazio: sem limite. Soma todas as categorias; inscrições aguardando pagamento ocupam vaga."),
+    )
     privacy_notice = models.TextField(
         _("aviso de privacidade (resumo)"),
         blank=True,
@@ -133,10 +137,37 @@ def assistant_number_e164(number: str) -> str:
 
 
 class TicketCategory(models.Model):
+    """A ticket category (Estudante, Profissional, ...): who may buy it, its lots and its seats.
+
+    ``price`` is the price when no lot applies (no lots, or every lot past).
+    The price a registration pays is the current lot's, computed by
+    ``payments.tickets`` from the lots' dates and quantities; never edited
+    by hand on a registration.
+    """
+
+    class Proof(models.TextChoices):
+        NONE = "", _("Nenhum")
+        STUDENT = "student", _("Comprovante de estudante")
+        MEIA = "meia", _("Comprovante de meia-entrada")
+        MEMBER = "member", _("Comprovante de associado")
+
     event = models.ForeignKey(Event, verbose_name=_("evento"), on_delete=models.CASCADE, related_name="tickets")
     name = models.CharField(_("categoria"), max_length=120)
-    price = models.DecimalField(_("preço (R$)"), max_digits=9, decimal_places=2)
+    price = models.DecimalField(
+        _("preço (R$)"), max_digits=9, decimal_places=2,
+        help_text=_("Preço quando nenhum lote se aplica. 0 = gratuita (confirma na hora)."),
+    )
     description = models.CharField(_("descrição"), max_length=300, blank=True)
+    profiles = models.ManyToManyField(
+        "Profile", verbose_name=_("perfis que podem escolher"), blank=True, related_name="tickets",
+        help_text=_("Vazio: qualquer perfil."),
+    )
+    capacity = models.PositiveIntegerField(
+        _("vagas"), null=True, blank=True,
+        help_text=_("Vazio: sem limite. Inscrições aguardando pagamento também ocupam vaga."),
+    )
+    proof = models.CharField(_("comprovante exigido"), max_length=16, choices=Proof.choices, blank=True, default="")
+    active = models.BooleanField(_("ativa"), default=True)
     order = models.PositiveSmallIntegerField(_("ordem"), default=0)
 
     class Meta:
@@ -146,6 +177,44 @@ class TicketCategory(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.price is not None and self.price < 0:
+            raise ValidationError({"price": _("O preço não pode ser negativo.")})
+
+
+class TicketLot(models.Model):
+    """One price period of a category ("1º lote"): by dates and/or by quantity sold.
+
+    The current lot is the first one (by order) whose dates include now and
+    whose quantity is not sold out; none left = the category's own price.
+    """
+
+    category = models.ForeignKey(TicketCategory, verbose_name=_("categoria"), on_delete=models.CASCADE, related_name="lots")
+    name = models.CharField(_("lote"), max_length=60, help_text=_("Ex.: 1º lote"))
+    price = models.DecimalField(_("preço (R$)"), max_digits=9, decimal_places=2)
+    starts_at = models.DateTimeField(_("início"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("fim"), null=True, blank=True)
+    quantity = models.PositiveIntegerField(
+        _("quantidade"), null=True, blank=True, help_text=_("Inscrições neste lote; vazio = só pelas datas.")
+    )
+    order = models.PositiveSmallIntegerField(_("ordem"), default=0)
+
+    class Meta:
+        verbose_name = _("lote")
+        verbose_name_plural = _("lotes")
+        ordering = ["order", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.category} — {self.name}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.price is not None and self.price < 0:
+            raise ValidationError({"price": _("O preço não pode ser negativo.")})
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("O lote deve terminar depois de começar.")})
 
 
 class Profile(models.Model):

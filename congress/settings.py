@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "registrations",
     "whatsapp",
     "inbox",
+    "payments",
 ]
 
 MIDDLEWARE = [
@@ -284,7 +285,33 @@ CELERY_BEAT_SCHEDULE: dict = {
     "purge-personal-data": {"task": "registrations.tasks.purge_personal_data_task", "schedule": 24 * 3600},
     # Handoffs: close idle ones, e-mail the organizers about new ones (batched).
     "inbox-sweep": {"task": "inbox.tasks.sweep", "schedule": env.float("HANDOFF_SWEEP_INTERVAL_S", default=60.0)},
+    # Payments: reminders, expiries (seats released), waitlist offers passed on.
+    "payments-sweep": {"task": "payments.tasks.sweep", "schedule": env.float("PAYMENTS_SWEEP_INTERVAL_S", default=60.0)},
 }
+
+# --- Paid registration (payments) ---------------------------------------------
+# Static Pix: the key, the merchant name and city printed in the BR Code
+# (no payment provider: organizers review the receipts participants send).
+PIX_KEY = env.str("PIX_KEY", default="")
+PIX_MERCHANT_NAME = env.str("PIX_MERCHANT_NAME", default="")
+PIX_MERCHANT_CITY = env.str("PIX_MERCHANT_CITY", default="")
+# A PSP's Pix API (the Central Bank's standard): takes precedence when set.
+PIX_API_URL = env.str("PIX_API_URL", default="").rstrip("/")
+PIX_CLIENT_ID = env.str("PIX_CLIENT_ID", default="")
+PIX_CLIENT_SECRET = env.str("PIX_CLIENT_SECRET", default="")
+PIX_CERT_FILE = env.str("PIX_CERT_FILE", default="")  # mTLS client certificate (PEM), where the PSP needs it
+PIX_CERT_KEY_FILE = env.str("PIX_CERT_KEY_FILE", default="")
+PIX_TIMEOUT_S = env.float("PIX_TIMEOUT_S", default=10.0)
+# The last path segment of the webhook URL registered at the PSP.
+PIX_WEBHOOK_SECRET = env.str("PIX_WEBHOOK_SECRET", default="")
+PAYMENT_EXPIRY_HOURS = env.float("PAYMENT_EXPIRY_HOURS", default=72.0)
+# The reminder goes this many hours before the charge expires.
+PAYMENT_REMINDER_HOURS = env.float("PAYMENT_REMINDER_HOURS", default=24.0)
+WAITLIST_CLAIM_HOURS = env.float("WAITLIST_CLAIM_HOURS", default=24.0)
+# The prefix of registration codes (CBAS-7F3K2).
+REGISTRATION_CODE_PREFIX = env.str("REGISTRATION_CODE_PREFIX", default="CBAS")
+# Receipts and proofs sent in the chat: larger files are refused.
+MAX_ATTACHMENT_BYTES = env.int("MAX_ATTACHMENT_BYTES", default=5 * 1024 * 1024)
 
 # --- Handoff to a person (inbox) ---------------------------------------------
 # A handoff closes itself after this long without staff activity.

@@ -22,8 +22,18 @@ def participant_search_text(*, full_name: str = "", email: str | None = "", city
 
 class Participant(models.Model):
     class Status(models.TextChoices):
+        PENDING_PAYMENT = "pending_payment", _("Aguardando pagamento")
         CONFIRMED = "confirmed", _("Confirmada")
+        WAITLISTED = "waitlisted", _("Lista de espera")
+        EXPIRED = "expired", _("Expirada")
         CANCELLED = "cancelled", _("Cancelada")
+
+    class Proof(models.TextChoices):
+        NOT_NEEDED = "", _("Não exigido")
+        MISSING = "missing", _("Aguardando envio")
+        PENDING = "pending", _("Em análise")
+        APPROVED = "approved", _("Aprovado")
+        REJECTED = "rejected", _("Recusado")
 
     class EmailStatus(models.TextChoices):
         PENDING = "pending", _("Pendente")
@@ -47,6 +57,25 @@ class Participant(models.Model):
         "chatbot.Profile", verbose_name=_("perfil"), on_delete=models.PROTECT, related_name="participants"
     )
     status = models.CharField(_("situação"), max_length=16, choices=Status.choices, default=Status.CONFIRMED, db_index=True)
+    # The registration code (CBAS-7F3K2): shown to the participant, in the
+    # e-mail, the admin and the exports; the Pix txid is derived from it.
+    code = models.CharField(_("nº de inscrição"), max_length=16, unique=True, null=True, blank=True, editable=False)
+    ticket = models.ForeignKey(
+        "chatbot.TicketCategory", verbose_name=_("categoria"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="participants",
+    )
+    lot_name = models.CharField(_("lote"), max_length=60, blank=True, default="")
+    amount = models.DecimalField(_("valor (R$)"), max_digits=9, decimal_places=2, default=0)
+    payment_due_at = models.DateTimeField(_("pagar até"), null=True, blank=True)
+    paid_at = models.DateTimeField(_("pago em"), null=True, blank=True)
+    payment_reminder_at = models.DateTimeField(_("lembrete de pagamento enviado em"), null=True, blank=True)
+    proof_status = models.CharField(
+        _("comprovante de categoria"), max_length=16, choices=Proof.choices, blank=True, default=""
+    )
+    # Waitlist: the place in line is waitlisted_at; a freed seat is offered
+    # until offer_expires_at (the seat is held for them meanwhile).
+    waitlisted_at = models.DateTimeField(_("na lista de espera desde"), null=True, blank=True)
+    offer_expires_at = models.DateTimeField(_("vaga oferecida até"), null=True, blank=True)
     consent_at = models.DateTimeField(_("consentimento em"))
     consent_version = models.CharField(_("versão do aviso de privacidade"), max_length=32)
     conversation = models.ForeignKey(
@@ -109,7 +138,18 @@ class Participant(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.status == self.Status.CONFIRMED
+        """Whether the registration still holds its CPF and e-mail (not expired, not cancelled)."""
+        return self.status in ACTIVE_STATUSES
+
+
+# A registration that holds its CPF and e-mail, and can be seen and corrected
+# by its owner; expired and cancelled ones can be registered again.
+ACTIVE_STATUSES = frozenset(
+    {Participant.Status.PENDING_PAYMENT, Participant.Status.CONFIRMED, Participant.Status.WAITLISTED}
+)
+# Statuses that hold a seat (a waitlisted registration holds one only while a
+# freed seat is offered to it: offer_expires_at in the future).
+SEAT_STATUSES = frozenset({Participant.Status.PENDING_PAYMENT, Participant.Status.CONFIRMED})
 
 
 class RegistrationEvent(models.Model):
@@ -134,6 +174,19 @@ class RegistrationEvent(models.Model):
         EXPORTED = "exported", _("Exportada")
         ANONYMIZED = "anonymized", _("Dados anonimizados")
         ADMIN_EDIT = "admin_edit", _("Editada no admin")
+        PAYMENT_CREATED = "payment_created", _("Cobrança Pix criada")
+        PAID = "paid", _("Pagamento confirmado")
+        PAYMENT_EXPIRED = "payment_expired", _("Pagamento expirado")
+        PAYMENT_REMINDER = "payment_reminder", _("Lembrete de pagamento")
+        REFUNDED = "refunded", _("Pagamento estornado")
+        WAITLISTED = "waitlisted", _("Entrou na lista de espera")
+        SEAT_OFFERED = "seat_offered", _("Vaga oferecida (lista de espera)")
+        SEAT_CLAIMED = "seat_claimed", _("Vaga aceita (lista de espera)")
+        OFFER_EXPIRED = "offer_expired", _("Oferta de vaga expirada")
+        REVIEW_SUBMITTED = "review_submitted", _("Comprovante enviado")
+        REVIEW_APPROVED = "review_approved", _("Comprovante aprovado")
+        REVIEW_REJECTED = "review_rejected", _("Comprovante recusado")
+        TICKET_CHANGED = "ticket_changed", _("Categoria trocada")
 
     # PROTECT: the history outlives everything; a participant leaves by
     # cancellation or LGPD anonymization, never by a delete (not even from a shell).

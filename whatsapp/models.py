@@ -55,6 +55,12 @@ class InboundMessage(models.Model):
     # download URLs minutes).
     media_id = models.CharField(_("id da mídia"), max_length=128, blank=True, default="", db_default="")
     transcript = models.TextField(_("transcrição"), blank=True)
+    # A photo or PDF (a Pix receipt, a student card): kept only until the
+    # worker hands it to the review queue (payments.Review), then cleared.
+    # Cloud API media arrive as ``media_id`` and are downloaded by the worker.
+    attachment = models.BinaryField(_("arquivo"), null=True, blank=True, editable=False)
+    attachment_mimetype = models.CharField(_("tipo do arquivo"), max_length=100, blank=True, default="", db_default="")
+    attachment_name = models.CharField(_("nome do arquivo"), max_length=200, blank=True, default="", db_default="")
     # The sender's other WhatsApp id: the phone-number JID when the sender
     # came as an @lid, or the @lid when it came as a phone number (neonize's
     # SenderAlt). The reply still goes to ``jid`` exactly as received.
