@@ -29,6 +29,7 @@ from chatbot.models import (
     Profile,
     ProgrammeSession,
     TicketCategory,
+    TicketLot,
     UnansweredQuestion,
 )
 from congress.errors import InvalidValue
@@ -47,6 +48,8 @@ from inbox.answers import (
     questions_unmark_same,
 )
 from inbox.hours import WEEKDAY_NAMES, service_days
+from payments.dashboard import TicketFigures, ticket_figures
+from payments.tickets import Price, format_brl
 from registrations.validators import mask_cpf
 from whatsapp.markup import mask_cpfs, whatsapp_html
 
@@ -56,9 +59,12 @@ from whatsapp.markup import mask_cpfs, whatsapp_html
 
 
 class TicketCategoryInline(admin.TabularInline):
+    """The event's categories at a glance; profiles, proof and lots on each category's own page (the link)."""
+
     model = TicketCategory
     extra = 0
-    fields = ("order", "name", "price", "description")
+    fields = ("order", "name", "price", "capacity", "active")
+    show_change_link = True
 
 
 class ProfileInline(admin.TabularInline):
@@ -106,6 +112,16 @@ class EventAdmin(admin.ModelAdmin):
         (_("Datas e local"), {"fields": ("starts_on", "ends_on", "hours", "venue", "address", "city", "uf")}),
         (_("Contatos"), {"fields": ("website", "contact_email", "contact_whatsapp", "assistant_whatsapp")}),
         (
+            _("Vagas"),
+            {
+                "fields": ("capacity",),
+                "description": _(
+                    "Limite do evento inteiro, somando as categorias. Cada categoria pode ter o seu próprio limite "
+                    "(em Categorias de ingresso)."
+                ),
+            },
+        ),
+        (
             _("Atendimento pela equipe (WhatsApp)"),
             {
                 "fields": ("service_weekdays", "service_starts_at", "service_ends_at"),
@@ -118,6 +134,110 @@ class EventAdmin(admin.ModelAdmin):
         (_("Privacidade (LGPD)"), {"fields": ("privacy_notice", "privacy_notice_url", "privacy_notice_version")}),
         (None, {"fields": ("updated_at",)}),
     )
+
+
+# --------------------------------------------------------------------------
+# Ticket categories and their lots
+# --------------------------------------------------------------------------
+
+
+class TicketLotInline(admin.TabularInline):
+    model = TicketLot
+    extra = 0
+    fields = ("order", "name", "price", "starts_at", "ends_at", "quantity")
+
+
+class TicketCategoryForm(forms.ModelForm):
+    """Eligible profiles as checkboxes, only the category's event's (the active event's on a new category)."""
+
+    class Meta:
+        model = TicketCategory
+        fields = ("event", "name", "description", "price", "profiles", "capacity", "proof", "active", "order")
+        widgets = {"profiles": forms.CheckboxSelectMultiple}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        event_id = self.data.get("event") if self.is_bound else None
+        event_id = event_id or self.instance.event_id or self.initial.get("event")
+        if not event_id:
+            event_id = Event.objects.filter(is_active=True).values_list("pk", flat=True).first()
+            if event_id and "event" in self.fields:
+                self.initial.setdefault("event", event_id)
+        if "profiles" in self.fields and event_id and str(event_id).isdigit():
+            self.fields["profiles"].queryset = Profile.objects.filter(event_id=event_id).order_by("order", "id")
+
+
+def _price_text(price: Price) -> str:
+    if price.free:
+        return str(_("Gratuita"))
+    return f"{format_brl(price.amount)} ({price.lot_name})" if price.lot_name else format_brl(price.amount)
+
+
+@admin.register(TicketCategory)
+class TicketCategoryAdmin(admin.ModelAdmin):
+    """The price now comes from the lots (dates and quantities), never typed on a registration."""
+
+    form = TicketCategoryForm
+    list_display = ("name", "event", "price_now", "seats", "waitlist", "proof", "active", "order")
+    list_display_links = ("name",)
+    list_filter = ("active", "event", "proof")
+    search_fields = ("name", "description")
+    inlines = (TicketLotInline,)
+    readonly_fields = ("price_now", "seats", "waitlist")
+    fieldsets = (
+        (None, {"fields": ("event", "name", "description", "active", "order")}),
+        (
+            _("Preço"),
+            {
+                "fields": ("price", "price_now"),
+                "description": _(
+                    "O preço vem do lote atual: o primeiro (pela ordem) cujas datas incluem agora e cuja quantidade "
+                    "ainda não se esgotou. Sem lote vigente, vale o preço da categoria."
+                ),
+            },
+        ),
+        (_("Quem pode escolher"), {"fields": ("profiles", "proof")}),
+        (_("Vagas"), {"fields": ("capacity", "seats", "waitlist")}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TicketCategory]:
+        return super().get_queryset(request).select_related("event").prefetch_related("lots")
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        # The page's figures in a fixed number of queries (payments.dashboard), not one per row and column.
+        changelist = super().get_changelist_instance(request)
+        page = list(changelist.result_list)
+        figures = ticket_figures(page, now=timezone.now())
+        for category in page:
+            category._figures = figures.get(category.pk)
+        return changelist
+
+    def _figures(self, obj: TicketCategory) -> TicketFigures:
+        figures = getattr(obj, "_figures", None)
+        if figures is None:
+            figures = obj._figures = ticket_figures([obj], now=timezone.now())[obj.pk]
+        return figures
+
+    @admin.display(description=_("preço agora"))
+    def price_now(self, obj: TicketCategory) -> str:
+        if obj.pk is None:
+            return "—"
+        return _price_text(self._figures(obj).price)
+
+    @admin.display(description=_("vagas ocupadas"))
+    def seats(self, obj: TicketCategory) -> str:
+        if obj.pk is None:
+            return "—"
+        figures = self._figures(obj)
+        if figures.capacity is None:
+            return _("%(held)d (sem limite)") % {"held": figures.held}
+        return _("%(held)d de %(capacity)d") % {"held": figures.held, "capacity": figures.capacity}
+
+    @admin.display(description=_("lista de espera"))
+    def waitlist(self, obj: TicketCategory) -> int | str:
+        if obj.pk is None:
+            return "—"
+        return self._figures(obj).waitlist
 
 
 @admin.register(FAQEntry)

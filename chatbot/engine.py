@@ -385,6 +385,13 @@ def _dispatch(state: ConversationState, text: str, event: Event | None) -> list[
         return replies
     if routed.command in ("human", "complaint"):
         return _handoff(state, event, complaint=routed.command == "complaint", in_flow=in_flow)
+    if not in_flow and (registered or (state.data or {}).get("others")):
+        # "já paguei", "manda o pix", "sim" to an offered seat: payments reads them before the menu does.
+        from payments.chat import payment_turn
+
+        paid = payment_turn(state, text)
+        if paid is not None:
+            return paid
 
     intent: str | None = None
     if not in_flow:

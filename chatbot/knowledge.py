@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 import threading
 import time
@@ -30,12 +31,21 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save
-from django.utils import translation
+from django.db.models import Count
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils import timezone, translation
 from django.utils.dates import MONTHS, WEEKDAYS
 from django.utils.translation import gettext as _
 
-from chatbot.models import Event, FAQEntry, Profile, ProgrammeSession, TicketCategory, UnansweredQuestion
+from chatbot.models import (
+    Event,
+    FAQEntry,
+    Profile,
+    ProgrammeSession,
+    TicketCategory,
+    TicketLot,
+    UnansweredQuestion,
+)
 
 if TYPE_CHECKING:
     from chatbot.retrieval import Retriever
@@ -46,6 +56,10 @@ VERSION_CACHE_KEY = "chatbot:knowledge:version"
 # When the shared cache cannot be read (Redis down), a process rebuilds its
 # index at most this often instead of on every question.
 _UNVERSIONED_TTL_S = 5.0
+# Registrations take and free seats with update()s that send no signal: ticket
+# documents that depend on seats (a capacity, a lot sold by quantity) are read
+# again after this long, so "esgotada" is at most this late.
+_SEATS_RECHECK_S = 60.0
 
 
 class DocKind:
@@ -78,7 +92,12 @@ class KnowledgeDoc:
 
 @dataclass
 class KnowledgeIndex:
-    """The documents of the active event and the retriever built over them."""
+    """The documents of the active event and the retriever built over them.
+
+    ``version`` names what the documents say (the answer cache keys on it):
+    the shared token plus a digest of the ticket documents, whose prices and
+    seats change with time and registrations, not only with edits.
+    """
 
     event: Event | None
     docs: list[KnowledgeDoc]
@@ -86,6 +105,12 @@ class KnowledgeIndex:
     # The event's active profiles, in order (the registration offers these).
     profiles: tuple[Profile, ...] = ()
     built_at: float = field(default_factory=time.monotonic)
+    # The shared version token it was built for ("" when the cache was down).
+    token: str = ""
+    # When the ticket documents must be read again (a lot starts or ends, or
+    # seats were counted); None = only an edit changes them.
+    tickets_expire_at: dt.datetime | None = None
+    tickets_digest: str = ""
     _retriever: Retriever | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -177,7 +202,7 @@ def _load_active_event() -> Event | None:
     return Event.objects.filter(is_active=True).first()
 
 
-def _event_docs(event: Event, tickets: list[TicketCategory], profiles: list[Profile]) -> list[KnowledgeDoc]:
+def _event_docs(event: Event, ticket_docs: list[KnowledgeDoc], profiles: list[Profile]) -> list[KnowledgeDoc]:
     name = event_display_name(event)
     docs: list[KnowledgeDoc] = []
 
@@ -264,35 +289,7 @@ def _event_docs(event: Event, tickets: list[TicketCategory], profiles: list[Prof
         )
     )
 
-    if tickets:
-        lines = [_("💰 *Ingressos e valores*")]
-        for ticket in tickets:
-            line = f"• {ticket.name}: {format_price(ticket.price)}"
-            if ticket.description:
-                line += f" ({ticket.description.rstrip('.')})"
-            lines.append(line)
-        docs.append(
-            KnowledgeDoc(
-                id="event:tickets",
-                title=_("Ingressos e preços"),
-                text="\n".join(lines),
-                kind=DocKind.EVENT,
-                keywords="preco, precos, valor, valores, quanto, custa, custo, ingresso, ingressos, taxa, pagar, "
-                "pago, categoria, lote, gratuito, gratis, reais",
-            )
-        )
-        for ticket in tickets:
-            text = f"🎟️ *{ticket.name}*: {format_price(ticket.price)}"
-            if ticket.description:
-                text += f"\n{ticket.description}"
-            docs.append(
-                KnowledgeDoc(
-                    id=f"ticket:{ticket.pk}",
-                    title=ticket.name,
-                    text=text,
-                    kind=DocKind.TICKET,
-                )
-            )
+    docs += ticket_docs
 
     if profiles:
         names = ", ".join(p.name for p in profiles)

@@ -26,7 +26,8 @@ from chatbot.knowledge import event_contact_line, get_knowledge_index
 from chatbot.models import ConversationState, Event, Profile
 from chatbot.router import Routed, route
 from registrations import flow, places, services
-from registrations.models import Participant, RegistrationEvent
+from registrations.models import ACTIVE_STATUSES, Participant, RegistrationEvent
+from registrations.steps import RegistrationStep
 from registrations.validators import find_phone, mask_email, strip_cpfs
 
 logger = logging.getLogger(__name__)
@@ -65,12 +66,13 @@ def registration_turn(
         index = get_knowledge_index()
         event = index.event
         rows = _rows(conversation)
-        own = _own_registration(conversation, rows)
+        own = _own_registration(conversation, rows, with_status=understood.intent in _SELF_SERVICE_INTENTS)
         ctx = _context(
-            event, own, conversation, understood=understood, keys=flow.lookup_keys(state, text), profiles=index.profiles
+            event, own, conversation, understood=understood, keys=flow.lookup_keys(state, text), profiles=index.profiles,
+            tickets=_ticket_stage(state, understood),
         )
         relatives = tuple(
-            (row.full_name, row.status == Participant.Status.CONFIRMED) for row in relatives_of(conversation, rows)
+            (row.full_name, row.status in ACTIVE_STATUSES) for row in relatives_of(conversation, rows)
         )
         if relatives:
             ctx = replace(ctx, relatives=relatives)
@@ -91,8 +93,16 @@ def pending_prompt(conversation: ConversationState) -> str:
     if state.step not in flow.IN_FLOW_STEPS:
         return ""
     index = get_knowledge_index()
-    ctx = _context(index.event, None, conversation, understood=flow.Understood(), keys=set(), profiles=index.profiles)
+    ctx = _context(
+        index.event, None, conversation, understood=flow.Understood(), keys=set(), profiles=index.profiles,
+        tickets=_ticket_stage(state, flow.Understood()),
+    )
     return flow.pending_question(state, ctx)
+
+
+def _ticket_stage(state: flow.FlowState, understood: flow.Understood) -> bool:
+    """Whether this turn may need the ticket categories (read only then: a few queries)."""
+    return bool(state.fields.get("profile")) or state.step in (RegistrationStep.ASKING_PROFILE, RegistrationStep.ASKING_TICKET)
 
 
 def _write(conversation: ConversationState, state: flow.FlowState) -> None:
@@ -107,7 +117,7 @@ def _own_select_sql() -> str:
     # Table names come from the models, the id is a parameter.
     return (
         "SELECT p.id, p.full_name, p.email, p.cpf, p.phone, p.city, p.uf, p.status,"  # noqa: S608
-        " p.confirmation_email_status, pr.name, p.profile_id, p.city_ibge_code, p.district"
+        " p.confirmation_email_status, pr.name, p.profile_id, p.city_ibge_code, p.district, p.code, p.ticket_id"
         f" FROM {Participant._meta.db_table} p JOIN {Profile._meta.db_table} pr ON pr.id = p.profile_id"
         " WHERE p.conversation_id = %s ORDER BY p.updated_at DESC, p.id DESC LIMIT 10"
     )
@@ -130,12 +140,28 @@ class OwnRow:
     profile_id: int
     city_ibge_code: int | None
     district: str
+    code: str | None = None
+    ticket_id: int | None = None
 
     @property
     def status_label(self) -> str:
         return str(Participant.Status(self.status).label)
 
-    def for_flow(self) -> flow.OwnRegistration:
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def status_line(self) -> str:
+        """Where a paid (or waitlisted, expired) registration stands, in words; "" for a plain free one."""
+        if self.ticket_id is None and self.status in (Participant.Status.CONFIRMED, Participant.Status.CANCELLED):
+            return _("Nº de inscrição: *%(code)s*") % {"code": self.code} if self.code and self.active else ""
+        from payments.services import status_text
+
+        participant = Participant.objects.select_related("ticket", "profile").filter(pk=self.id).first()
+        return status_text(participant) if participant is not None else ""
+
+    def for_flow(self, *, with_status: bool = False) -> flow.OwnRegistration:
+        """``with_status``: also where it stands in words (one more query; only for the self-service replies)."""
         return flow.OwnRegistration(
             id=self.id,
             full_name=self.full_name,
@@ -145,11 +171,12 @@ class OwnRow:
             city=self.city,
             uf=self.uf,
             profile_name=self.profile_name,
-            active=self.status == Participant.Status.CONFIRMED,
+            active=self.active,
             email_status=self.email_status,
             profile_id=self.profile_id,
             city_ibge_code=self.city_ibge_code,
             district=self.district or "",
+            status_line=self.status_line() if with_status else "",
         )
 
 
@@ -176,7 +203,7 @@ def own_registration(conversation: ConversationState, rows: list[OwnRow] | None 
     """
     relatives = _relative_ids(conversation)
     mine = [row for row in (_rows(conversation) if rows is None else rows) if row.id not in relatives]
-    return next((row for row in mine if row.status == Participant.Status.CONFIRMED), mine[0] if mine else None)
+    return next((row for row in mine if row.active), mine[0] if mine else None)
 
 
 def relatives_of(conversation: ConversationState, rows: list[OwnRow] | None = None) -> list[OwnRow]:
@@ -185,9 +212,14 @@ def relatives_of(conversation: ConversationState, rows: list[OwnRow] | None = No
     return [row for row in (_rows(conversation) if rows is None else rows) if row.id in relatives]
 
 
-def _own_registration(conversation: ConversationState, rows: list[OwnRow]) -> flow.OwnRegistration | None:
+_SELF_SERVICE_INTENTS = frozenset({"my_registration", "cancel_registration", "resend", "correct", "cancel"})
+
+
+def _own_registration(
+    conversation: ConversationState, rows: list[OwnRow], *, with_status: bool = False
+) -> flow.OwnRegistration | None:
     row = own_registration(conversation, rows)
-    return row.for_flow() if row is not None else None
+    return row.for_flow(with_status=with_status) if row is not None else None
 
 
 def _owners(keys: set[str], conversation: ConversationState) -> tuple[dict[str, str], dict[str, flow.OtherRegistration]]:
@@ -221,8 +253,8 @@ def _owners(keys: set[str], conversation: ConversationState) -> tuple[dict[str, 
     owners: dict[str, str] = {}
     others: dict[str, flow.OtherRegistration] = {}
     # Active rows first, so an active registration wins over a cancelled one.
-    for pk, cpf, email, conversation_pk, status in sorted(rows, key=lambda row: row[4] != Participant.Status.CONFIRMED):
-        active = status == Participant.Status.CONFIRMED
+    for pk, cpf, email, conversation_pk, status in sorted(rows, key=lambda row: row[4] not in ACTIVE_STATUSES):
+        active = status in ACTIVE_STATUSES
         mine = conversation.pk is not None and conversation_pk == conversation.pk
         # One's own cancelled registration is free to reuse for oneself (reactivation), never
         # for someone else registered from this phone: "own_cancelled".
@@ -243,11 +275,16 @@ def _context(
     understood: flow.Understood,
     keys: set[str],
     profiles: Iterable[Profile] | None = None,
+    tickets: bool = False,
 ) -> flow.FlowContext:
     options = _profile_options(event, profiles)
+    now = timezone.now()
     owners, others = _owners(keys, conversation)
+    from payments.tickets import ticket_options
+
     return flow.FlowContext(
-        now=timezone.now(),
+        now=now,
+        tickets=ticket_options(event, now=now) if tickets else (),
         event_name=str(event) if event is not None else "",
         registration_open=bool(event is not None and event.registration_open),
         profiles=options,

@@ -1,9 +1,11 @@
 """The organizers' admin roles, kept in sync after every ``migrate``.
 
-- "Organizadores": manage participants, event knowledge and messages; export;
-  see full CPFs; erase a participant's personal data (LGPD).
+- "Organizadores": manage participants, event knowledge, ticket categories
+  and messages; export; see full CPFs; erase a participant's personal data
+  (LGPD); mark charges paid, refund and cancel them; approve and reject
+  receipts and category proofs.
 - "Equipe": view and export only, with CPFs masked (``***.456.789-**``)
-  everywhere, exports included.
+  everywhere, exports included; sees charges and the review queue.
 - Both answer conversations in the inbox (``inbox.answer_conversations``)
   and read the handoffs' history.
 
@@ -35,6 +37,7 @@ MANAGED_MODELS = {
     "chatbot": [
         "event",
         "ticketcategory",
+        "ticketlot",
         "profile",
         "faqentry",
         "programmesession",
@@ -43,6 +46,9 @@ MANAGED_MODELS = {
     ],
     "whatsapp": ["inboundmessage", "outboundmessage", "messagetemplate", "channelalert"],
     "inbox": ["handoff", "handoffmessage"],
+    # Charges and reviews change only through their actions (payments.services);
+    # Django creates only "change" and "view" for them.
+    "payments": ["payment", "review"],
 }
 # Audit rows are written by the system only; handoffs change through the inbox's services.
 READ_ONLY_FOR_EVERYONE = {
@@ -56,7 +62,14 @@ NEVER_GRANTED = {("registrations", "delete_participant")}
 # Custom permissions (the models' Meta.permissions) per group: "app_label.codename",
 # or a bare codename of the "registrations" app.
 EXTRA_PERMISSIONS = {
-    ORGANIZERS: ("export_participant", "view_full_cpf", "erase_participant", "inbox.answer_conversations"),
+    ORGANIZERS: (
+        "export_participant",
+        "view_full_cpf",
+        "erase_participant",
+        "inbox.answer_conversations",
+        "payments.manage_payment",
+        "payments.review_submission",
+    ),
     STAFF: ("export_participant", "inbox.answer_conversations"),
 }
 

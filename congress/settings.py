@@ -449,7 +449,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 # Request bodies: base64 audio is ~4/3 of MAX_AUDIO_BYTES, plus JSON overhead.
-DATA_UPLOAD_MAX_MEMORY_SIZE = int(MAX_AUDIO_BYTES * 4 / 3) + 64 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(max(MAX_AUDIO_BYTES, MAX_ATTACHMENT_BYTES) * 4 / 3) + 64 * 1024  # base64 audio or file
 FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
 
 # --- Security (prod) ----------------------------------------------------------

@@ -27,6 +27,7 @@ urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("", include("chatbot.urls")),
     path("", include("whatsapp.urls")),
+    path("", include("payments.urls")),
     path("privacidade/", privacy_notice, name="privacy-notice"),
     path("metrics", MetricsView.as_view(), name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,10 +1,237 @@
-"""The chat side of payments: files sent in the chat (receipts, proofs). Placeholder, being built."""
+"""The chat side of paid registration, read without an LLM.
+
+- ``attachment_turn``: a photo or PDF sent in the chat goes to the review
+  queue when the registration awaits one (a category proof first, then a
+  static-Pix receipt); otherwise the participant is told nothing is pending.
+- ``payment_turn``: "já paguei", "manda o pix de novo", "meu qr code", "sim"
+  to an offered seat, another category after a refused proof. ``None`` when
+  the message is none of these (the engine goes on as usual).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+
+from django.conf import settings
 from django.utils.translation import gettext as _
 
+from chatbot.models import ConversationState, TicketCategory
+from payments import services
+from payments.models import Payment, Review
+from payments.tickets import current_price, eligible_tickets
+from registrations.models import ACTIVE_STATUSES, Participant
+from registrations.reading.answers import read_yes_no
+from registrations.reading.numbers import read_choice
+from registrations.validators import fold_words
 
-def attachment_turn(state, attachment, *, now, silent: bool = False) -> list[str]:
-    """A photo or PDF the participant sent: into the review queue when one is awaited. Returns the replies."""
-    return [] if silent else [_("Recebi seu arquivo, mas não há comprovante pendente na sua inscrição.")]
+logger = logging.getLogger(__name__)
+
+Status = Participant.Status
+
+_PAID_RE = re.compile(
+    r"\b(ja\s+)?(paguei|pagamos|pago\s+ja|fiz\s+(o\s+)?(pix|pagamento|deposito|transferencia)|efetuei\s+o\s+pagamento|"
+    r"transferi|mandei\s+o\s+pix|pix\s+(feito|enviado|realizado)|pagamento\s+(feito|realizado|efetuado)|"
+    r"ja\s+fiz\s+o\s+pagamento|acabei\s+de\s+pagar)\b"
+)
+_PAID_QUESTION_RE = re.compile(
+    r"\b(esta|ta|foi|ja|estar)\s+(paga|pago|confirmad[ao]|quitad[ao])\b|\bpagamento\s+(caiu|entrou|foi\s+confirmado|"
+    r"confirmou|ja\s+caiu)\b|\b(caiu|recebeu|receberam)\s+(o\s+)?(meu\s+)?(pix|pagamento)\b"
+)
+_PIX_RE = re.compile(
+    r"\b(pix|copia\s+e\s+cola|copia\s+cola|chave|como\s+(eu\s+)?(pago|pagar|faco\s+o\s+pagamento|faco\s+pra\s+pagar)|"
+    r"link\s+(de|do|para|pra)\s+pagamento|boleto|forma\s+de\s+pagamento|codigo\s+(do\s+|de\s+)?pagamento|"
+    r"manda\w*\s+(de\s+novo\s+)?o\s+codigo|quanto\s+(eu\s+)?(devo|falta|tenho\s+que\s+pagar))\b"
+)
+_CODE_RE = re.compile(
+    r"\b(qr\s*code|qrcode|qr|codigo\s+(da|de|do)\s+(minha\s+)?inscricao|numero\s+(da|de)\s+(minha\s+)?inscricao|"
+    r"n\s+(da|de)\s+inscricao|credenciamento|check\s*in|comprovante\s+(da|de)\s+inscricao|meu\s+ingresso|meu\s+codigo)\b"
+)
+
+
+# --------------------------------------------------------------------------
+# Whose registration
+# --------------------------------------------------------------------------
+
+
+def _registrations(state: ConversationState) -> list[Participant]:
+    """This conversation's registrations still in play (newest first), read once per turn."""
+    if state.pk is None:
+        return []
+    return list(
+        Participant.objects.filter(conversation=state, status__in=ACTIVE_STATUSES)
+        .select_related("ticket", "profile__event")
+        .order_by("-updated_at", "-id")[:10]
+    )
+
+
+def _awaiting_file(rows: list[Participant]) -> tuple[Participant, str] | None:
+    """The registration a file is for, and what it is: a proof first, then a static-Pix receipt."""
+    for row in rows:
+        if row.proof_status in (Participant.Proof.MISSING, Participant.Proof.REJECTED):
+            return row, Review.Kind.PROOF
+    for row in rows:
+        if row.status == Status.PENDING_PAYMENT:
+            payment = services.open_payment(row)
+            if payment is None or payment.mode == Payment.Mode.STATIC:
+                return row, Review.Kind.RECEIPT
+    return None
+
+
+# --------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------
+
+
+def attachment_turn(state: ConversationState, attachment, *, now, silent: bool = False) -> list[str]:
+    """A photo or PDF the participant sent. Returns the replies ([] when ``silent``: a person holds the chat)."""
+    content = attachment.content or b""
+    mimetype = (attachment.mimetype or "").split(";", 1)[0].strip().lower()
+    if mimetype == "image/jpg":
+        mimetype = "image/jpeg"
+    limit_mb = f"{settings.MAX_ATTACHMENT_BYTES / (1024 * 1024):g}"
+    if mimetype not in services.ALLOWED_MIMETYPES or not content:
+        return [] if silent else [
+            _("Consigo receber comprovantes em *foto* (JPG ou PNG) ou *PDF*, de até %(mb)s MB. Pode enviar de novo?")
+            % {"mb": limit_mb}
+        ]
+    if len(content) > settings.MAX_ATTACHMENT_BYTES:
+        return [] if silent else [
+            _("Esse arquivo é grande demais (máximo %(mb)s MB). Pode enviar uma foto do comprovante?") % {"mb": limit_mb}
+        ]
+    rows = _registrations(state)
+    target = _awaiting_file(rows)
+    if target is None:
+        if silent:
+            return []
+        mode_api = any(row.status == Status.PENDING_PAYMENT for row in rows)
+        if mode_api:
+            return [_("Aqui o Pix é confirmado automaticamente pelo banco; não precisa mandar comprovante. "
+                      "Se já pagou, diga *já paguei* que eu confiro agora.")]
+        from chatbot.registration import pending_prompt
+
+        prompt = pending_prompt(state)
+        if prompt:
+            return [_("Recebi o arquivo 👍 Vamos terminar a inscrição primeiro:") + "\n\n" + prompt]
+        return [_("Recebi o arquivo, mas não há pagamento nem comprovante pendente na sua inscrição. "
+                  "Se precisar de ajuda, diga *falar com a organização*.")]
+    participant, kind = target
+    services.review_submit(
+        participant, kind=kind, content=content, mimetype=mimetype, filename=attachment.filename or ""
+    )
+    if silent:
+        return []
+    if kind == Review.Kind.PROOF:
+        label = TicketCategory.Proof(participant.ticket.proof).label if participant.ticket_id and participant.ticket.proof else _("categoria")
+        reply = _("📎 Recebi seu *%(what)s*. A organização vai conferir e te aviso aqui. 🙏") % {"what": str(label).lower()}
+        if participant.status == Status.PENDING_PAYMENT:
+            payment = services.open_payment(participant)
+            if payment is not None and payment.mode == Payment.Mode.STATIC:
+                reply += "\n\n" + _("Depois de pagar, envie também o *comprovante do Pix* aqui.")
+        return [reply]
+    return [_("📎 Recebi seu comprovante de pagamento! A organização vai conferir e te aviso aqui assim que "
+              "for confirmado. 🙏")]
+
+
+# --------------------------------------------------------------------------
+# Messages
+# --------------------------------------------------------------------------
+
+
+def other_tickets(participant: Participant) -> list[TicketCategory]:
+    """The categories a participant whose proof was refused may choose instead."""
+    return [
+        category
+        for category in eligible_tickets(participant.profile.event, participant.profile_id)
+        if category.pk != participant.ticket_id
+    ]
+
+
+def other_tickets_text(participant: Participant) -> str:
+    from django.utils import timezone
+
+    from chatbot.knowledge import format_price
+
+    options = other_tickets(participant)
+    if not options:
+        return _("Para seguir, fale com a organização: diga *falar com a organização*.")
+    now = timezone.now()
+    lines = []
+    for index, category in enumerate(options, start=1):
+        price = current_price(category, now=now)
+        lines.append(f"{index}. {category.name} — {format_price(price.amount)}")
+    return _("Escolha outra categoria respondendo com o número:\n%(options)s") % {"options": "\n".join(lines)}
+
+
+def payment_turn(state: ConversationState, text: str) -> list[str] | None:
+    """Payment and seat messages of a registered conversation; ``None`` when ``text`` is not one."""
+    words = fold_words(text)
+    if not words:
+        return None
+    if not (
+        _PAID_RE.search(words) or _PAID_QUESTION_RE.search(words) or _PIX_RE.search(words) or _CODE_RE.search(words)
+        or read_yes_no(text) is not None or read_choice(text, 9) is not None
+    ):
+        return None  # most messages: no query at all
+    rows = _registrations(state)
+    if not rows:
+        return None
+    offered = next((row for row in rows if row.status == Status.WAITLISTED and row.offer_expires_at), None)
+    if offered is not None and offered.offer_expires_at > services.timezone.now():
+        answer = read_yes_no(text)
+        if answer == "yes":
+            placement = services.waitlist_claim(offered, conversation_id=state.conversation_id)
+            if placement is None:
+                return [_("O prazo dessa vaga já terminou. 😕 Diga *minha inscrição* para ver a situação.")]
+            return services.placement_replies(offered)
+        if answer == "no":
+            from registrations.services import participant_cancel
+
+            participant_cancel(participant=offered, reason="vaga recusada pelo participante", conversation_id=state.conversation_id)
+            return [_("Tudo bem, liberei a vaga para o próximo da lista. Obrigado por avisar! 🙏")]
+    refused = next(
+        (row for row in rows if row.proof_status == Participant.Proof.REJECTED and not services.open_payment(row)), None
+    )
+    if refused is not None:
+        options = other_tickets(refused)
+        chosen = read_choice(text, len(options)) if options else None
+        if chosen is not None:
+            category = options[chosen - 1]
+            services.participant_place(refused, ticket_id=category.pk, conversation_id=state.conversation_id)
+            services._record(services.Kind.TICKET_CHANGED, refused, detail=category.name,
+                             actor="participante", conversation_id=state.conversation_id)
+            return [_("Anotado: categoria *%(ticket)s*. 🎟️") % {"ticket": category.name}, *services.placement_replies(refused)]
+    pending = next((row for row in rows if row.status == Status.PENDING_PAYMENT), None)
+    if pending is not None and (_PAID_RE.search(words) or _PAID_QUESTION_RE.search(words)):
+        return _paid_claim(pending)
+    if pending is not None and _PIX_RE.search(words):
+        payment = services.open_payment(pending)
+        if payment is None:
+            return [services.status_text(pending), services.no_pix_text(pending)]
+        first, *rest = services.payment_instructions(payment)
+        return [services.status_text(pending) + "\n\n" + first, *rest]
+    if _PAID_QUESTION_RE.search(words) or _CODE_RE.search(words):
+        row = rows[0]
+        reply = services.status_text(row)
+        if row.status == Status.CONFIRMED and row.code:
+            reply += services.checkin_line(row)
+        return [reply]
+    return None
+
+
+def _paid_claim(participant: Participant) -> list[str]:
+    payment = services.open_payment(participant)
+    if payment is None:
+        return [services.status_text(participant), services.no_pix_text(participant)]
+    if payment.mode == Payment.Mode.API:
+        outcome = services.payment_check(payment, quiet=True)
+        if outcome == "paid":
+            participant.refresh_from_db()
+            return [services.status_text(participant)]
+        if outcome == "error":
+            return [_("Não consegui consultar o banco agora. Assim que o pagamento for confirmado, te aviso aqui. 🙏")]
+        return [_("Ainda não recebi a confirmação do banco. O Pix costuma cair em segundos; te aviso aqui assim "
+                  "que confirmar. Se pagou há mais de 1 hora, diga *falar com a organização*.")]
+    if Review.objects.filter(participant=participant, kind=Review.Kind.RECEIPT, status=Review.Status.PENDING).exists():
+        return [_("Seu comprovante já está com a organização para conferência. Te aviso aqui assim que for confirmado. 🙏")]
+    return [_("Ótimo! Envie aqui a *foto ou o PDF do comprovante* do Pix, que a organização confere e eu te aviso. 📎")]

@@ -15,7 +15,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import BooleanField, Exists, OuterRef, QuerySet, Value
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet, Value
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -26,6 +26,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from congress.roles import cpf_for, mask_cpf, sees_full_cpf
+from payments.admin import PaymentInline, ReviewInline
+from payments.tickets import format_brl
 from registrations.audit import (
     admin_action_record,
     changelist_filters_text,
@@ -36,9 +38,39 @@ from registrations.audit import (
     registration_event_summary,
     selection_text,
 )
+from registrations.codes import LENGTH, find_code
 from registrations.export import CONTENT_TYPES, FORMATS, format_phone_national, iter_csv, write_xlsx
 from registrations.filters import search_q
-from registrations.models import ExportRecord, Participant, RegistrationEvent
+from registrations.models import ACTIVE_STATUSES, ExportRecord, Participant, RegistrationEvent
+
+# The status badges' colours (CSS in the changelist template): confirmed green,
+# awaiting payment amber, expired red, cancelled grey; the waitlist blue.
+_STATUS_BADGES = {
+    Participant.Status.CONFIRMED: "p-ok",
+    Participant.Status.PENDING_PAYMENT: "p-wait",
+    Participant.Status.EXPIRED: "p-bad",
+    Participant.Status.CANCELLED: "p-off",
+}
+# Not one of the template's classes: its own colours, readable on both themes.
+_WAITLIST_STYLE = "background:#dbe9fb;color:#1d4f91"
+_PROOF_BADGES = {
+    Participant.Proof.MISSING: "p-wait",
+    Participant.Proof.PENDING: "p-wait",
+    Participant.Proof.APPROVED: "p-ok",
+    Participant.Proof.REJECTED: "p-bad",
+}
+# Set by payments.services (seat, price, charge, review): shown, never typed here.
+PAYMENT_FIELDS = (
+    "code",
+    "ticket",
+    "lot_name",
+    "amount_brl",
+    "payment_due_at",
+    "paid_at",
+    "proof_status",
+    "waitlisted_at",
+    "offer_expires_at",
+)
 
 
 class RegistrationEventInline(admin.TabularInline):
@@ -104,13 +136,22 @@ class ParticipantAdmin(admin.ModelAdmin):
     # CPF, phone and the conversation links share the "Contato" cell, city,
     # district and profile the next one; badges and dates are short (the CSS
     # is in the changelist template).
-    list_display = ("full_name", "contact", "place", "status_badge", "email_state", "registered")
-    list_filter = ("status", "uf", "profile", ("created_at", admin.DateFieldListFilter), "confirmation_email_status")
+    list_display = ("full_name", "contact", "place", "registration", "status_badge", "email_state", "registered")
+    list_filter = (
+        "status",
+        "ticket",
+        "uf",
+        "profile",
+        ("created_at", admin.DateFieldListFilter),
+        "confirmation_email_status",
+        "proof_status",
+    )
     search_fields = ("full_name",)  # shows the box; get_search_results does the search
     search_help_text = _(
-        "Busque por nome, e-mail ou cidade (sem se preocupar com acentos e maiúsculas), telefone ou CPF."
+        "Busque por nome, e-mail ou cidade (sem se preocupar com acentos e maiúsculas), telefone, CPF "
+        "ou código de inscrição (CBAS-…)."
     )
-    list_select_related = ("profile", "conversation")
+    list_select_related = ("profile", "conversation", "ticket")
     list_per_page = 50
     date_hierarchy = "created_at"
     actions = ("export_selected_csv", "export_selected_xlsx", "cancel_selected", "resend_confirmation", "erase_personal_data")
@@ -124,15 +165,26 @@ class ParticipantAdmin(admin.ModelAdmin):
         "anonymized_at",
         "created_at",
         "updated_at",
+        *PAYMENT_FIELDS,
     )
     fieldsets = (
         (_("Dados pessoais"), {"fields": ("full_name", "email", "cpf", "phone")}),
         (_("Localidade e perfil"), {"fields": ("city", "district", "city_ibge_code", "uf", "profile")}),
         (_("Situação"), {"fields": ("status", "confirmation_email_status", "confirmation_email_sent_at")}),
+        (
+            _("Inscrição e pagamento"),
+            {
+                "fields": PAYMENT_FIELDS,
+                "description": _(
+                    "Definidos pelo sistema (categoria, lote e valor na hora da inscrição; pagamento e comprovantes "
+                    "pelas páginas de Pagamentos e Comprovantes para revisão). Não se editam aqui."
+                ),
+            },
+        ),
         (_("Consentimento (LGPD)"), {"fields": ("consent_at", "consent_version", "anonymized_at")}),
         (_("Origem"), {"fields": ("conversation_links", "created_at", "updated_at")}),
     )
-    inlines = (RegistrationEventInline,)
+    inlines = (PaymentInline, ReviewInline, RegistrationEventInline)
 
     # --- what a viewer may see --------------------------------------------------
     def get_queryset(self, request: HttpRequest) -> QuerySet[Participant]:
@@ -158,6 +210,14 @@ class ParticipantAdmin(admin.ModelAdmin):
             (name, {**options, "fields": tuple("cpf_masked" if f == "cpf" else f for f in options["fields"])})
             for name, options in fieldsets
         ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Participant | None = None):
+        fields = super().get_readonly_fields(request, obj)
+        # A paid registration's status moves with its money and its seat
+        # (Pagamentos, Comprovantes, the cancel action), never by hand.
+        if obj is not None and (obj.amount > 0 or obj.payments.exists()):
+            return (*fields, "status")
+        return fields
 
     def has_delete_permission(self, request: HttpRequest, obj: Participant | None = None) -> bool:
         # For everyone, superusers included: cancel or erase (LGPD) instead.
@@ -199,8 +259,42 @@ class ParticipantAdmin(admin.ModelAdmin):
     def status_badge(self, obj: Participant) -> SafeString:
         if obj.anonymized_at:
             return format_html('<span class="p-badge p-erased">{}</span>', _("Apagada"))
-        css = "p-ok" if obj.status == Participant.Status.CONFIRMED else "p-off"
-        return format_html('<span class="p-badge {}">{}</span>', css, obj.get_status_display())
+        if obj.status == Participant.Status.WAITLISTED:
+            badge = format_html('<span class="p-badge" style="{}">{}</span>', _WAITLIST_STYLE, obj.get_status_display())
+        else:
+            css = _STATUS_BADGES.get(obj.status, "p-off")
+            badge = format_html('<span class="p-badge {}">{}</span>', css, obj.get_status_display())
+        if not obj.proof_status:
+            return badge
+        return format_html(
+            '{}<span class="p-line p-small p-nowrap"><span class="p-badge {}" title="{}">{}</span></span>',
+            badge,
+            _PROOF_BADGES.get(obj.proof_status, "p-off"),
+            _("Comprovante de categoria"),
+            obj.get_proof_status_display(),
+        )
+
+    @admin.display(description=_("Inscrição"), ordering="code")
+    def registration(self, obj: Participant) -> SafeString | str:
+        """Code, category and lot, amount, and the payment's due or paid date, in one compact cell."""
+        lines = []
+        if obj.ticket_id is not None:
+            ticket = obj.ticket.name + (f" · {obj.lot_name}" if obj.lot_name else "")
+            lines.append(format_html('<span class="p-line p-muted">{}</span>', ticket))
+        if obj.amount:
+            lines.append(format_html('<span class="p-line p-small p-nowrap">{}</span>', format_brl(obj.amount)))
+        if obj.paid_at:
+            moment = timezone.localtime(obj.paid_at)
+            lines.append(format_html('<span class="p-line p-muted p-nowrap">{}</span>', _("pago %(when)s") % {"when": f"{moment:%d/%m %H:%M}"}))
+        elif obj.payment_due_at and obj.status == Participant.Status.PENDING_PAYMENT:
+            moment = timezone.localtime(obj.payment_due_at)
+            lines.append(format_html('<span class="p-line p-muted p-nowrap">{}</span>', _("vence %(when)s") % {"when": f"{moment:%d/%m %H:%M}"}))
+        code = format_html('<span class="p-nowrap">{}</span>', obj.code) if obj.code else "—"
+        return format_html("{}{}", code, SafeString("".join(lines)))
+
+    @admin.display(description=_("valor"))
+    def amount_brl(self, obj: Participant) -> str:
+        return format_brl(obj.amount) if obj.ticket_id is not None or obj.amount else "—"
 
     @admin.display(description=_("E-mail de confirmação"), ordering="confirmation_email_status")
     def email_state(self, obj: Participant) -> SafeString:
@@ -254,7 +348,13 @@ class ParticipantAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
-        return queryset.filter(search_q(search_term, full_cpf=sees_full_cpf(request.user))), False
+        q = search_q(search_term, full_cpf=sees_full_cpf(request.user))
+        # A registration code, however typed ("cbas 7f3k2", "CBAS-7F3K2"), or its five characters alone.
+        term = search_term.strip().upper()
+        q |= Q(code=find_code(term) or term)
+        if len(term) == LENGTH and term.isalnum():
+            q |= Q(code__endswith=f"-{term}")
+        return queryset.filter(q), False
 
     # --- saving ---------------------------------------------------------------
     def save_model(self, request, obj: Participant, form, change: bool) -> None:
@@ -265,6 +365,10 @@ class ParticipantAdmin(admin.ModelAdmin):
             obj.email = obj.email.strip().lower()
         super().save_model(request, obj, form, change)
         if not change:
+            from payments.services import code_assign
+
+            # Every registration has a code, those typed in here too.
+            code_assign(obj)
             detail = f"cpf {mask_cpf(obj.cpf)}, e-mail {mask_email(obj.email)}" if obj.cpf and obj.email else ""
             registration_event_record(
                 kind=RegistrationEvent.Kind.CREATED, participant=obj, detail=detail, actor=request.user.get_username()
@@ -352,15 +456,27 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Cancelar inscrições selecionadas"), permissions=["change"])
     def cancel_selected(self, request, queryset):
+        """Cancel every active registration selected (confirmed, awaiting payment, waitlisted).
+
+        ``participant_cancel`` also cancels an open Pix charge and gives the
+        seat to the waitlist; a paid registration's money is refunded from
+        Pagamentos ("Estornar"), not here.
+        """
         from registrations.services import participant_cancel
 
         count = 0
-        for participant in queryset.filter(status=Participant.Status.CONFIRMED):
-            participant_cancel(participant=participant, actor=request.user.get_username(), reason="admin")
-            count += 1
+        for participant in queryset.filter(status__in=ACTIVE_STATUSES).select_related("profile"):
+            count += participant_cancel(participant=participant, actor=request.user.get_username(), reason="admin")
         if not count:
             # Nothing happened: nothing to record, and not a success.
-            self.message_user(request, _("Nenhuma inscrição confirmada entre as selecionadas."), messages.WARNING)
+            self.message_user(
+                request,
+                _(
+                    "Nenhuma inscrição ativa (confirmada, aguardando pagamento ou na lista de espera) "
+                    "entre as selecionadas."
+                ),
+                messages.WARNING,
+            )
             return
         admin_action_record(request=request, action="cancel_selected", row_count=count)
         self.message_user(

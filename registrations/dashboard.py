@@ -1,9 +1,14 @@
 """The organizers' landing dashboard: figures that each lead to the filtered
-admin list (registrations today / in the last 7 days / in all, conversations
-waiting for the staff in the inbox, conversations stuck mid-registration, open
-questions, failed deliveries) and server-side SVG
-charts (registrations per day, the funnel by step, participants by UF and by
-profile).
+admin list (registrations today / in the last 7 days / in all, by status;
+conversations waiting for the staff in the inbox, conversations stuck
+mid-registration, open questions, failed deliveries, receipts awaiting review,
+overdue charges), a card per ticket category (seats, waitlist, money) and
+server-side SVG charts (registrations per day, the funnel by step,
+participants by UF and by profile).
+
+The paid-registration cards (awaiting payment, waitlist, expired) appear once
+the event sells paid tickets or limits seats, or when such registrations
+exist: a free event's dashboard stays as it was.
 
 One aggregate query per figure group. A figure whose model the user may not
 view is left out rather than shown without a link: the count is itself
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.contrib import admin
@@ -29,8 +35,18 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from chatbot.models import ConversationState, UnansweredQuestion
+from chatbot.models import ConversationState, Event, TicketCategory, UnansweredQuestion
 from inbox.services import open_count
+from payments.dashboard import (
+    EventSeats,
+    TicketFigures,
+    event_seats,
+    format_brl,
+    overdue_payments,
+    pending_reviews,
+    ticket_figures,
+)
+from payments.models import Payment, Review
 from registrations.charts import Bar, column_chart, horizontal_bar_chart
 from registrations.models import Participant, RegistrationEvent
 from registrations.steps import FUNNEL_STEPS, IN_FLOW_STEPS
@@ -44,6 +60,9 @@ CHART_DAYS = 30
 
 CONFIRMED = Participant.Status.CONFIRMED
 CANCELLED = Participant.Status.CANCELLED
+PENDING_PAYMENT = Participant.Status.PENDING_PAYMENT
+WAITLISTED = Participant.Status.WAITLISTED
+EXPIRED = Participant.Status.EXPIRED
 
 
 # --------------------------------------------------------------------------
@@ -174,23 +193,50 @@ class Overview:
 def _card_caption(key: str, n: int) -> str:
     if key == "confirmed":
         return ngettext("confirmada", "confirmadas", n)
+    if key == "pending_payment":
+        return ngettext("aguardando pagamento", "aguardando pagamento", n)
+    if key == "waitlisted":
+        return ngettext("na lista de espera", "na lista de espera", n)
     if key == "cancelled":
         return ngettext("cancelada", "canceladas", n)
+    if key == "expired":
+        return ngettext("expirada (não paga no prazo)", "expiradas (não pagas no prazo)", n)
     return ngettext("inscrição no total", "inscrições no total", n)
 
 
+@dataclass(frozen=True)
+class PaidSetup:
+    """Whether the event sells paid tickets and whether it limits seats (one query)."""
+
+    paid: bool = False
+    limited: bool = False
+
+
+def paid_setup() -> PaidSetup:
+    found = TicketCategory.objects.filter(active=True, event__is_active=True).aggregate(
+        paid=Count("pk", filter=Q(price__gt=0) | Q(lots__price__gt=0)),
+        limited=Count("pk", filter=Q(capacity__isnull=False) | Q(event__capacity__isnull=False)),
+    )
+    return PaidSetup(paid=bool(found["paid"]), limited=bool(found["limited"]))
+
+
 def _registration_figures(now: dt.datetime) -> tuple[tuple[RegistrationCard, ...], Figure]:
-    """Confirmed / cancelled / all registrations per window, and confirmed
-    participants whose confirmation e-mail failed: one aggregate query."""
+    """Registrations per status and window (the paid-registration statuses
+    when the event uses them), and confirmed participants whose confirmation
+    e-mail failed: one aggregate query (and one about the tickets)."""
+    setup = paid_setup()
     statuses = (
-        ("confirmed", Q(status=CONFIRMED), {"status__exact": CONFIRMED.value}),
-        ("cancelled", Q(status=CANCELLED), {"status__exact": CANCELLED.value}),
-        ("total", Q(), {}),
+        ("confirmed", Q(status=CONFIRMED), {"status__exact": CONFIRMED.value}, True),
+        ("pending_payment", Q(status=PENDING_PAYMENT), {"status__exact": PENDING_PAYMENT.value}, setup.paid),
+        ("waitlisted", Q(status=WAITLISTED), {"status__exact": WAITLISTED.value}, setup.limited),
+        ("cancelled", Q(status=CANCELLED), {"status__exact": CANCELLED.value}, True),
+        ("expired", Q(status=EXPIRED), {"status__exact": EXPIRED.value}, setup.paid),
+        ("total", Q(), {}, True),
     )
     spans = windows(now)
     aggregates = {
         f"{key}_{span.key}": Count("pk", filter=(status_q & span.q()) or None)
-        for key, status_q, _params in statuses
+        for key, status_q, _params, _shown in statuses
         for span in spans
     }
     aggregates["email_failed"] = Count(
@@ -213,7 +259,9 @@ def _registration_figures(now: dt.datetime) -> tuple[tuple[RegistrationCard, ...
             total=figure(key, spans[-1], params),
             recent=tuple(figure(key, span, params) for span in spans[:-1]),
         )
-        for key, _q, params in statuses
+        for key, _q, params, configured in statuses
+        # A free event without seat limits never has these: no card of zeros.
+        if configured or counts[f"{key}_{spans[-1].key}"]
     )
     email_failed = Figure(
         key="email_failed",
@@ -286,9 +334,102 @@ def overview(*, request: HttpRequest, now: dt.datetime | None = None) -> Overvie
                 url=changelist_url(OutboundMessage, status__exact=status.value),
             )
         )
+    if can_view(request, Review):
+        waiting_review = pending_reviews().count()
+        attention.append(
+            Figure(
+                key="pending_reviews",
+                label=ngettext("comprovante aguardando revisão", "comprovantes aguardando revisão", waiting_review),
+                value=waiting_review,
+                url=changelist_url(Review, status=Review.Status.PENDING.value),
+            )
+        )
+    if can_view(request, Payment):
+        overdue = overdue_payments(now).count()
+        attention.append(
+            Figure(
+                key="overdue_payments",
+                label=ngettext("pagamento vencido", "pagamentos vencidos", overdue),
+                value=overdue,
+                url=changelist_url(Payment, overdue="1"),
+            )
+        )
     if email_failed is not None:
         attention.append(email_failed)
     return Overview(registrations=cards, attention=tuple(attention))
+
+
+# --------------------------------------------------------------------------
+# Tickets: seats, waitlist and money per category
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketCard:
+    figures: TicketFigures
+    price: str  # "R$ 480,00 (2º lote)", "Gratuita"
+    received: str
+    outstanding: str
+    urls: dict[str, str]
+
+    @property
+    def category(self) -> TicketCategory:
+        return self.figures.category
+
+
+@dataclass(frozen=True)
+class TicketsOverview:
+    cards: tuple[TicketCard, ...]
+    event: EventSeats | None
+    received: str
+    outstanding: str
+    payments_url: str
+
+
+def tickets_overview(*, request: HttpRequest, now: dt.datetime) -> TicketsOverview | None:
+    """The active event's categories (a card each) and its seats; None when it has no categories."""
+    event = Event.objects.filter(is_active=True).first()
+    if event is None:
+        return None
+    categories = list(TicketCategory.objects.filter(event=event).prefetch_related("lots").order_by("order", "id"))
+    if not categories:
+        return None
+    figures = ticket_figures(categories, now=now)
+    see_payments = can_view(request, Payment)
+    cards = []
+    for category in categories:
+        f = figures[category.pk]
+        ticket = {"ticket__id__exact": str(category.pk)}
+        urls = {
+            "confirmed": changelist_url(Participant, status__exact=CONFIRMED.value, **ticket),
+            "awaiting_payment": changelist_url(Participant, status__exact=PENDING_PAYMENT.value, **ticket),
+            "waitlist": changelist_url(Participant, status__exact=WAITLISTED.value, **ticket),
+            "category": reverse("admin:chatbot_ticketcategory_change", args=[category.pk]),
+        }
+        if see_payments:
+            by_ticket = {"participant__ticket__id__exact": str(category.pk)}
+            urls["received"] = changelist_url(Payment, status__exact=Payment.Status.PAID.value, **by_ticket)
+            urls["outstanding"] = changelist_url(Payment, status__exact=Payment.Status.PENDING.value, **by_ticket)
+        price = _("Gratuita") if f.price.free else format_brl(f.price.amount)
+        if f.price.lot_name and not f.price.free:
+            price = f"{price} ({f.price.lot_name})"
+        cards.append(
+            TicketCard(
+                figures=f,
+                price=price,
+                received=format_brl(f.received),
+                outstanding=format_brl(f.outstanding),
+                urls=urls,
+            )
+        )
+    seats = event_seats(event, now=now) if event.capacity is not None else None
+    return TicketsOverview(
+        cards=tuple(cards),
+        event=seats,
+        received=format_brl(sum((f.received for f in figures.values()), Decimal(0))),
+        outstanding=format_brl(sum((f.outstanding for f in figures.values()), Decimal(0))),
+        payments_url=changelist_url(Payment) if see_payments else "",
+    )
 
 
 # --------------------------------------------------------------------------
@@ -302,10 +443,9 @@ class Day:
     total: int
     confirmed: int
     url: str
-
-    @property
-    def cancelled(self) -> int:
-        return self.total - self.confirmed
+    # Awaiting payment or on the waitlist; cancelled or expired.
+    waiting: int = 0
+    cancelled: int = 0
 
 
 def day_url(day: dt.date) -> str:
@@ -321,14 +461,28 @@ def registrations_by_day(*, today: dt.date, days: int = CHART_DAYS) -> tuple[lis
         row["day"]: row
         for row in Participant.objects.annotate(day=TruncDate("created_at"))
         .values("day")
-        .annotate(total=Count("pk"), confirmed=Count("pk", filter=Q(status=CONFIRMED)))
+        .annotate(
+            total=Count("pk"),
+            confirmed=Count("pk", filter=Q(status=CONFIRMED)),
+            waiting=Count("pk", filter=Q(status__in=(PENDING_PAYMENT, WAITLISTED))),
+            cancelled=Count("pk", filter=Q(status__in=(CANCELLED, EXPIRED))),
+        )
         .order_by()
     }
     series = []
     for offset in range(days):
         day = first + dt.timedelta(days=offset)
-        row = counted.get(day, {"total": 0, "confirmed": 0})
-        series.append(Day(day=day, total=row["total"], confirmed=row["confirmed"], url=day_url(day)))
+        row = counted.get(day, {"total": 0, "confirmed": 0, "waiting": 0, "cancelled": 0})
+        series.append(
+            Day(
+                day=day,
+                total=row["total"],
+                confirmed=row["confirmed"],
+                waiting=row["waiting"],
+                cancelled=row["cancelled"],
+                url=day_url(day),
+            )
+        )
     earlier = sum(row["total"] for day, row in counted.items() if day < first)
     return series, earlier
 
@@ -382,10 +536,14 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             by_profile, chart_id="chart-by-profile", title=_("Participantes confirmados por perfil")
         ),
     }
+    overview_ = overview(request=request, now=now)
     context = {
         **admin.site.each_context(request),
         "title": _("Painel de inscrições"),
-        "overview": overview(request=request, now=now),
+        "overview": overview_,
+        "tickets": tickets_overview(request=request, now=now),
+        # The day table gets an "awaiting" column once paid statuses are on the cards.
+        "show_waiting": any(card.total.key.startswith(("pending_payment", "waitlisted")) for card in overview_.registrations),
         "charts": charts,
         "days": list(reversed(days)),  # tables: newest day first
         "chart_days": CHART_DAYS,

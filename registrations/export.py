@@ -23,6 +23,10 @@ and lossless: nothing is converted, and dropping one leading ``'`` gives back
 the stored value exactly. An invisible character or a ``="..."`` formula
 would be neither. For typed columns without apostrophes, use the XLSX.
 
+Money ("Valor (R$)") is a Decimal: ``480,00`` in the CSV (pt-BR, no
+thousands separator, which both spreadsheets read as the number 480), a
+numeric cell formatted ``#,##0.00`` in the XLSX.
+
 XLSX (openpyxl, write-only): typed cells. Text columns are text cells (CPF
 and phone keep their leading zeros, "2026-11" and "1/2" never become dates,
 no apostrophe is shown), dates are real date-time cells in local time with a
@@ -43,6 +47,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import IO
 
 from django.db.models import QuerySet
@@ -94,8 +99,10 @@ _WOULD_CONVERT = re.compile(
 TEXT = "text"
 DATETIME = "datetime"
 INTEGER = "integer"
+MONEY = "money"
 
 XLSX_DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+XLSX_MONEY_FORMAT = "#,##0.00"
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,13 @@ COLUMNS: tuple[Column, ...] = (
     # Added after the first exports existed: new columns go last, so staff spreadsheets keep their columns.
     Column("Região administrativa (DF)", TEXT, 22),
     Column("Nº de inscrição", INTEGER, 10),
+    # Paid registration (issue 15).
+    Column("Código de inscrição", TEXT, 13),
+    Column("Categoria", TEXT, 22),
+    Column("Lote", TEXT, 12),
+    Column("Valor (R$)", MONEY, 11),
+    Column("Pago em", DATETIME, 17),
+    Column("Vencimento", DATETIME, 17),
 )
 HEADER = [column.header for column in COLUMNS]
 
@@ -164,6 +178,11 @@ def format_phone_national(e164: str) -> str:
     return e164
 
 
+def format_money(value: Decimal) -> str:
+    """``Decimal("1480.5")`` -> ``"1480,50"``: what a pt-BR spreadsheet reads as a number."""
+    return f"{Decimal(value).quantize(Decimal('0.01')):f}".replace(".", ",")
+
+
 class ChoiceLabels:
     """The status labels, translated once per export instead of once per row."""
 
@@ -173,7 +192,7 @@ class ChoiceLabels:
 
 
 def participant_values(p: Participant, *, full_cpf: bool = True, labels: ChoiceLabels | None = None) -> list[object]:
-    """One participant's values in ``COLUMNS`` order, typed (str, local naive datetime, int).
+    """One participant's values in ``COLUMNS`` order, typed (str, local naive datetime, int, Decimal).
 
     ``full_cpf=False``: the CPF masked (``***.456.789-**``), for viewers
     without the "Ver CPF completo" permission.
@@ -198,6 +217,12 @@ def participant_values(p: Participant, *, full_cpf: bool = True, labels: ChoiceL
         labels.email.get(p.confirmation_email_status, p.confirmation_email_status),
         p.district,
         p.pk,
+        p.code or "",
+        p.ticket.name if p.ticket_id is not None else "",
+        p.lot_name,
+        p.amount,
+        _local(p.paid_at),
+        _local(p.payment_due_at),
     ]
 
 
@@ -206,6 +231,8 @@ def _csv_cell(column: Column, value: object) -> str:
         return value.strftime("%d/%m/%Y %H:%M") if value else ""
     if column.kind == INTEGER:
         return "" if value is None else str(value)
+    if column.kind == MONEY:
+        return "" if value is None else format_money(value)
     return keep_as_text(value)
 
 
@@ -223,7 +250,7 @@ class _Echo:
 
 
 def export_queryset(queryset: QuerySet[Participant]) -> QuerySet[Participant]:
-    return queryset.select_related("profile").order_by("created_at", "id")
+    return queryset.select_related("profile", "ticket").order_by("created_at", "id")
 
 
 def iter_csv(queryset: QuerySet[Participant], *, delimiter: str = ";", full_cpf: bool = True) -> Iterator[str]:
@@ -268,20 +295,20 @@ def write_xlsx(queryset: QuerySet[Participant], stream: IO[bytes], *, full_cpf: 
         cell.font = bold
         return cell
 
-    # One styled cell per date column, reused row after row: the writer
-    # serializes each row as it is appended.
-    date_cells = {}
+    # One styled cell per date and money column, reused row after row: the
+    # writer serializes each row as it is appended.
+    styled_cells = {}
     for index, column in enumerate(COLUMNS):
-        if column.kind == DATETIME:
-            date_cells[index] = WriteOnlyCell(sheet)
-            date_cells[index].number_format = XLSX_DATETIME_FORMAT
+        if column.kind in (DATETIME, MONEY):
+            styled_cells[index] = WriteOnlyCell(sheet)
+            styled_cells[index].number_format = XLSX_DATETIME_FORMAT if column.kind == DATETIME else XLSX_MONEY_FORMAT
 
     def cell(index: int, column: Column, value: object) -> object:
         if value is None or value == "":
             return None
-        if column.kind == DATETIME:
-            date_cells[index].value = value
-            return date_cells[index]
+        if column.kind in (DATETIME, MONEY):
+            styled_cells[index].value = value
+            return styled_cells[index]
         if column.kind == INTEGER:
             return value
         # Control characters are not allowed in the XML (openpyxl refuses them).

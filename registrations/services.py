@@ -28,7 +28,7 @@ from django.utils import timezone
 from chatbot.models import ConversationState, Profile
 from congress import sql
 from registrations.flow import RegisterResult, RegistrationData, UpdateResult
-from registrations.models import Participant, RegistrationEvent
+from registrations.models import ACTIVE_STATUSES, Participant, RegistrationEvent
 from registrations.validators import mask_cpf, mask_email
 
 logger = logging.getLogger(__name__)
@@ -143,8 +143,7 @@ def participant_register(
                     detail=f"cpf {mask_cpf(data.cpf)}, e-mail {mask_email(email)}",
                     actor=actor,
                 )
-                _enqueue_confirmation(participant.pk)
-                return RegisterResult(outcome="created", participant_id=participant.pk)
+                return _placed("created", participant, data=data, conversation_id=conversation_id)
         return _register_against(rows, data=data, email=email, conversation=conversation, actor=actor)
 
 
@@ -216,8 +215,23 @@ def _register_against(
         detail=f"cpf {mask_cpf(data.cpf)}, e-mail {mask_email(email)}",
         actor=actor,
     )
-    _enqueue_confirmation(row.pk)
-    return RegisterResult(outcome="reactivated", participant_id=row.pk)
+    return _placed("reactivated", row, data=data, conversation_id=conversation_id)
+
+
+def _placed(outcome: str, participant: Participant, *, data: RegistrationData, conversation_id: str) -> RegisterResult:
+    """Seat, price and charge (payments): confirmed, pending_payment or waitlisted; the e-mail when confirmed."""
+    from payments.services import participant_place, placement_replies
+
+    placement = participant_place(participant, ticket_id=data.ticket_id, conversation_id=conversation_id)
+    replies: tuple[str, ...] = ()
+    if placement.status != Participant.Status.CONFIRMED or data.ticket_id is not None:
+        replies = tuple(placement_replies(participant))
+        if placement.status == Participant.Status.CONFIRMED:
+            replies = ()  # a free category: the usual confirmation (with the code) says it all
+    return RegisterResult(
+        outcome=outcome, participant_id=participant.pk, status=placement.status, code=participant.code or "",
+        replies=replies,
+    )
 
 
 def _duplicate(name: str, *, data: RegistrationData, conversation_id: str, actor: str) -> RegisterResult:
@@ -301,9 +315,10 @@ def participant_cancel(
     Returns False when it was not active (nothing to do). Compare-and-swap, so
     two simultaneous cancels record one event.
     """
+    now = timezone.now()
     with transaction.atomic():
-        changed = Participant.objects.filter(pk=participant.pk, status=Participant.Status.CONFIRMED).update(
-            status=Participant.Status.CANCELLED, updated_at=timezone.now()
+        changed = Participant.objects.filter(pk=participant.pk, status__in=ACTIVE_STATUSES).update(
+            status=Participant.Status.CANCELLED, offer_expires_at=None, payment_due_at=None, updated_at=now
         )
         if changed:
             registration_event_record(
@@ -313,6 +328,11 @@ def participant_cancel(
                 detail=reason[:500],
                 actor=actor,
             )
+            from payments.services import charges_cancel_for
+
+            # An open Pix charge is cancelled with it, and its seat goes to the waitlist.
+            participant.refresh_from_db(fields=["profile"])
+            charges_cancel_for(participant, reason=reason or "cancelada", now=now)
     participant.refresh_from_db(fields=["status", "updated_at"])
     return bool(changed)
 

@@ -23,6 +23,8 @@ class RegistrationStep(models.TextChoices):
     ASKING_CITY = "asking_city", _("Pedindo cidade")
     ASKING_STATE = "asking_state", _("Pedindo UF")
     ASKING_PROFILE = "asking_profile", _("Pedindo perfil")
+    # Asked only when more than one ticket category fits the profile (CONTRACT §4).
+    ASKING_TICKET = "asking_ticket", _("Pedindo categoria")
     CONFIRMING = "confirming", _("Confirmando")
     COMPLETED = "completed", _("Concluída")
 
@@ -43,7 +45,7 @@ FIELD_STEP: dict[str, str] = {
 }
 STEP_FIELD: dict[str, str] = {step: name for name, step in FIELD_STEP.items()} | {Step.ASKING_STATE: "city"}
 # Steps during which a registration is being collected (a message belongs to the flow).
-IN_FLOW_STEPS: frozenset[str] = frozenset({Step.ASKING_CONSENT, *STEP_FIELD, Step.CONFIRMING})
+IN_FLOW_STEPS: frozenset[str] = frozenset({Step.ASKING_CONSENT, *STEP_FIELD, Step.ASKING_TICKET, Step.CONFIRMING})
 # The funnel, in order, as the dashboard shows it. ASKING_STATE is left out:
 # it is asked only when the city does not settle the UF, so its bar would
 # read as a drop that is not one.

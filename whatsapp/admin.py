@@ -113,7 +113,7 @@ class InboundMessageAdmin(MessageTextMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [
         "message_id", "channel", "chat_id", "number", "jid", "sender_alt", "push_name", "text_display", "has_audio", "media_id",
-        "mimetype", "transcript_display", "sent_at", "status", "answered_together_display", "attempts", "last_error", "request_id",
+        "mimetype", "attachment_display", "transcript_display", "sent_at", "status", "answered_together_display", "attempts", "last_error", "request_id",
         "created_at", "processed_at",
     ]
     fields = readonly_fields
@@ -124,9 +124,22 @@ class InboundMessageAdmin(MessageTextMixin, admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def get_queryset(self, request: HttpRequest):
+        # A voice note's or file's bytes are never shown here: not loaded either.
+        return super().get_queryset(request).defer("audio", "attachment")
+
     @admin.display(description=_("conversa"), ordering="chat_id")
     def chat(self, obj: InboundMessage):
         return _chat_link(obj.chat_id)
+
+    @admin.display(description=_("arquivo"))
+    def attachment_display(self, obj: InboundMessage) -> str:
+        """A photo or PDF the participant sent: its type and name. Its bytes
+        are kept only until the worker handed it on (the review queue)."""
+        if not obj.attachment_mimetype:
+            return "—"
+        name = f"{obj.attachment_name} " if obj.attachment_name else ""
+        return f"📎 {name}({obj.attachment_mimetype})"
 
     @admin.display(description=_("situação"), ordering="status")
     def status_display(self, obj: InboundMessage):
@@ -152,6 +165,8 @@ class InboundMessageAdmin(MessageTextMixin, admin.ModelAdmin):
     def preview(self, obj: InboundMessage) -> str:
         if obj.has_audio and not obj.text:
             return "🎤 " + Truncator(mask_cpfs(obj.transcript or "")).chars(80)
+        if obj.attachment_mimetype:
+            return f"📎 {_('arquivo')} {Truncator(mask_cpfs(obj.text)).chars(80)}".rstrip()
         return Truncator(mask_cpfs(obj.text)).chars(80)
 
     @admin.action(description=_("Reprocessar as mensagens com falha selecionadas"), permissions=["change"])
@@ -175,7 +190,10 @@ class InboundMessageAdmin(MessageTextMixin, admin.ModelAdmin):
         """One chat's messages and replies, in the order they happened."""
         from chatbot.models import ConversationState
 
-        inbound = list(InboundMessage.objects.filter(chat_id=chat_id).order_by("id").prefetch_related("replies")[:500])
+        inbound = list(
+            InboundMessage.objects.filter(chat_id=chat_id).defer("audio", "attachment").order_by("id")
+            .prefetch_related("replies")[:500]
+        )
         conversation = ConversationState.objects.filter(conversation_id=chat_id).prefetch_related("participants").first()
         context = {
             "conversation": conversation,

@@ -7,7 +7,13 @@
    reply goes out later through ``GATEWAY_URL/send-text``.
 
 The presence of ``message_id`` selects the shape. Bad input is a 400 (413 for
-an oversized voice note) with a JSON body that names the problem.
+an oversized voice note or file) with a JSON body that names the problem.
+
+The queued shape also carries photos and PDFs (a Pix receipt, a category
+proof): ``media_base64`` with its ``mimetype`` (``image/jpeg``,
+``image/png``, ``image/webp``, ``image/heic`` or ``application/pdf``) and an
+optional ``filename``; ``text`` is then the caption. They reach the
+conversation engine as an attachment, in a turn of their own.
 
 ``/whatsapp/cloud`` (``CloudWebhookView``, below) is the Cloud API channel's
 webhook: same accept, same pipeline.
@@ -15,12 +21,15 @@ webhook: same accept, same pipeline.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import (
@@ -44,7 +53,14 @@ from chatbot.audio import AudioTooLarge, decode_audio_base64
 from congress.errors import InvalidValue
 from whatsapp import metrics
 from whatsapp.channels import cloud
-from whatsapp.services import INFRA_ERRORS, AudioRejected, message_accept
+from whatsapp.services import (
+    INFRA_ERRORS,
+    AttachmentRejected,
+    AudioRejected,
+    attachment_too_large_text,
+    attachment_type,
+    message_accept,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,19 +91,37 @@ class QueuedInputSerializer(serializers.Serializer):
     text = serializers.CharField(required=False, allow_blank=True, allow_null=True, default="", trim_whitespace=False)
     push_name = serializers.CharField(required=False, allow_blank=True, allow_null=True, default="")
     timestamp = serializers.IntegerField(required=False, allow_null=True, min_value=0, default=None)
-    audio_base64 = serializers.CharField(required=False, allow_blank=True, allow_null=True, default=None, trim_whitespace=False)
-    mimetype = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=100, default="")
+    audio_base64 = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default=None, trim_whitespace=False,
+        help_text="A voice note, base64 (with an audio mimetype).",
+    )
+    media_base64 = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, default=None, trim_whitespace=False,
+        help_text="A photo or PDF, base64 (a Pix receipt, a category proof); text is then its caption."
+        " At most MAX_ATTACHMENT_BYTES decoded (413 beyond).",
+    )
+    mimetype = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=100, default="",
+        help_text="The MIME type of audio_base64 (audio/ogg...) or of media_base64: image/jpeg, image/png,"
+        " image/webp, image/heic or application/pdf.",
+    )
+    filename = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=255, default="",
+        help_text="The file's name, e.g. comprovante.pdf (media_base64 only).",
+    )
 
     def validate_text(self, value: str | None) -> str:
         return _check_text_length(value or "")
 
     def validate(self, attrs: dict) -> dict:
-        for key in ("number", "jid", "push_name", "mimetype"):
+        for key in ("number", "jid", "push_name", "mimetype", "filename"):
             attrs[key] = (attrs.get(key) or "").strip()
         if not attrs["number"] and not attrs["jid"]:
             raise serializers.ValidationError({"number": "Send number or jid: they identify the conversation."})
-        if not attrs["text"].strip() and not attrs.get("audio_base64"):
-            raise serializers.ValidationError({"text": "Send text or audio_base64."})
+        if attrs.get("audio_base64") and attrs.get("media_base64"):
+            raise serializers.ValidationError({"media_base64": "Send audio_base64 or media_base64, not both."})
+        if not attrs["text"].strip() and not attrs.get("audio_base64") and not attrs.get("media_base64"):
+            raise serializers.ValidationError({"text": "Send text, audio_base64 or media_base64."})
         return attrs
 
 
@@ -138,6 +172,19 @@ class WhatsAppView(APIView):
                 },
                 request_only=True,
             ),
+            OpenApiExample(
+                "Queued, a photo or PDF (caption in text)",
+                value={
+                    "message_id": "3EB0C431C2A2",
+                    "number": "5561999990000",
+                    "jid": "5561999990000@s.whatsapp.net",
+                    "text": "segue o comprovante",
+                    "media_base64": "JVBERi0xLjQK…",
+                    "mimetype": "application/pdf",
+                    "filename": "comprovante.pdf",
+                },
+                request_only=True,
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -158,10 +205,16 @@ class WhatsAppView(APIView):
         serializer = QueuedInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        audio = None
+        audio = attachment = None
+        media, mimetype = data["audio_base64"], data["mimetype"]
         try:
-            if data["audio_base64"] and not data["text"].strip():
-                audio = decode_audio_base64(data["audio_base64"], data["mimetype"] or "audio/ogg")
+            if data["media_base64"]:
+                if mimetype.lower().startswith("audio/"):
+                    media = data["media_base64"]  # a voice note sent as media: same as audio_base64
+                else:
+                    attachment = decode_attachment_base64(data["media_base64"], mimetype)
+            if media and not data["text"].strip():
+                audio = decode_audio_base64(media, mimetype or "audio/ogg")
             result = message_accept(
                 message_id=data["message_id"],
                 number=data["number"],
@@ -170,15 +223,38 @@ class WhatsAppView(APIView):
                 push_name=data["push_name"],
                 timestamp=data["timestamp"],
                 audio=audio,
-                mimetype=data["mimetype"],
+                mimetype=mimetype if attachment is None else "",
                 source="api",
+                attachment=attachment,
+                attachment_mimetype=mimetype if attachment is not None else "",
+                attachment_name=data["filename"] if attachment is not None else "",
             )
-        except (AudioTooLarge, AudioRejected) as exc:
+        except (AudioTooLarge, AudioRejected, AttachmentRejected) as exc:
             raise PayloadTooLarge(exc.message) from None
         except InvalidValue as exc:
             raise BadRequest(exc.message) from None
         code = status.HTTP_202_ACCEPTED if result.status == "queued" else status.HTTP_200_OK
         return Response({"status": result.status, "message_id": result.message_id}, status=code)
+
+
+def decode_attachment_base64(value: str, mimetype: str) -> bytes:
+    """The bytes of ``media_base64``; raise ``InvalidValue`` (bad base64, a
+    type the engine does not take) or ``AttachmentRejected`` (too large),
+    checking the size before decoding so a huge body costs nothing."""
+    if attachment_type(mimetype) is None:
+        raise InvalidValue(
+            _("Formato de arquivo não suportado (%(mimetype)s): envie uma foto (JPG, PNG, WebP ou HEIC) ou um PDF.")
+            % {"mimetype": mimetype[:100] or "sem mimetype"}
+        )
+    value = value.strip()
+    if value.startswith("data:") and "," in value:  # tolerate a data: URL
+        value = value.split(",", 1)[1]
+    if len(value) > (settings.MAX_ATTACHMENT_BYTES + 2) // 3 * 4 + 4:
+        raise AttachmentRejected(attachment_too_large_text())
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidValue(_("O campo media_base64 não contém base64 válido.")) from None
 
 
 # --- /whatsapp/cloud: the WhatsApp Cloud API webhook (CONTRACT §3) ------------------------

@@ -11,6 +11,8 @@ order, with ONE reply; this module only decides the burst's extent:
   the window of the one before it.
 * It ends at a message that completes something on its own (``completes``):
   that burst is answered at once, without waiting for the window.
+* A file (a photo or PDF: a Pix receipt, a proof) is never merged: it is a
+  burst of its own, answered at once, and it ends the burst before it.
 * It ends at ``MAX_MESSAGES`` messages, or when the next text would make the
   joined text longer than ``MAX_MESSAGE_CHARS`` (the engine reads no more).
 * Otherwise, while its last message is the chat's newest and younger than the
@@ -55,13 +57,15 @@ class Pending:
     id: int
     created_at: dt.datetime
     text: str  # its content as known now ("" for a voice note not transcribed yet)
+    attachment: bool = False  # a photo or PDF: answered in a turn of its own
 
 
 @dataclass(frozen=True)
 class Plan:
     size: int  # how many of the oldest pending messages form the burst (0: none pending)
     wait: float  # seconds to wait before answering it; 0 = answer now
-    # Why it ends there: "complete" (a message completed the step), "question"
+    # Why it ends there: "complete" (a message completed the step), "file"
+    # (a photo or PDF, alone; or the burst before one), "question"
     # (a question follows: it gets a turn of its own), "gap" (the
     # next message came more than a window later), "full" (size or length),
     # "quiet" (a window passed since its last message), "waited" (the longest
@@ -84,6 +88,10 @@ def plan_burst(
         return Plan(0, 0.0, "none")
     size, chars = 0, 0
     for message in pending:
+        if message.attachment:
+            # A file is never joined to text: the engine reads it as a file.
+            # The messages before it are answered now, then the file alone.
+            return Plan(size or 1, 0.0, "file")
         if size:
             previous = pending[size - 1]
             if (message.created_at - previous.created_at).total_seconds() > window:

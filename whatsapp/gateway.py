@@ -7,8 +7,8 @@ pipeline's outbound delivery reaches WhatsApp through this process, the only
 one that holds the connected client.
 
 neonize dispatches events one at a time and a slow handler delays every other
-event, so the handler only parses and hands the work (voice-note download,
-the database insert) to a small pool: one single-thread executor per hash
+event, so the handler only parses and hands the work (voice-note and file
+download, the database insert) to a small pool: one single-thread executor per hash
 bucket of chats, which keeps each chat's messages in arrival order.
 
 A message the business itself sends from its phone (or another linked
@@ -31,6 +31,7 @@ import hmac
 import json
 import logging
 import math
+import mimetypes
 import mmap
 import random
 import re
@@ -163,10 +164,33 @@ class IncomingMessage:
     audio_mimetype: str = ""
     audio_length: int = 0
     sender_alt: str = ""  # the sender's other id: the phone JID of an @lid sender, or the reverse
+    # A photo or document (a Pix receipt, a category proof): "image" or
+    # "document"; ``text`` is then its caption.
+    file_kind: str = ""
+    file_mimetype: str = ""
+    file_name: str = ""
+    file_length: int = 0
 
     @property
     def chat_key(self) -> str:
         return self.number or self.jid
+
+
+def file_part(message: Any) -> tuple[str, Any, Any] | None:
+    """``(kind, media, container)`` of a photo or document WhatsApp lets us
+    download: ``media`` is the ``ImageMessage``/``DocumentMessage``,
+    ``container`` the ``Message`` to hand to ``download_any`` (a document
+    with a caption may come wrapped in ``documentWithCaptionMessage``).
+    None for anything else, and for media without a key and a path (nothing
+    to download: such a message is read by its caption alone)."""
+    for container in (message, message.documentWithCaptionMessage.message):
+        for field, kind in (("imageMessage", "image"), ("documentMessage", "document")):
+            if container.HasField(field):
+                media = getattr(container, field)
+                if media.mediaKey and (media.directPath or media.URL):
+                    return kind, media, container
+                return None
+    return None
 
 
 def _answerable_source(source: Any, *, accept_groups: bool) -> bool:
@@ -183,7 +207,8 @@ def _answerable_source(source: Any, *, accept_groups: bool) -> bool:
 def parse_message_event(ev: Any, *, accept_groups: bool = False) -> IncomingMessage | None:
     """Read a neonize ``MessageEv``; None for what the bot must not answer:
     our own messages, status broadcasts, newsletters, groups (unless
-    ``accept_groups``) and messages with neither text nor audio."""
+    ``accept_groups``) and messages with neither text, audio nor a photo or
+    document to download."""
     info = ev.Info
     source = info.MessageSource
     if not _answerable_source(source, accept_groups=accept_groups):
@@ -201,10 +226,23 @@ def parse_message_event(ev: Any, *, accept_groups: bool = False) -> IncomingMess
 
     message = ev.Message
     text = extract_text(message) or ""
-    is_audio = not text and message.HasField("audioMessage")
-    if not text.strip() and not is_audio:
+    file = file_part(message)
+    if file is not None and not text:
+        text = file[1].caption  # a document wrapped with its caption
+    is_audio = not text and file is None and message.HasField("audioMessage")
+    if not text.strip() and not is_audio and file is None:
         return None
     audio = message.audioMessage
+    file_fields = {}
+    if file is not None:
+        kind, media, _container = file
+        guessed = mimetypes.guess_type(media.fileName)[0] if kind == "document" and media.fileName else None
+        file_fields = {
+            "file_kind": kind,
+            "file_mimetype": media.mimetype or guessed or ("image/jpeg" if kind == "image" else ""),
+            "file_name": media.fileName if kind == "document" else "",
+            "file_length": int(media.fileLength),
+        }
     timestamp = int(info.Timestamp) if info.Timestamp else None
     return IncomingMessage(
         message_id=info.ID,
@@ -220,6 +258,7 @@ def parse_message_event(ev: Any, *, accept_groups: bool = False) -> IncomingMess
         audio_mimetype=audio.mimetype if is_audio else "",
         audio_length=int(audio.fileLength) if is_audio else 0,
         sender_alt=sender_alt,
+        **file_fields,
     )
 
 
@@ -446,16 +485,28 @@ class GatewayHandler:
             close_old_connections()
 
     def handle(self, client: Any, ev: Any, incoming: IncomingMessage) -> None:
-        """Download a voice note if any (at once: WhatsApp's media links
-        expire), then accept the message."""
+        """Download a voice note, photo or document if any (at once:
+        WhatsApp's media links expire), then accept the message."""
+        from whatsapp.services import AttachmentRejected, attachment_too_large_reply, attachment_unsupported_reply
+
         set_request_id(new_request_id())
         try:
             audio = None
+            file_fields: dict[str, Any] = {}
             if incoming.is_audio:
                 if incoming.audio_length > settings.MAX_AUDIO_BYTES:
                     self._say(client, incoming, _("Seu áudio é longo demais para eu ouvir. Pode escrever ou mandar um áudio mais curto?"))
                     return
                 audio = client.download_any(ev.Message)
+            elif incoming.file_kind:
+                content = self._file_download(client, ev, incoming)
+                if content is None:
+                    return  # the sender was told why
+                file_fields = {
+                    "attachment": content,
+                    "attachment_mimetype": incoming.file_mimetype,
+                    "attachment_name": incoming.file_name,
+                }
             result = self.accept(
                 message_id=incoming.message_id,
                 number=incoming.number,
@@ -467,15 +518,61 @@ class GatewayHandler:
                 mimetype=incoming.audio_mimetype,
                 source="gateway",
                 sender_alt=incoming.sender_alt,
+                **file_fields,
             )
             if self.typing and getattr(result, "status", "") == "queued":
                 self._typing(client, incoming.jid)
+        except AttachmentRejected:
+            self._say(client, incoming, attachment_too_large_reply())
         except InvalidValue as exc:
             logger.warning("whatsapp.gateway_rejected message_id=%s reason=%s", incoming.message_id, exc.message)
+            if incoming.file_kind:  # a file that is not what it says: never silence
+                self._say(client, incoming, attachment_unsupported_reply())
         except Exception:
             logger.exception("whatsapp.gateway_accept_error message_id=%s", incoming.message_id)
         finally:
             set_request_id(None)
+
+    # A photo or document whose download fails is tried this many times,
+    # this far apart (seconds), before the sender is asked to send it again.
+    FILE_DOWNLOAD_ATTEMPTS = 3
+    FILE_DOWNLOAD_BACKOFF_S = 0.5
+
+    def _file_download(self, client: Any, ev: Any, incoming: IncomingMessage) -> bytes | None:
+        """The photo's or document's bytes; None, after telling the sender
+        why, when it is of a type the engine does not take, larger than
+        MAX_ATTACHMENT_BYTES, or cannot be downloaded."""
+        from neonize.exc import NeonizeError
+
+        from whatsapp.services import (
+            attachment_too_large_reply,
+            attachment_type,
+            attachment_unopened_reply,
+            attachment_unsupported_reply,
+        )
+
+        if attachment_type(incoming.file_mimetype) is None:
+            logger.info("whatsapp.gateway_file_refused message_id=%s type=%s", incoming.message_id, incoming.file_mimetype)
+            self._say(client, incoming, attachment_unsupported_reply())
+            return None
+        if incoming.file_length > settings.MAX_ATTACHMENT_BYTES:
+            logger.info("whatsapp.gateway_file_too_large message_id=%s bytes=%s", incoming.message_id, incoming.file_length)
+            self._say(client, incoming, attachment_too_large_reply())
+            return None
+        part = file_part(ev.Message)
+        container = part[2] if part is not None else ev.Message
+        for attempt in range(1, self.FILE_DOWNLOAD_ATTEMPTS + 1):
+            try:
+                return client.download_any(container)
+            except NeonizeError as exc:
+                logger.warning(
+                    "whatsapp.gateway_file_download_failed message_id=%s attempt=%s error=%s",
+                    incoming.message_id, attempt, exc,
+                )
+                if attempt < self.FILE_DOWNLOAD_ATTEMPTS:
+                    time.sleep(self.FILE_DOWNLOAD_BACKOFF_S * attempt)
+        self._say(client, incoming, attachment_unopened_reply())
+        return None
 
     def handle_phone(self, phone: PhoneMessage) -> None:
         """A person typed on the business phone: open a handoff for the chat

@@ -8,9 +8,11 @@ drain   -> ``chat_drain``: under the chat's lock, process its pending messages
            of quick messages is answered as one turn once the window has
            passed since its last message: the drain task comes back then
            (a countdown), it never sleeps.
-process -> transcribe a voice note, run the engine turn, and in ONE transaction
-           save the state (version check), mark the inbound done and insert
-           the reply; enqueue its delivery on commit.
+process -> transcribe a voice note (or open a photo or PDF: downloaded when
+           the channel handed over an id), run the engine turn, and in ONE
+           transaction save the state (version check), mark the inbound
+           done (dropping the file's bytes) and insert the reply; enqueue
+           its delivery on commit.
 send    -> ``outbox_deliver``: under the chat's outbox lock, deliver the chat's
            pending replies in order through each one's channel
            (whatsapp/channels/); transient failure -> backoff and retry.
@@ -34,6 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import redis
 from django.conf import settings
@@ -59,6 +62,9 @@ from whatsapp import debounce, metrics
 from whatsapp.channels import ChannelError, MediaTooLarge, ReplyHeld, get_channel
 from whatsapp.models import Channel, InboundMessage, MessageEvent, OutboundMessage
 
+if TYPE_CHECKING:
+    from chatbot.engine import Attachment
+
 logger = logging.getLogger(__name__)
 
 # Infrastructure trouble: nothing wrong with the message, try the task again.
@@ -83,6 +89,88 @@ class AudioRejected(InvalidValue):
     """The voice note is larger than MAX_AUDIO_BYTES (the API answers 413)."""
 
 
+class AttachmentRejected(InvalidValue):
+    """The photo or PDF is larger than MAX_ATTACHMENT_BYTES (the API answers 413)."""
+
+
+# --- files: photos and PDFs (Pix receipts, category proofs) --------------------------------
+
+# The types the engine takes, with the aliases gateways send for them.
+ATTACHMENT_TYPES = ("image/jpeg", "image/png", "image/webp", "image/heic", "application/pdf")
+_TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png",
+                 "image/heif": "image/heic", "application/x-pdf": "application/pdf"}
+_HEIC_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+
+
+def attachment_type(mimetype: str | None) -> str | None:
+    """``mimetype`` as one of ATTACHMENT_TYPES (parameters and case dropped,
+    aliases resolved), or None when it is not a type the engine takes."""
+    mime = (mimetype or "").split(";")[0].strip().lower()
+    mime = _TYPE_ALIASES.get(mime, mime)
+    return mime if mime in ATTACHMENT_TYPES else None
+
+
+def sniff_attachment_type(data: bytes) -> str | None:
+    """The type the file's own signature says, among ATTACHMENT_TYPES."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[4:8] == b"ftyp" and data[8:12] in _HEIC_BRANDS:
+        return "image/heic"
+    if b"%PDF-" in data[:1024]:  # readers allow bytes before the header
+        return "application/pdf"
+    return None
+
+
+def attachment_check(data: bytes, mimetype: str | None) -> str:
+    """Check a photo or PDF; its type (the file's own signature wins over a
+    wrong label). Raises ``AttachmentRejected`` when it is larger than
+    MAX_ATTACHMENT_BYTES and ``InvalidValue`` when it is empty, of a type the
+    engine does not take, or not what it says it is."""
+    declared = attachment_type(mimetype)
+    if declared is None:
+        raise InvalidValue(_("Formato de arquivo não suportado: envie uma foto (JPG, PNG, WebP ou HEIC) ou um PDF."))
+    if not data:
+        raise InvalidValue(_("O arquivo está vazio."))
+    if len(data) > settings.MAX_ATTACHMENT_BYTES:
+        raise AttachmentRejected(attachment_too_large_text())
+    sniffed = sniff_attachment_type(data)
+    if sniffed is None:
+        raise InvalidValue(_("O arquivo não parece ser uma foto (JPG, PNG, WebP ou HEIC) nem um PDF."))
+    return sniffed
+
+
+def attachment_too_large_text() -> str:
+    return _("O arquivo é grande demais (máximo de %(mb)s MB).") % {"mb": _megabytes(settings.MAX_ATTACHMENT_BYTES)}
+
+
+# What a participant is told about a file the engine will not get (the
+# worker's replies, and the neonize gateway's when it cannot take one).
+def attachment_unopened_reply() -> str:
+    return _("Não consegui abrir o arquivo. Pode enviar de novo?")
+
+
+def attachment_unsupported_reply() -> str:
+    return _("Só consigo abrir fotos (JPG, PNG, WebP ou HEIC) e arquivos PDF. Pode enviar o arquivo em um desses formatos?")
+
+
+def attachment_too_large_reply() -> str:
+    return f"{attachment_too_large_text()} {_('Pode enviar uma foto ou um PDF menor?')}"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0").replace(".", ",")
+
+
+def _clean_filename(name: str) -> str:
+    """The file's own name only (no folders, no control characters), at most 200 characters."""
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name[-200:]
+
+
 @dataclass(frozen=True)
 class AcceptResult:
     status: str  # "queued" | "duplicate"
@@ -100,10 +188,13 @@ def backoff_seconds(attempt: int, *, base: float, cap: float) -> float:
 
 
 def message_check(
-    *, message_id: str, number: str, jid: str, text: str, audio: bytes | None, mimetype: str, media_id: str = ""
-) -> None:
-    """Validate one incoming message; raise ``InvalidValue`` (or ``AudioRejected``).
-    A ``media_id`` stands for a voice note the worker downloads later."""
+    *, message_id: str, number: str, jid: str, text: str, audio: bytes | None, mimetype: str, media_id: str = "",
+    attachment: bytes | None = None, attachment_mimetype: str = "",
+) -> str:
+    """Validate one incoming message; raise ``InvalidValue`` (or
+    ``AudioRejected``, ``AttachmentRejected``). A ``media_id`` stands for a
+    voice note, or with ``attachment_mimetype`` for a file, that the worker
+    downloads later (and checks then). Returns the file's type as stored."""
     from chatbot.audio import AudioTooLarge, check_audio_bytes, check_mimetype
 
     if not _ID.match(message_id):
@@ -116,10 +207,16 @@ def message_check(
         raise InvalidValue("jid must look like 5561999990000@s.whatsapp.net.")
     if len(text) > settings.MAX_MESSAGE_CHARS:
         raise InvalidValue(f"text is longer than {settings.MAX_MESSAGE_CHARS} characters.")
-    if not text.strip() and audio is None and not media_id:
-        raise InvalidValue("Send text or audio_base64.")
+    if not text.strip() and audio is None and not media_id and attachment is None:
+        raise InvalidValue("Send text, audio_base64 or media_base64.")
     if media_id and not _ID.match(media_id):
         raise InvalidValue("media_id must be 1-128 printable characters.")
+    if attachment is not None:
+        return attachment_check(attachment, attachment_mimetype)
+    if attachment_mimetype:
+        if not media_id:
+            raise InvalidValue("A file needs its bytes or its media_id.")
+        return attachment_type(attachment_mimetype) or attachment_mimetype.strip()[:100]
     if audio is not None or media_id:
         check_mimetype(mimetype or "audio/ogg")
     if audio is not None:
@@ -127,6 +224,7 @@ def message_check(
             check_audio_bytes(audio)
         except AudioTooLarge as exc:
             raise AudioRejected(exc.message) from None
+    return ""
 
 
 def _sent_at(timestamp: float | None) -> dt.datetime | None:
@@ -154,6 +252,9 @@ def message_accept(
     channel: str = Channel.GATEWAY,
     media_id: str = "",
     sender_alt: str = "",
+    attachment: bytes | None = None,
+    attachment_mimetype: str = "",
+    attachment_name: str = "",
 ) -> AcceptResult:
     """Store one incoming WhatsApp message and queue it; the same for every
     channel (the REST view, the neonize gateway, the Cloud API webhook).
@@ -164,6 +265,11 @@ def message_accept(
 
     ``channel`` is where the reply will leave from; ``media_id`` names a
     voice note the channel hands over as an id (the worker downloads it).
+
+    A photo or PDF (a Pix receipt, a category proof) comes as ``attachment``
+    bytes, or as ``media_id`` with ``attachment_mimetype`` (downloaded by
+    the worker); ``text`` is then its caption, and it is answered in a turn
+    of its own (never merged into a burst).
 
     Returns ``status="queued"`` for a new message and ``"duplicate"`` when
     ``message_id`` is already stored (then nothing else happens). Raises
@@ -178,12 +284,16 @@ def message_accept(
     sender_alt = (sender_alt or "").strip()
     if not _JID.match(sender_alt):
         sender_alt = ""
-    if text.strip():
-        audio, media_id = None, ""  # a caption or typed text wins over the attachment
-    message_check(
-        message_id=message_id, number=number, jid=jid, text=text, audio=audio, mimetype=mimetype, media_id=media_id
+    is_file = attachment is not None or bool((attachment_mimetype or "").strip())
+    if is_file:
+        audio, mimetype = None, ""  # the file is what the engine reads; text is its caption
+    elif text.strip():
+        audio, media_id = None, ""  # typed text (or a caption) wins over the voice note
+    attachment_mimetype = message_check(
+        message_id=message_id, number=number, jid=jid, text=text, audio=audio, mimetype=mimetype, media_id=media_id,
+        attachment=attachment, attachment_mimetype=attachment_mimetype or "",
     )
-    has_audio = audio is not None or bool(media_id)
+    has_audio = not is_file and (audio is not None or bool(media_id))
     chat_id = number or jid
     request_id = get_request_id() or new_request_id()
     fields = {
@@ -201,6 +311,9 @@ def message_accept(
         "mimetype": (mimetype or ("audio/ogg" if has_audio else ""))[:100],
         "sent_at": _sent_at(timestamp),
         "request_id": request_id,
+        "attachment": attachment,
+        "attachment_mimetype": attachment_mimetype[:100],
+        "attachment_name": _clean_filename(attachment_name) if is_file else "",
     }
     inbound_id = _inbound_insert(fields, source=source)
     if inbound_id is None:
@@ -216,14 +329,14 @@ def message_accept(
     # own will wait for the window anyway: its drain is scheduled for then,
     # instead of a drain now that would only reschedule itself.
     window = settings.WA_DEBOUNCE_MS / 1000
-    if window and not debounce.may_complete(text):
+    if window and not is_file and not debounce.may_complete(text):
         transaction.on_commit(lambda: _enqueue_drain_after_window(chat_id, window), robust=True)
     else:
         transaction.on_commit(lambda: enqueue_drain(chat_id), robust=True)
     metrics.ACCEPTED.labels(source).inc()
     logger.info(
-        "whatsapp.accepted message_id=%s inbound=%s chat=%s audio=%s source=%s",
-        message_id, inbound_id, chat_id, has_audio, source,
+        "whatsapp.accepted message_id=%s inbound=%s chat=%s audio=%s file=%s source=%s",
+        message_id, inbound_id, chat_id, has_audio, attachment_mimetype or "-", source,
     )
     return AcceptResult(status="queued", message_id=message_id, inbound_id=inbound_id)
 
@@ -393,7 +506,8 @@ def _burst_rows_sql() -> str:
     table, states = InboundMessage._meta.db_table, ConversationState._meta.db_table
     # Table and column names come from the models, values are parameters.
     return (
-        "SELECT m.id, m.created_at, m.text, m.has_audio, m.transcript, s.registration_step, s.data"  # noqa: S608
+        "SELECT m.id, m.created_at, m.text, m.has_audio, m.transcript, m.attachment_mimetype <> '',"  # noqa: S608
+        " s.registration_step, s.data"
         f" FROM {table} m LEFT JOIN {states} s ON s.conversation_id = m.chat_id"
         " WHERE m.chat_id = %s AND m.status = %s ORDER BY m.id LIMIT %s"
     )
@@ -411,26 +525,29 @@ def _claim_burst_sql() -> str:
 
 def _burst_rows(chat_id: str) -> tuple[list[tuple], str, dict]:
     """The chat's oldest pending messages (id, created_at, text, has_audio,
-    transcript), at most one more than a burst holds, with the
+    transcript, is a file), at most one more than a burst holds, with the
     conversation's registration step and flow data (idle for a new chat).
     On PostgreSQL one statement."""
     from chatbot.models import ConversationState
 
     limit = debounce.MAX_MESSAGES + 1
     if connection.vendor != "postgresql":
-        rows = list(
-            _pending(chat_id).order_by("id").values_list("id", "created_at", "text", "has_audio", "transcript")[:limit]
-        )
+        rows = [
+            (*row[:5], bool(row[5]))
+            for row in _pending(chat_id).order_by("id").values_list(
+                "id", "created_at", "text", "has_audio", "transcript", "attachment_mimetype"
+            )[:limit]
+        ]
         state = ConversationState.objects.filter(conversation_id=chat_id).values_list("registration_step", "data").first()
     else:
         with connection.cursor() as cursor:
             cursor.execute(_burst_rows_sql(), [chat_id, InboundMessage.Status.PENDING, limit])
             fetched = cursor.fetchall()
-        rows = [row[:5] for row in fetched]
-        data = fetched[0][6] if fetched else None
+        rows = [row[:6] for row in fetched]
+        data = fetched[0][7] if fetched else None
         if isinstance(data, str):
             data = ConversationState._meta.get_field("data").from_db_value(data, None, connection)
-        state = (fetched[0][5], data) if fetched and fetched[0][5] is not None else None
+        state = (fetched[0][6], data) if fetched and fetched[0][6] is not None else None
     if state is None:
         return rows, "idle", {}
     return rows, state[0], state[1] if isinstance(state[1], dict) else {}
@@ -450,8 +567,8 @@ def _claim_burst(chat_id: str, *, window: float) -> tuple[list[InboundMessage], 
     if not rows:
         return [], False, debounce.Plan(0, 0.0, "none"), 0
     plan = debounce.plan_burst(
-        [debounce.Pending(id=pk, created_at=at, text=transcript if audio and not text else text)
-         for pk, at, text, audio, transcript in rows],
+        [debounce.Pending(id=pk, created_at=at, text=transcript if audio and not text else text, attachment=is_file)
+         for pk, at, text, audio, transcript, is_file in rows],
         now=timezone.now(),
         window=window,
         max_chars=settings.MAX_MESSAGE_CHARS,
@@ -640,7 +757,9 @@ def _answer_sql() -> str:
     inbound_table, outbound_table = InboundMessage._meta.db_table, OutboundMessage._meta.db_table
     # Table and column names come from the models, values are parameters.
     return (
-        f"WITH done AS (UPDATE {inbound_table} SET status = %s, processed_at = %s, last_error = ''"  # noqa: S608
+        # A file's bytes go with the answer (personal data the engine has
+        # handed on); its type and name stay for the admin.
+        f"WITH done AS (UPDATE {inbound_table} SET status = %s, processed_at = %s, last_error = '', attachment = NULL"  # noqa: S608
         " WHERE id = %s AND status = %s RETURNING id, channel, chat_id, number, jid, request_id),"
         f" reply AS (INSERT INTO {outbound_table} (inbound_id, kind, channel, chat_id, number, jid, text, status,"
         " attempts, last_error, next_attempt_at, request_id, created_at, sent_at, provider_message_id, interactive)"
@@ -656,7 +775,8 @@ def _inbound_answer(inbound: InboundMessage, *, reply: str, detail: str, interac
     """Inside the turn's transaction: mark the message done (only if still
     pending), insert its reply (with the choices it offers, ``interactive``)
     and its "processed" event. False when it was not pending any more
-    (someone else answered it): the caller rolls back.
+    (someone else answered it): the caller rolls back. A file's bytes are
+    dropped with it (its type and name stay).
 
     On PostgreSQL ONE statement (the status-guarded UPDATE feeding both
     INSERTs): one round trip where the ORM needs three.
@@ -664,7 +784,7 @@ def _inbound_answer(inbound: InboundMessage, *, reply: str, detail: str, interac
     now = timezone.now()
     if connection.vendor != "postgresql":
         answered = InboundMessage.objects.filter(pk=inbound.pk, status=InboundMessage.Status.PENDING).update(
-            status=InboundMessage.Status.DONE, processed_at=now, last_error=""
+            status=InboundMessage.Status.DONE, processed_at=now, last_error="", attachment=None
         )
         if not answered:
             return False
@@ -695,7 +815,7 @@ def _inbound_merge(merged: Sequence[InboundMessage], *, into: InboundMessage, st
     ids = [message.pk for message in merged]
     closed = InboundMessage.objects.filter(pk__in=ids, status=InboundMessage.Status.PENDING).update(
         status=status, processed_at=timezone.now(), last_error=detail[:2000], answered_with=into,
-        **({"audio": None} if status == InboundMessage.Status.DONE else {}),
+        **({"audio": None, "attachment": None} if status == InboundMessage.Status.DONE else {}),
     )
     if closed != len(ids):
         return False
@@ -714,7 +834,8 @@ def _finish_without_turn(
     with transaction.atomic():
         changes = {"status": status, "processed_at": timezone.now(), "last_error": detail[:2000]}
         if status == InboundMessage.Status.DONE:
-            changes["audio"] = None  # keep a failed one's recording for "reprocess"
+            # Keep a failed one's recording or file for "reprocess".
+            changes["audio"] = changes["attachment"] = None
         closed = InboundMessage.objects.filter(pk=inbound.pk, status=InboundMessage.Status.PENDING).update(**changes)
         if not closed:
             return False
@@ -781,6 +902,63 @@ def _audio_download_failed(inbound: InboundMessage, exc: ChannelError, *, backof
     return Outcome.DONE, 0.0
 
 
+def _file_unopened(inbound: InboundMessage, reply: str, detail: str) -> tuple[Outcome, float]:
+    """A file the engine will not get: answered with ``reply`` (never
+    silence), its bytes dropped, the reason in its event row."""
+    if _finish_without_turn(
+        inbound,
+        status=InboundMessage.Status.DONE,
+        reply=reply,
+        kind=OutboundMessage.Kind.REPLY,
+        event=MessageEvent.Kind.FAILED,
+        detail=detail,
+    ):
+        logger.warning("whatsapp.file_unopened inbound=%s reason=%s", inbound.pk, detail)
+    return Outcome.DONE, 0.0
+
+
+def _attachment_download_failed(inbound: InboundMessage, exc: ChannelError, *, backoff: float) -> tuple[Outcome, float]:
+    """A file the channel could not hand over: retried while that may help
+    (as a voice note's), else answered with a request to send it again."""
+    if exc.transient and inbound.attempts < settings.WA_PROCESS_MAX_ATTEMPTS:
+        _record_error(inbound, str(exc))
+        MessageEvent.objects.create(inbound=inbound, kind=MessageEvent.Kind.RETRY, detail=f"media: {exc}"[:500])
+        metrics.RETRIES.labels("media").inc()
+        logger.warning("whatsapp.media_retry inbound=%s error=%s", inbound.pk, exc)
+        return Outcome.RETRY, backoff
+    reply = attachment_too_large_reply() if isinstance(exc, MediaTooLarge) else attachment_unopened_reply()
+    return _file_unopened(inbound, reply, f"file download failed: {exc}")
+
+
+def _open_attachment(
+    inbound: InboundMessage, *, channel, backoff: float
+) -> tuple[Attachment | None, Callable[[], tuple[Outcome, float]] | None]:
+    """The file of ``inbound`` as the engine takes it (downloaded first when
+    the channel handed over only an id), or what answering it without a
+    turn takes (a retry, or a short explanation) when it cannot be had."""
+    from chatbot.engine import Attachment
+
+    content, mimetype = inbound.attachment, inbound.attachment_mimetype
+    if attachment_type(mimetype) is None:  # not worth downloading (a .docx, a video sent as a document)
+        return None, functools.partial(_file_unopened, inbound, attachment_unsupported_reply(), f"file type {mimetype}")
+    if content is None and inbound.media_id:
+        try:
+            content, mimetype = channel.download_attachment(inbound)
+        except ChannelError as exc:
+            return None, functools.partial(_attachment_download_failed, inbound, exc, backoff=backoff)
+    if content is None:
+        return None, functools.partial(_file_unopened, inbound, attachment_unopened_reply(), "the file has no bytes")
+    content = bytes(content)
+    try:
+        mimetype = attachment_check(content, mimetype)
+    except AttachmentRejected:
+        return None, functools.partial(_file_unopened, inbound, attachment_too_large_reply(), "file too large")
+    except InvalidValue as exc:
+        reply = attachment_unsupported_reply() if attachment_type(mimetype) is None else attachment_unopened_reply()
+        return None, functools.partial(_file_unopened, inbound, reply, f"file refused: {exc.message}")
+    return Attachment(content=content, mimetype=mimetype, filename=inbound.attachment_name), None
+
+
 class _AlreadyAnswered(Exception):
     """Raised inside the turn's transaction to roll it back: a previous
     holder of the chat's lock answered this message meanwhile."""
@@ -833,6 +1011,10 @@ def inbound_process(
     "done" update each roll it back. ``claimed``: ``_claim_next`` already
     counted this attempt.
 
+    A photo or PDF reaches the engine as its ``attachment`` (its caption as
+    the text); one that cannot be had is retried like a voice note's
+    download, or answered with a short explanation.
+
     ``merged``: a burst's messages before ``inbound`` (WA_DEBOUNCE_MS),
     claimed with it. The turn reads every message's text (or transcript)
     joined by newlines, in order; ``inbound``, the burst's last message,
@@ -880,10 +1062,17 @@ def inbound_process(
         outcome, delay = inbound_process(inbound=burst[index - 1], merged=burst[: index - 1], keeper=keeper, claimed=True)
         return (Outcome.SPLIT if outcome is not Outcome.RETRY else outcome), delay
     text = "\n".join(message.content for message in burst if message.content.strip()) if merged else inbound.content
+    attachment = None
+    if inbound.attachment_mimetype and not merged:  # a file is never merged (debounce.plan_burst)
+        attachment, unopened = _open_attachment(inbound, channel=channel, backoff=backoff)
+        if unopened is not None:
+            return unopened()
 
     try:
         with transaction.atomic():
-            result = conversation_turn(conversation_id=inbound.chat_id, text=text, push_name=inbound.push_name, lock=False)
+            result = conversation_turn(
+                conversation_id=inbound.chat_id, text=text, push_name=inbound.push_name, lock=False, attachment=attachment
+            )
             if not keeper.held():
                 raise LockLost(f"lost the lock of {inbound.chat_id} during the turn")
             if merged and not _inbound_merge(

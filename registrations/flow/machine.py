@@ -50,6 +50,7 @@ from registrations.flow.texts import (
     _suggestion_prompt,
     _summary,
     _which_field,
+    tickets_for,
 )
 from registrations.flow.types import (
     ABANDONED,
@@ -220,6 +221,8 @@ def _flow_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             return corrected
     if state.step == Step.CONFIRMING:
         return _confirm_turn(state, text, ctx)
+    if state.step == Step.ASKING_TICKET:
+        return _ticket_turn(state, text, ctx)
     keeps = not re.search(r"[@\d]", text) and (
         _keeps_value(text) or read_yes_no(text) == "yes" or bool(_CONFIRM_RE.search(_words(text)))
     )
@@ -529,8 +532,11 @@ def _next(
     notes = list(notes or [])
     effects = list(effects or [])
     pending = state.pending if (state.pending or {}).get("kind") == "offer_resend" else None
+    state = _ticket_settle(state, ctx)
     if state.missing:
         nxt = replace(state, step=FIELD_STEP[state.missing[0]], editing=None, pending=pending)
+    elif _ticket_missing(state, ctx):
+        nxt = replace(state, step=Step.ASKING_TICKET, editing=None, pending=None)
     else:
         nxt = replace(state, step=Step.CONFIRMING, editing=None, pending=None)
     prompt = _prompt(nxt, ctx)
@@ -555,10 +561,50 @@ def _next(
     return nxt, [message], effects
 
 
+def _ticket_fields(option: Any) -> dict[str, Any]:
+    return {"ticket": option.id, "ticket_name": option.name, "ticket_price": "" if option.full else option.price_text}
+
+
+def _ticket_settle(state: FlowState, ctx: FlowContext) -> FlowState:
+    """Keep the ticket consistent with the profile: dropped when it no longer fits, chosen when only one does."""
+    if not state.fields.get("profile") or not ctx.tickets:
+        return state
+    options = tickets_for(ctx, state.fields.get("profile"))
+    fields = dict(state.fields)
+    if fields.get("ticket") and all(str(option.id) != str(fields["ticket"]) for option in options):
+        for key in ("ticket", "ticket_name", "ticket_price"):
+            fields.pop(key, None)
+    if not fields.get("ticket") and len(options) == 1:
+        fields.update(_ticket_fields(options[0]))
+    return replace(state, fields=fields) if fields != dict(state.fields) else state
+
+
+def _ticket_missing(state: FlowState, ctx: FlowContext) -> bool:
+    return not state.fields.get("ticket") and len(tickets_for(ctx, state.fields.get("profile"))) > 1
+
+
+def _ticket_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
+    """The `asking_ticket` step: a category by its number or its name."""
+    options = tickets_for(ctx, state.fields.get("profile"))
+    if not options:
+        return _next(state, ctx)
+    chosen = match_profile(text, tuple(options))
+    if chosen is not None:
+        nxt = replace(state, fields={**state.fields, **_ticket_fields(chosen)}, editing=None)
+        return _next(nxt, ctx, prefix=_("Anotado: categoria *%(ticket)s*. 🎟️") % {"ticket": chosen.name})
+    if ctx.understood.question:
+        return state, [_back_to(_prompt(state, ctx))], [AskQuestion(text)]
+    return state, [_("Não entendi qual categoria. 🤔") + "\n\n" + _prompt(state, ctx)], []
+
+
 def _go_back(state: FlowState, ctx: FlowContext) -> Turn:
     """"voltar": the previous question, showing what it holds now."""
     if state.step == Step.ASKING_STATE:
         nxt = replace(state, step=Step.ASKING_CITY, editing="city" if state.fields.get("city") else None, pending=None)
+        return nxt, [_("↩️ Voltando uma pergunta.") + "\n\n" + _prompt(nxt, ctx)], []
+    if state.step == Step.CONFIRMING and state.fields.get("ticket") and len(tickets_for(ctx, state.fields.get("profile"))) > 1:
+        fields = {key: value for key, value in state.fields.items() if key not in ("ticket", "ticket_name", "ticket_price")}
+        nxt = replace(state, step=Step.ASKING_TICKET, fields=fields, pending=None)
         return nxt, [_("↩️ Voltando uma pergunta.") + "\n\n" + _prompt(nxt, ctx)], []
     walking_back = (state.pending or {}).get("kind") == "walking_back"
     if state.editing and not walking_back and not [name for name in state.missing if name != state.editing]:
@@ -708,8 +754,17 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             consent_version=str(fields.get("consent_version") or ""),
             district=str(fields.get("district") or ""),
             for_other=state.other,
+            ticket_id=int(fields["ticket"]) if fields.get("ticket") else None,
         )
         return state, [], [RegisterParticipant(data)]
+    if _TICKET_WORDS_RE.search(_words(text)) and len(tickets_for(ctx, state.fields.get("profile"))) > 1:
+        # "quero trocar a categoria": choose again, then back to the summary.
+        fields = {key: value for key, value in state.fields.items() if key not in ("ticket", "ticket_name", "ticket_price")}
+        nxt = replace(state, step=Step.ASKING_TICKET, fields=fields, pending=None)
+        chosen_now = match_profile(text, tuple(tickets_for(ctx, state.fields.get("profile"))), numbers=False)
+        if chosen_now is not None:
+            return _ticket_turn(nxt, text, ctx)
+        return nxt, [_prompt(nxt, ctx)], []
     chosen = read_choice(text, len(FIELDS))
     if chosen is not None:
         return _edit_at_summary(state, FIELDS[chosen - 1], text, ctx)
@@ -737,6 +792,7 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     return state, [_("Não entendi. Responda *sim* para confirmar a inscrição, ou o número do dado que quer corrigir (1 a %(n)d).") % {"n": len(FIELDS)}], []
 
 
+_TICKET_WORDS_RE = re.compile(r"\b(categoria|ingresso|lote|meia|inteira)\b")
 _CONFIRM_RE = re.compile(
     r"^(nada\s+)?(ta\s+|esta\s+)?(tudo\s+)?(certinho|certo|correto)\b|\b(confirm\w*|comfirm\w*|conffirm\w*|"
     r"pode finalizar|finaliza\w*|pode seguir|pode prosseguir)\b"
@@ -1023,6 +1079,12 @@ def after_register(state: FlowState, result: RegisterResult, ctx: FlowContext) -
         # Someone else's registration: the conversation's own one stays the owner's.
         done = FlowState(step=Step.COMPLETED, participant_id=state.participant_id,
                          others=(*state.others, result.participant_id))
+        if result.replies:
+            return done, [
+                _("📝 Inscrição de *%(name)s* registrada.") % {"name": state.fields.get("full_name", "")}
+                + "\n\n" + result.replies[0],
+                *result.replies[1:],
+            ]
         return done, [
             _(
                 "✅ *Inscrição de %(name)s confirmada!* Enviamos a confirmação para *%(email)s*.\n\n"
@@ -1033,6 +1095,13 @@ def after_register(state: FlowState, result: RegisterResult, ctx: FlowContext) -
         ]
     if result.outcome in ("created", "reactivated"):
         done = FlowState(step=Step.COMPLETED, participant_id=result.participant_id, others=state.others)
+        if result.replies:
+            # Payment due, waitlist: what payments says, then how to follow up.
+            return done, [
+                *result.replies,
+                _("Para ver a situação da sua inscrição a qualquer momento, diga *minha inscrição*."),
+            ]
+        code = ("\n\n" + _("Seu nº de inscrição: *%(code)s*") % {"code": result.code}) if result.code else ""
         return done, [
             _(
                 "✅ *Inscrição confirmada!* Te esperamos no *%(event)s*.\n\nEnviamos a confirmação para *%(email)s* "
@@ -1040,6 +1109,7 @@ def after_register(state: FlowState, result: RegisterResult, ctx: FlowContext) -
                 "*minha inscrição*. Se tiver dúvidas sobre o evento, pode perguntar por aqui!"
             )
             % {"event": ctx.event_name or _("evento"), "email": email}
+            + code
         ]
     if result.outcome == "already_registered":
         done = FlowState(step=Step.COMPLETED, participant_id=result.participant_id, others=state.others)

@@ -8,7 +8,14 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from registrations import validators as v
-from registrations.flow.types import MODE_AMEND, FlowContext, FlowState, OtherRegistration, OwnRegistration
+from registrations.flow.types import (
+    MODE_AMEND,
+    FlowContext,
+    FlowState,
+    OtherRegistration,
+    OwnRegistration,
+    TicketOption,
+)
 from registrations.steps import FIELDS
 from registrations.steps import RegistrationStep as Step
 
@@ -153,6 +160,8 @@ def _prompt(state: FlowState, ctx: FlowContext) -> str:
         text = _("Qual é o seu *perfil*? Responda com o número ou o nome:\n%(options)s") % {
             "options": _profiles_menu(ctx)
         }
+    elif step == Step.ASKING_TICKET:
+        return _tickets_prompt(state, ctx)
     elif step == Step.CONFIRMING:
         return _summary(state.fields, person=_person(state) if state.other else "")
     else:
@@ -222,10 +231,36 @@ def _display(fields: Mapping[str, Any], name: str, *, mask: bool = False) -> str
     return str(value)
 
 
+def tickets_for(ctx: FlowContext, profile_id: Any) -> list[TicketOption]:
+    """The ticket categories the chosen profile may pick (a category with no profiles fits all)."""
+    try:
+        pid = int(profile_id)
+    except (TypeError, ValueError):
+        return []
+    return [option for option in ctx.tickets if not option.profile_ids or pid in option.profile_ids]
+
+
+def _ticket_line(option: TicketOption) -> str:
+    extra = _("esgotada — lista de espera") if option.full else option.price_text
+    return f"{option.name} — {extra}" if extra else option.name
+
+
+def _tickets_prompt(state: FlowState, ctx: FlowContext) -> str:
+    options = tickets_for(ctx, state.fields.get("profile"))
+    menu = "\n".join(f"{index}. {_ticket_line(option)}" for index, option in enumerate(options, start=1))
+    return _("Qual *categoria de inscrição*? Responda com o número ou o nome:\n%(options)s") % {"options": menu}
+
+
 def _summary(fields: Mapping[str, Any], *, person: str = "") -> str:
     lines = [
         f"{index}. {field_label(name)}: {_display(fields, name)}" for index, name in enumerate(FIELDS, start=1)
     ]
+    if fields.get("ticket_name"):
+        # Not numbered: "categoria" (or "trocar categoria") at the summary chooses again.
+        ticket = str(fields["ticket_name"])
+        if fields.get("ticket_price"):
+            ticket = f"{ticket} — {fields['ticket_price']}"
+        lines.append(_("🎟️ Categoria: %(ticket)s") % {"ticket": ticket})
     if person:
         return _(
             "📋 *Confira os dados de %(person)s:*\n%(lines)s\n\nEstá tudo certo? Responda *sim* para confirmar a "
@@ -265,6 +300,16 @@ def _own_summary(own: OwnRegistration) -> str:
         f"{index}. {field_label(name)}: {_display(fields, name, mask=True)}"
         for index, name in enumerate(FIELDS, start=1)
     ]
+    if own.status_line:
+        # Paid registration: where it stands (amount due, waitlist, code) first, in words.
+        hints = (
+            _("Para corrigir um dado, diga *corrigir*. Para cancelar, *cancelar minha inscrição*.")
+            if own.active
+            else _("Para se inscrever de novo, diga *quero me inscrever*.")
+        )
+        return _("📋 *Sua inscrição*\n%(status)s\n\n%(lines)s\n\n%(hints)s") % {
+            "status": own.status_line, "lines": "\n".join(lines), "hints": hints,
+        }
     if not own.active:
         return _(
             "📋 *Sua inscrição está cancelada.*\n%(lines)s\n\nPara se inscrever de novo, diga *quero me inscrever*."

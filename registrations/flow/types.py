@@ -54,6 +54,18 @@ class ProfileOption:
 
 
 @dataclass(frozen=True)
+class TicketOption:
+    """A ticket category the participant may choose (matched like a profile: by number or name)."""
+
+    id: int
+    name: str
+    price_text: str = ""  # "R$ 480,00 (1º lote)", "gratuita"
+    profile_ids: tuple[int, ...] = ()  # empty: any profile
+    full: bool = False  # every seat held: choosing it joins the waitlist
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class OwnRegistration:
     """The conversation's own Participant, for self-service (shown only to its owner)."""
 
@@ -70,6 +82,8 @@ class OwnRegistration:
     profile_id: int | None = None
     city_ibge_code: int | None = None
     district: str = ""
+    # Where the registration stands, in words (status, amount due, code), from payments.
+    status_line: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,7 @@ class FlowContext:
     whatsapp_phone: str = ""
     region: tuple[str, ...] = ()
     relatives: tuple[tuple[str, bool], ...] = ()  # (name, active) of the registrations in ``FlowState.others``
+    tickets: tuple[TicketOption, ...] = ()  # the event's active ticket categories (none: a free event)
 
 
 @dataclass(frozen=True)
@@ -196,6 +211,7 @@ class RegistrationData:
     consent_version: str
     district: str = ""
     for_other: bool = False  # registered by someone else from this conversation (spouse, child...)
+    ticket_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +259,9 @@ class RegisterResult:
     outcome: str
     participant_id: int | None = None
     field: str | None = None  # "cpf" or "email" for a duplicate
+    status: str = "confirmed"  # the registration's status once placed (payments)
+    code: str = ""  # the registration code
+    replies: tuple[str, ...] = ()  # what payments says about it (amount due, Pix, waitlist), when not plainly confirmed
 
 
 @dataclass(frozen=True)

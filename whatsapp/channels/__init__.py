@@ -15,7 +15,10 @@ A channel is one module here exposing:
 * ``on_processing(inbound) -> None``: called once when the worker starts on a
   message (read receipt, typing indicator); best effort, never raises;
 * ``download_audio(inbound) -> tuple[bytes, str]``: the voice note's bytes
-  and MIME type when the channel hands over a media id instead of bytes.
+  and MIME type when the channel hands over a media id instead of bytes;
+* ``download_attachment(inbound) -> tuple[bytes, str]``: the same for a photo
+  or PDF (``InboundMessage.attachment_mimetype``), at most
+  MAX_ATTACHMENT_BYTES.
 
 Adding a channel = one module + one line in ``_MODULES`` + one value in
 ``models.Channel`` (and its entry point, e.g. a webhook view).
@@ -56,10 +59,12 @@ class ReplyHeld(ChannelError):
 
 
 class MediaTooLarge(ChannelError):
-    """The voice note is larger than MAX_AUDIO_BYTES (permanent)."""
+    """The media is larger than its limit (MAX_AUDIO_BYTES for a voice note,
+    MAX_ATTACHMENT_BYTES for a photo or PDF); permanent."""
 
-    def __init__(self, size: int) -> None:
-        super().__init__(f"voice note of {size} bytes is larger than MAX_AUDIO_BYTES", transient=False)
+    def __init__(self, size: int, limit: str = "MAX_AUDIO_BYTES") -> None:
+        what = "voice note" if limit == "MAX_AUDIO_BYTES" else "file"
+        super().__init__(f"{what} of {size} bytes is larger than {limit}", transient=False)
 
 
 @dataclass(frozen=True)

@@ -383,30 +383,41 @@ def on_processing(inbound: InboundMessage) -> None:
 
 
 def download_audio(inbound: InboundMessage) -> tuple[bytes, str]:
-    """The voice note's bytes and MIME type: ``GET /{media-id}`` gives a URL
-    valid for minutes, fetched at once with the same token."""
+    """The voice note's bytes and MIME type (at most MAX_AUDIO_BYTES)."""
+    return _download(inbound, limit=settings.MAX_AUDIO_BYTES, limit_name="MAX_AUDIO_BYTES",
+                     fallback_mimetype=inbound.mimetype or "audio/ogg")
+
+
+def download_attachment(inbound: InboundMessage) -> tuple[bytes, str]:
+    """The photo's or PDF's bytes and MIME type (at most MAX_ATTACHMENT_BYTES)."""
+    return _download(inbound, limit=settings.MAX_ATTACHMENT_BYTES, limit_name="MAX_ATTACHMENT_BYTES",
+                     fallback_mimetype=inbound.attachment_mimetype)
+
+
+def _download(inbound: InboundMessage, *, limit: int, limit_name: str, fallback_mimetype: str) -> tuple[bytes, str]:
+    """``GET /{media-id}`` gives a URL valid for minutes, fetched at once with
+    the same token; never more than ``limit`` bytes are read."""
     if not inbound.media_id:
         raise GraphError("no media id to download", transient=False)
-    limit = settings.MAX_AUDIO_BYTES
     meta = _json(_request("GET", f"{_base_url()}/{inbound.media_id}"))
     url, size = meta.get("url"), meta.get("file_size")
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
         raise GraphError("media metadata without a download URL", transient=False)
     if isinstance(size, int | str) and str(size).isdigit() and int(size) > limit:
-        raise MediaTooLarge(int(size))
+        raise MediaTooLarge(int(size), limit_name)
     response = _request("GET", url, preload=False)
     chunks, total = [], 0
     try:
         for chunk in response.stream(64 * 1024):
             total += len(chunk)
             if total > limit:
-                raise MediaTooLarge(total)
+                raise MediaTooLarge(total, limit_name)
             chunks.append(chunk)
     except (urllib3.exceptions.HTTPError, OSError) as exc:
         raise GraphError(f"media download interrupted: {exc.__class__.__name__}", transient=True) from exc
     finally:
         response.release_conn()
-    mimetype = str(meta.get("mime_type") or inbound.mimetype or "audio/ogg")[:100]
+    mimetype = str(meta.get("mime_type") or fallback_mimetype)[:100]
     return b"".join(chunks), mimetype
 
 
@@ -458,7 +469,9 @@ _CAPTIONED = ("image", "video", "document")
 
 def inbound_content(message: dict) -> tuple[str, str, str] | None:
     """(text, media id, MIME type) of one ``messages[]`` item, or None when it
-    is nothing the bot reads (a sticker, a reaction, a location...)."""
+    is nothing the bot reads (a sticker, a reaction, a location...). For a
+    photo or a document the text is its caption; the file itself is
+    ``inbound_attachment``'s."""
     kind = message.get("type")
     body = message.get(kind) if isinstance(kind, str) else None
     body = body if isinstance(body, dict) else {}
@@ -480,6 +493,36 @@ def inbound_content(message: dict) -> tuple[str, str, str] | None:
     if kind in _CAPTIONED and body.get("caption"):
         return str(body["caption"]), "", ""
     return None
+
+
+@dataclass(frozen=True)
+class InboundFile:
+    """A photo or document of one ``messages[]`` item: the worker downloads it."""
+
+    media_id: str
+    mimetype: str
+    filename: str = ""
+
+
+# Files handed to the engine as an attachment (Pix receipts, category proofs).
+_ATTACHMENTS = ("image", "document")
+
+
+def inbound_attachment(message: dict) -> InboundFile | None:
+    """The photo or document of one ``messages[]`` item (its caption is
+    ``inbound_content``'s text), or None. Whatever its declared type: the
+    worker checks what it downloads and answers a type it cannot take with
+    a short explanation, never silence."""
+    kind = message.get("type")
+    body = message.get(kind) if kind in _ATTACHMENTS else None
+    if not isinstance(body, dict) or not body.get("id"):
+        return None
+    filename = body.get("filename") if kind == "document" else ""
+    return InboundFile(
+        media_id=str(body["id"]),
+        mimetype=str(body.get("mime_type") or "application/octet-stream"),
+        filename=str(filename) if isinstance(filename, str) else "",
+    )
 
 
 def webhook_process(payload: dict) -> WebhookOutcome:
@@ -587,7 +630,9 @@ def _message_accept(message: Any, names: dict[str, str], outcome: WebhookOutcome
     if not isinstance(message, dict):
         raise InvalidValue("a message that is not an object")
     wamid, sender, kind = str(message.get("id") or ""), str(message.get("from") or ""), message.get("type")
-    content = inbound_content(message)
+    content, attached = inbound_content(message), inbound_attachment(message)
+    if attached is not None:
+        content = (content[0] if content else "", attached.media_id, "")
     if content is None or not (content[0].strip() or content[1]):
         _ignore(outcome, "type", f"type={str(kind)[:40]} message_id={wamid[:128]}")
         return
@@ -604,6 +649,8 @@ def _message_accept(message: Any, names: dict[str, str], outcome: WebhookOutcome
         timestamp=_timestamp(message.get("timestamp")),
         media_id=media_id,
         mimetype=mimetype,
+        attachment_mimetype=attached.mimetype if attached else "",
+        attachment_name=clean_text(attached.filename) if attached else "",
         source="cloud",
         channel=Channel.CLOUD,
     )

@@ -28,3 +28,7 @@ def on_processing(inbound: InboundMessage) -> None:
 
 def download_audio(inbound: InboundMessage) -> tuple[bytes, str]:
     raise ChannelError("the gateway hands voice notes over as bytes; there is nothing to download", transient=False)
+
+
+def download_attachment(inbound: InboundMessage) -> tuple[bytes, str]:
+    raise ChannelError("the gateway hands files over as bytes; there is nothing to download", transient=False)
