@@ -23,9 +23,13 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from chatbot.knowledge import format_price
 from congress.errors import CongressError
 from registrations.models import Participant
 from registrations.validators import format_phone, mask_cpf
+
+
+QR_CID = "checkin-qr"
 
 
 class EmailError(CongressError):
@@ -52,6 +56,11 @@ def confirmation_context(participant: Participant) -> dict:
         "phone": phone,
         "profile": participant.profile.name,
         "same_day": event.starts_on == event.ends_on,
+        "ticket": (participant.ticket.name + (f" ({participant.lot_name})" if participant.lot_name else ""))
+        if participant.ticket_id
+        else "",
+        "amount_paid": format_price(participant.amount) if participant.paid_at and participant.amount else "",
+        "qr_cid": QR_CID if participant.code else "",
     }
 
 
@@ -71,6 +80,17 @@ def confirmation_message(participant: Participant) -> EmailMultiAlternatives:
         reply_to=reply_to,
     )
     message.attach_alternative(html, "text/html")
+    if participant.code:
+        # The check-in QR (the signed registration code), inline in the HTML (cid:) and as a file.
+        from email.mime.image import MIMEImage
+
+        from registrations.codes import qr_png
+
+        image = MIMEImage(qr_png(participant.code), _subtype="png")
+        image.add_header("Content-ID", f"<{QR_CID}>")
+        image.add_header("Content-Disposition", "inline", filename=f"{participant.code}.png")
+        message.attach(image)
+        message.mixed_subtype = "related"
     return message
 
 

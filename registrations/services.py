@@ -410,7 +410,7 @@ def confirmation_email_send(*, participant_id: int) -> bool:
     if claimed_at is None:
         logger.info("Confirmation e-mail for participant %s already sent, claimed or not due", participant_id)
         return False
-    participant = Participant.objects.select_related("profile__event").get(pk=participant_id)
+    participant = Participant.objects.select_related("profile__event", "ticket").get(pk=participant_id)
     try:
         send_message(confirmation_message(participant))
     except EmailError:

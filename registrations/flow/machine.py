@@ -215,6 +215,10 @@ def _flow_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             + "\n\n"
             + _prompt(state, ctx)
         ], []
+    if state.step == Step.CONFIRMING and not ctx.understood.question:
+        again = _ticket_again(state, text, ctx)
+        if again is not None:
+            return again
     if intent == "correct" and ctx.understood.field and not ctx.understood.question:
         corrected = _correct(state, ctx.understood.field, text, ctx)
         if corrected is not None:
@@ -597,6 +601,18 @@ def _ticket_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     return state, [_("Não entendi qual categoria. 🤔") + "\n\n" + _prompt(state, ctx)], []
 
 
+def _ticket_again(state: FlowState, text: str, ctx: FlowContext) -> Turn | None:
+    """"quero trocar a categoria" at the summary: choose again (at once when the message names one)."""
+    options = tickets_for(ctx, state.fields.get("profile"))
+    if len(options) < 2 or not _TICKET_WORDS_RE.search(_words(text)):
+        return None
+    fields = {key: value for key, value in state.fields.items() if key not in ("ticket", "ticket_name", "ticket_price")}
+    nxt = replace(state, step=Step.ASKING_TICKET, fields=fields, pending=None)
+    if match_profile(text, tuple(options), numbers=False) is not None:
+        return _ticket_turn(nxt, text, ctx)
+    return nxt, [_prompt(nxt, ctx)], []
+
+
 def _go_back(state: FlowState, ctx: FlowContext) -> Turn:
     """"voltar": the previous question, showing what it holds now."""
     if state.step == Step.ASKING_STATE:
@@ -757,14 +773,6 @@ def _confirm_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
             ticket_id=int(fields["ticket"]) if fields.get("ticket") else None,
         )
         return state, [], [RegisterParticipant(data)]
-    if _TICKET_WORDS_RE.search(_words(text)) and len(tickets_for(ctx, state.fields.get("profile"))) > 1:
-        # "quero trocar a categoria": choose again, then back to the summary.
-        fields = {key: value for key, value in state.fields.items() if key not in ("ticket", "ticket_name", "ticket_price")}
-        nxt = replace(state, step=Step.ASKING_TICKET, fields=fields, pending=None)
-        chosen_now = match_profile(text, tuple(tickets_for(ctx, state.fields.get("profile"))), numbers=False)
-        if chosen_now is not None:
-            return _ticket_turn(nxt, text, ctx)
-        return nxt, [_prompt(nxt, ctx)], []
     chosen = read_choice(text, len(FIELDS))
     if chosen is not None:
         return _edit_at_summary(state, FIELDS[chosen - 1], text, ctx)
