@@ -235,8 +235,8 @@ def _charge_create(participant: Participant, *, now: dt.datetime) -> Payment | N
         brcode = static_brcode(
             key=settings.PIX_KEY,
             amount=participant.amount,
-            merchant_name=settings.PIX_MERCHANT_NAME or str(participant.profile.event.name),
-            merchant_city=settings.PIX_MERCHANT_CITY or participant.profile.event.city,
+            merchant_name=settings.PIX_MERCHANT_NAME or str(participant.profile.event.name) or "CONGRESSO",
+            merchant_city=settings.PIX_MERCHANT_CITY or participant.profile.event.city or "BRASIL",
             txid=txid,
         )
     payment = Payment.objects.create(
@@ -508,9 +508,9 @@ def payment_check(payment: Payment, *, actor: str = SYSTEM_ACTOR, quiet: bool = 
     except PixApiError as error:
         logger.warning("Pix API lookup of %s failed: %s", payment.txid, error)
         return "error"
-    if charge.status != "CONCLUIDA":
+    if not charge.concluded:
         return "pending"
-    if Decimal(charge.amount) != payment.amount:
+    if Decimal(charge.amount) != payment.amount or not charge.paid_for(payment.amount):
         logger.error("Pix charge %s CONCLUIDA with %s, due %s: not marked paid", payment.txid, charge.amount, payment.amount)
         return "mismatch"
     e2e = charge.paid_e2e_ids[0] if charge.paid_e2e_ids else None

@@ -41,6 +41,8 @@ def create_charge(self, payment_id: int) -> None:
             )
             raise self.retry(exc=error, countdown=countdown) from error
         logger.error("Pix charge for payment %s could not be created: %s", payment_id, error)
+    except ValueError as error:  # a txid, amount or expiry the API would refuse: a bug, never retried
+        logger.error("Pix charge for payment %s refused before the call: %s", payment_id, error)
 
 
 @shared_task(bind=True, max_retries=CHARGE_MAX_RETRIES, acks_late=True, ignore_result=True)
