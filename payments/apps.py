@@ -5,3 +5,6 @@ from django.utils.translation import gettext_lazy as _
 class PaymentsConfig(AppConfig):
     name = "payments"
     verbose_name = _("Pagamentos")
+
+    def ready(self) -> None:
+        from payments import checks  # noqa: F401 - registers the checks

@@ -159,7 +159,8 @@ def conversation_anonymize(*, conversation_id: str, actor: str, keep_relatives: 
         for p in participants:
             participant_anonymize(participant=p, actor=actor, now=now)
         messages = inbound.update(
-            chat_id=anon_id, number="", jid="", push_name="", text=ERASED, audio=None, transcript="", last_error=""
+            chat_id=anon_id, number="", jid="", push_name="", text=ERASED, audio=None, transcript="", last_error="",
+            attachment=None, attachment_name="",
         )
         messages += OutboundMessage.objects.filter(chat_id=conversation_id).update(
             chat_id=anon_id, number="", jid="", text=ERASED, last_error=""
@@ -204,6 +205,13 @@ def participant_anonymize(*, participant: Participant, actor: str, now=None) -> 
         status=Participant.Status.CANCELLED,
     )
     RegistrationEvent.objects.filter(participant=participant).update(detail="")
+    from payments.models import Review
+    from payments.services import charges_cancel_for
+
+    # Receipts and proofs are documents about the person: the files go; the
+    # decisions (who approved what, when) stay for the accounts.
+    Review.objects.filter(participant=participant).update(content=None, filename="", size=0)
+    charges_cancel_for(participant, reason="dados apagados (LGPD)", now=now)
     RegistrationEvent.objects.create(
         participant=participant, kind=RegistrationEvent.Kind.ANONYMIZED, actor=actor[:150], detail=_("Dados pessoais anonimizados.")
     )
@@ -255,7 +263,15 @@ def purge_personal_data(*, after_event_days: int, message_days: int | None, dry_
         old_lines = HandoffMessage.objects.filter(created_at__lt=cutoff).exclude(text=ERASED)
         counts["messages_erased"] += old_lines.count()
         if not dry_run:
-            old_in.update(text=ERASED, audio=None, transcript="")
+            old_in.update(text=ERASED, audio=None, transcript="", attachment=None)
+            from payments.models import Review
+
+            # Reviewed receipts and proofs: the decision stays, the file goes.
+            counts["files_erased"] = (
+                Review.objects.filter(created_at__lt=cutoff, content__isnull=False)
+                .exclude(status=Review.Status.PENDING)
+                .update(content=None, filename="", size=0)
+            )
             old_out.update(text=ERASED)
             old_lines.update(text=ERASED)
             idle.update(history=[])
