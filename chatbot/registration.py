@@ -322,13 +322,19 @@ def registration_choices(conversation: ConversationState, reply: str) -> flow.Ch
     """The options ``reply`` (the turn's last reply) offers where the
     conversation now stands (consent, a suggestion, the UF, the profile, the
     summary, self-service questions), for channels that render them; None
-    when it offers none. Reads no table: the profiles come from the
-    knowledge index the turn already loaded."""
+    when it offers none. Reads no table (the profiles come from the
+    knowledge index the turn already loaded) but at the ticket step."""
     state = flow.FlowState.from_data(conversation.registration_step, conversation.data)
     if state.step not in flow.IN_FLOW_STEPS and state.mode is None:
         return None
     index = get_knowledge_index()
-    ctx = flow.FlowContext(now=timezone.now(), profiles=_profile_options(index.event, index.profiles))
+    now = timezone.now()
+    tickets = ()
+    if state.step == RegistrationStep.ASKING_TICKET:
+        from payments.tickets import ticket_options
+
+        tickets = ticket_options(index.event, now=now)
+    ctx = flow.FlowContext(now=now, profiles=_profile_options(index.event, index.profiles), tickets=tickets)
     return flow.offered_choices(state, ctx, reply)
 
 

@@ -32,7 +32,7 @@ def pix_configuration(app_configs=None, **kwargs) -> list[Warning]:
             from chatbot.models import TicketCategory
 
             paid = TicketCategory.objects.filter(active=True, price__gt=0, event__is_active=True).exists()
-        except Exception:  # noqa: BLE001 - no database yet (first migrate): nothing to say
+        except Exception:
             paid = False
         if paid:
             warnings.append(

@@ -218,3 +218,20 @@ def test_no_pix_configured_still_records_what_is_due(tickets, settings):
     assert participant.status == Participant.Status.PENDING_PAYMENT
     assert "A organização vai te enviar como pagar" in reply
     assert not Payment.objects.exists()
+
+
+def test_the_ticket_step_offers_a_list_on_channels_that_render_one(tickets, static_pix):
+    from chatbot.engine import conversation_turn
+
+    chat_id = new_number()
+    for text in ("quero me inscrever", "sim", "Ana Lima", "ana.list@example.com", make_cpf(60), "(43) 98888-7777",
+                 "Londrina/PR"):
+        say(chat_id, text)
+    result = conversation_turn(conversation_id=chat_id, text="produtor rural")
+    assert result.step == "asking_ticket"
+    assert result.choices is not None and result.choices.kind == "list"
+    assert [(o.answer, o.title, o.description) for o in result.choices.options] == [
+        ("1", "Produtor rural", "R$ 320,00"), ("2", "Passe de um dia", "R$ 220,00"),
+    ]
+    # A tap answers with the option's id, read like the typed number.
+    assert "Passe de um dia" in say(chat_id, result.choices.options[1].answer)

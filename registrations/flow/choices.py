@@ -36,8 +36,10 @@ from registrations.flow.texts import (
     _fields_menu,
     _place_label,
     _profiles_menu,
+    _tickets_prompt,
     _which_field,
     field_label,
+    tickets_for,
 )
 from registrations.flow.types import MODE_CHOOSE_FIELD, MODE_CONFIRM_CANCEL, Choice, Choices, FlowContext, FlowState
 from registrations.steps import FIELDS, IN_FLOW_STEPS
@@ -146,6 +148,13 @@ def offered_choices(state: FlowState, ctx: FlowContext, reply: str) -> Choices |
         if cities and _candidates_menu(cities) in reply:
             return _place_choices(cities)
         return None
+    if step == Step.ASKING_TICKET and ctx.tickets and reply.endswith(_tickets_prompt(state, ctx)):
+        options = tickets_for(ctx, state.fields.get("profile"))
+        rows = [
+            (str(index), option.name, _("esgotada — lista de espera") if option.full else option.price_text)
+            for index, option in enumerate(options, start=1)
+        ]
+        return choice_list(rows, button=_("Ver categorias"))
     if step == Step.ASKING_PROFILE and ctx.profiles and _profiles_menu(ctx) in last:
         rows = [(str(index), profile.name, "") for index, profile in enumerate(ctx.profiles, start=1)]
         return choice_list(rows, button=_("Ver perfis"))
