@@ -27,7 +27,7 @@ def static_pix(settings):
 
 
 @pytest.fixture
-def tickets(event):
+def tickets(event):  # noqa: F811 - the imported fixture
     """The demo-like categories: two fit a rural producer (the ticket is asked), one fits an
     exhibitor (free: no ticket step), students need proof."""
     profiles = {profile.name: profile for profile in event.profiles.all()}

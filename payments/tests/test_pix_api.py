@@ -70,7 +70,7 @@ def test_paid_once_even_when_the_webhook_arrives_three_times(tickets, api_mode, 
     assert payment.status == Payment.Status.PAID and payment.end_to_end_id == item["endToEndId"]
     assert participant.status == Participant.Status.CONFIRMED and participant.paid_at is not None
     assert RegistrationEvent.objects.filter(participant=participant, kind=RegistrationEvent.Kind.PAID).count() == 1
-    assert len(fake_smtp.messages_to(f"p102@example.com")) == 1
+    assert len(fake_smtp.messages_to("p102@example.com")) == 1
     assert "Inscrição confirmada" in say(chat_id, "minha inscrição")
 
 
@@ -91,7 +91,7 @@ def test_not_paid_when_the_psp_does_not_confirm_the_amount_due(tickets, api_mode
 
 
 def test_a_wrong_secret_or_an_unknown_txid_changes_nothing(tickets, api_mode, settings):
-    chat_id, payment = _registered(api_mode, 105)
+    _chat_id, payment = _registered(api_mode, 105)
     item = api_mode.pay(payment.txid)
     gets_before = len(api_mode.cob_requests("GET"))
     for secret in ("wrong", SECRET[:-1], SECRET + "x"):
