@@ -263,7 +263,7 @@ def purge_personal_data(*, after_event_days: int, message_days: int | None, dry_
         old_lines = HandoffMessage.objects.filter(created_at__lt=cutoff).exclude(text=ERASED)
         counts["messages_erased"] += old_lines.count()
         if not dry_run:
-            old_in.update(text=ERASED, audio=None, transcript="", attachment=None)
+            old_in.update(text=ERASED, audio=None, transcript="", attachment=None, attachment_name="")
             from payments.models import Review
 
             # Reviewed receipts and proofs: the decision stays, the file goes.

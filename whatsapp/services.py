@@ -144,7 +144,7 @@ def attachment_check(data: bytes, mimetype: str | None) -> str:
 
 
 def attachment_too_large_text() -> str:
-    return _("O arquivo é grande demais (máximo de %(mb)s MB).") % {"mb": _megabytes(settings.MAX_ATTACHMENT_BYTES)}
+    return _("O arquivo é grande demais (máximo de %(size)s).") % {"size": _size_text(settings.MAX_ATTACHMENT_BYTES)}
 
 
 # What a participant is told about a file the engine will not get (the
@@ -161,8 +161,11 @@ def attachment_too_large_reply() -> str:
     return f"{attachment_too_large_text()} {_('Pode enviar uma foto ou um PDF menor?')}"
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f}".removesuffix(".0").replace(".", ",")
+def _size_text(size: int) -> str:
+    """``5 MB``, ``1,5 MB``, ``500 KB``: a limit as a person reads it (pt-BR)."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f}".removesuffix(".0").replace(".", ",") + " MB"
+    return f"{max(1, size // 1024)} KB"
 
 
 def _clean_filename(name: str) -> str:
