@@ -45,6 +45,11 @@ class StaleConversation(CongressError):
     transient = True
 
 
+def is_standalone(reply: str) -> bool:
+    """A Pix BR Code ("copia e cola"): sent alone so it can be copied in one go."""
+    return reply.startswith("000201") and "\n" not in reply and "br.gov.bcb.pix" in reply.lower()
+
+
 @dataclass(frozen=True)
 class Attachment:
     """A file the participant sent in the chat (a photo or a PDF): a Pix
@@ -70,7 +75,20 @@ class TurnResult:
 
     @property
     def reply(self) -> str:
+        """Everything in one text (``/chat``, the original gateway's synchronous shape)."""
         return "\n\n".join(self.replies)
+
+    @property
+    def message(self) -> str:
+        """The reply for a channel that can send several messages: without the ``standalone`` ones."""
+        return "\n\n".join(reply for reply in self.replies if not is_standalone(reply))
+
+    @property
+    def standalone(self) -> list[str]:
+        """Replies that go out as messages of their own, after ``message``: a Pix "copia e cola"
+        (on WhatsApp a long press copies a whole message, so it must be alone in one)."""
+        return [reply for reply in self.replies if is_standalone(reply)]
+
 
     @property
     def interactive(self) -> dict | None:

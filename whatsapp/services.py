@@ -1082,9 +1082,12 @@ def inbound_process(
                 merged, into=inbound, status=InboundMessage.Status.DONE, event=MessageEvent.Kind.PROCESSED
             ):
                 raise _AlreadyAnswered
-            if not _inbound_answer(inbound, reply=result.reply, detail=f"step={result.step} turns={result.turns}",
+            if not _inbound_answer(inbound, reply=result.message, detail=f"step={result.step} turns={result.turns}",
                                    interactive=result.interactive):
                 raise _AlreadyAnswered
+            for text in result.standalone:
+                # A Pix "copia e cola" alone in a message of its own, after the reply.
+                message_push(chat_id=inbound.chat_id, text=text, kind=OutboundMessage.Kind.NOTICE)
     except _AlreadyAnswered:
         return Outcome.DONE, 0.0  # answered by a previous holder; our turn was rolled back
     except (StaleConversation, LockLost) as exc:
