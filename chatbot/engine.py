@@ -646,11 +646,11 @@ def _turn(
                 from payments.chat import attachment_turn
 
                 # A receipt sent while a person holds the chat still reaches the review queue.
-                attachment_turn(state, attachment, now=now, silent=True)
+                attachment_turn(state, attachment, now=now, silent=True, caption=text)
         elif attachment is not None:
             from payments.chat import attachment_turn
 
-            replies = attachment_turn(state, attachment, now=now)
+            replies = attachment_turn(state, attachment, now=now, caption=text)
             text = text or _("[arquivo enviado]")
         else:
             replies = [r for r in _dispatch(state, text, event) if r]

@@ -306,6 +306,225 @@ def _event_docs(event: Event, ticket_docs: list[KnowledgeDoc], profiles: list[Pr
     return docs
 
 
+# --------------------------------------------------------------------------
+# Ticket documents: the price today, the lots, who may buy, the seats
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TicketDocs:
+    """The ticket documents of an event at one moment, and until when they hold."""
+
+    docs: list[KnowledgeDoc]
+    # The next moment they may read differently without an edit: a lot starts
+    # or ends, or (seats being limited) the seat counts are due again.
+    expire_at: dt.datetime | None = None
+
+    @property
+    def digest(self) -> str:
+        text = "\x1e".join(f"{doc.id}\x1f{doc.text}" for doc in self.docs)
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def format_moment(value: dt.datetime, *, until: bool = False) -> str:
+    """``01/04/2027`` at local midnight, else ``31/03/2027 às 18h``.
+
+    With ``until`` a midnight reads as the day before: a lot that ends on
+    01/04 at 0h is sold "até 31/03".
+    """
+    local = timezone.localtime(value)
+    if local.time() == dt.time.min:
+        day = local.date() - dt.timedelta(days=1) if until else local.date()
+        return f"{day:%d/%m/%Y}"
+    return _("%(day)s às %(time)s") % {"day": f"{local:%d/%m/%Y}", "time": format_time(local.time())}
+
+
+@dataclass(frozen=True)
+class _TicketFacts:
+    """What one category's documents say, computed once for the summary and its own document."""
+
+    category: TicketCategory
+    amount: Decimal
+    lot: TicketLot | None  # the current lot; None = the category's own price
+    after: str  # what it costs after the current lot ("" = nothing announced)
+    buyers: list[str]  # the active profiles that may choose it ([] = anyone)
+    full: bool
+
+
+def _current_lot(lots: list[TicketLot], lot_name: str, ends_at: dt.datetime | None) -> int | None:
+    return (
+        next((i for i, lot in enumerate(lots) if lot.name == lot_name and lot.ends_at == ends_at), None)
+        if lot_name
+        else None
+    )
+
+
+def _after_text(
+    category: TicketCategory, lots: list[TicketLot], current: int | None, *, now: dt.datetime, sold: dict[str, int]
+) -> str:
+    """The price that follows today's: the next lot still to come, or the category's price once the last lot ends."""
+    for lot in lots[current + 1 :] if current is not None else lots:
+        if (lot.ends_at is not None and lot.ends_at <= now) or (
+            lot.quantity is not None and sold.get(lot.name, 0) >= lot.quantity
+        ):
+            continue
+        price = format_price(lot.price)
+        if lot.starts_at is not None and lot.starts_at > now:
+            return _("a partir de %(when)s, %(price)s (%(lot)s)") % {
+                "when": format_moment(lot.starts_at),
+                "price": price,
+                "lot": lot.name,
+            }
+        return _("depois, %(price)s (%(lot)s)") % {"price": price, "lot": lot.name}
+    if current is not None and lots[current].ends_at is not None and category.price != lots[current].price:
+        return _("depois, %(price)s") % {"price": format_price(category.price)}
+    return ""
+
+
+def _today_text(facts: _TicketFacts) -> str:
+    """``R$ 480,00 (1º lote, inscrições até 31/03/2027)``."""
+    text = format_price(facts.amount)
+    lot = facts.lot
+    if lot is not None:
+        if lot.ends_at is not None:
+            until = _("inscrições até %(when)s") % {"when": format_moment(lot.ends_at, until=True)}
+            if lot.quantity is not None:
+                until += " " + _("ou enquanto durar")
+        else:
+            until = _("enquanto durar") if lot.quantity is not None else ""
+        text += f" ({lot.name}, {until})" if until else f" ({lot.name})"
+    return text
+
+
+def _summary_line(facts: _TicketFacts) -> str:
+    category = facts.category
+    if facts.amount <= 0:
+        line = f"• {category.name}: {format_price(facts.amount)}"
+    else:
+        line = f"• {category.name}: {_today_text(facts)}"
+        if facts.after:
+            line += f"; {facts.after}"
+    if category.description:
+        line += f" — {category.description.rstrip('.')}"
+    line += "."
+    if category.proof:
+        line += " " + _("Exige %(proof)s.") % {"proof": str(category.get_proof_display()).lower()}
+    if facts.full:
+        line += " " + _("*Esgotada — lista de espera.*")
+    return line
+
+
+def _category_text(facts: _TicketFacts) -> str:
+    category = facts.category
+    if facts.amount <= 0:
+        lines = [_("🎟️ *%(name)s*: gratuita — a inscrição é confirmada na hora.") % {"name": category.name}]
+    else:
+        lines = [f"🎟️ *{category.name}*: {_today_text(facts)}"]
+        if facts.after:
+            lines.append(facts.after[0].upper() + facts.after[1:] + ".")
+    if category.description:
+        lines.append(category.description[0].upper() + category.description[1:].rstrip(".") + ".")
+    if facts.buyers:
+        lines.append(_("Quem pode escolher: %(profiles)s.") % {"profiles": ", ".join(facts.buyers)})
+    else:
+        lines.append(_("Qualquer perfil pode escolher."))
+    if category.proof:
+        lines.append(
+            _(
+                "📎 Exige %(proof)s: na inscrição, envie aqui no chat a foto ou o PDF do comprovante; a organização confere."
+            )
+            % {"proof": str(category.get_proof_display()).lower()}
+        )
+    if facts.full:
+        lines.append(
+            _("⚠️ *Esgotada — lista de espera*: se uma vaga abrir, ela é oferecida aqui no chat a quem está na fila.")
+        )
+    return "\n".join(lines)
+
+
+def ticket_documents(event: Event, *, now: dt.datetime) -> TicketDocs:
+    """The "event:tickets" summary and one document per active category, as they read at ``now``.
+
+    Prices are the current lot's, by the rule the registration charges
+    (``payments.tickets.current_price``); a category whose seats, or the
+    event's, are all held reads "esgotada — lista de espera". Three queries
+    (categories, lots, profiles), and one more counting the held seats when
+    a capacity or a lot quantity is set, whatever the number of categories.
+    """
+    with translation.override(settings.LANGUAGE_CODE):
+        return _ticket_documents(event, now=now)
+
+
+def _ticket_documents(event: Event, *, now: dt.datetime) -> TicketDocs:
+    # payments imports this module (format_price): import it here.
+    from payments.tickets import current_price, seat_holders_q
+    from registrations.models import Participant
+
+    categories = list(event.tickets.filter(active=True).prefetch_related("lots", "profiles"))
+    if not categories:
+        return TicketDocs(docs=[])
+    lots = {c.pk: sorted(c.lots.all(), key=lambda lot: (lot.order, lot.pk)) for c in categories}
+    counted = event.capacity is not None or any(
+        c.capacity is not None or any(lot.quantity is not None for lot in lots[c.pk]) for c in categories
+    )
+    held: dict[int | None, dict[str, int]] = {}
+    if counted:
+        rows = (
+            Participant.objects.filter(seat_holders_q(now), profile__event=event)
+            .order_by()
+            .values("ticket_id", "lot_name")
+            .annotate(n=Count("id"))
+            .values_list("ticket_id", "lot_name", "n")
+        )
+        for ticket_id, lot_name, n in rows:
+            held.setdefault(ticket_id, {})[lot_name] = n
+    event_full = (
+        event.capacity is not None and sum(n for by_lot in held.values() for n in by_lot.values()) >= event.capacity
+    )
+
+    moments = [now + dt.timedelta(seconds=_SEATS_RECHECK_S)] if counted else []
+    all_facts: list[_TicketFacts] = []
+    for category in categories:
+        sold = held.get(category.pk, {})
+        category_lots = lots[category.pk]
+        price = current_price(category, now=now, lots=category_lots, sold=sold)
+        current = _current_lot(category_lots, price.lot_name, price.lot_ends_at)
+        moments += [m for lot in category_lots for m in (lot.starts_at, lot.ends_at) if m is not None and m > now]
+        profiles = sorted((p for p in category.profiles.all() if p.active), key=lambda p: (p.order, p.pk))
+        all_facts.append(
+            _TicketFacts(
+                category=category,
+                amount=price.amount,
+                lot=category_lots[current] if current is not None else None,
+                after=_after_text(category, category_lots, current, now=now, sold=sold),
+                buyers=[p.name for p in profiles],
+                full=event_full or (category.capacity is not None and sum(sold.values()) >= category.capacity),
+            )
+        )
+
+    lines = [_("💰 *Ingressos e valores*")]
+    if event_full:
+        lines.append(_("⚠️ As vagas do evento esgotaram: novas inscrições entram na *lista de espera*."))
+    lines += [_summary_line(facts) for facts in all_facts]
+    docs = [
+        KnowledgeDoc(
+            id="event:tickets",
+            title=_("Ingressos e preços"),
+            text="\n".join(lines),
+            kind=DocKind.EVENT,
+            keywords="preco, precos, valor, valores, quanto, custa, custo, ingresso, ingressos, taxa, pagar, "
+            "pago, categoria, lote, gratuito, gratis, reais",
+        )
+    ]
+    docs += [
+        KnowledgeDoc(
+            id=f"ticket:{facts.category.pk}", title=facts.category.name, text=_category_text(facts), kind=DocKind.TICKET
+        )
+        for facts in all_facts
+    ]
+    return TicketDocs(docs=docs, expire_at=min(moments, default=None))
+
+
 def _faq_docs(faqs: list[FAQEntry]) -> list[KnowledgeDoc]:
     return [
         KnowledgeDoc(
@@ -372,16 +591,20 @@ def _programme_docs(sessions: list[ProgrammeSession]) -> list[KnowledgeDoc]:
     return docs
 
 
-def knowledge_documents(event: Event | None) -> list[KnowledgeDoc]:
-    """All documents of ``event`` (pt-BR), freshly read from the database."""
+def knowledge_documents(event: Event | None, *, now: dt.datetime | None = None) -> list[KnowledgeDoc]:
+    """All documents of ``event`` (pt-BR), freshly read from the database; ticket prices as of ``now``."""
+    return _build_documents(event, now=now or _now())[0]
+
+
+def _build_documents(event: Event | None, *, now: dt.datetime) -> tuple[list[KnowledgeDoc], TicketDocs]:
     if event is None:
-        return []
+        return [], TicketDocs(docs=[])
     with translation.override(settings.LANGUAGE_CODE):
-        tickets = list(event.tickets.all())
+        tickets = ticket_documents(event, now=now)
         profiles = list(event.profiles.filter(active=True))
         faqs = list(event.faqs.filter(active=True))
         sessions = list(event.sessions.all())
-        return _event_docs(event, tickets, profiles) + _faq_docs(faqs) + _programme_docs(sessions)
+        return _event_docs(event, tickets.docs, profiles) + _faq_docs(faqs) + _programme_docs(sessions), tickets
 
 
 # --------------------------------------------------------------------------
@@ -433,26 +656,54 @@ def get_knowledge_index() -> KnowledgeIndex:
 
 def _current_index() -> KnowledgeIndex:
     global _local_index
-    version = _current_version()
+    token = _current_version()
+    now = _now()
     index = _local_index
-    if index is not None and _is_fresh(index, version):
+    if index is not None and _is_fresh(index, token) and not _tickets_due(index, now):
         return index
     with _local_lock:
         index = _local_index
-        if index is not None and _is_fresh(index, version):
-            return index
+        if index is not None and _is_fresh(index, token):
+            if not _tickets_due(index, now):
+                return index
+            # Only time passed (a lot boundary, or seats to count again): the
+            # index, its retriever and its version stand unless the ticket
+            # documents now read differently.
+            tickets = ticket_documents(index.event, now=now)
+            if tickets.digest == index.tickets_digest:
+                index.tickets_expire_at = tickets.expire_at
+                return index
         event = _load_active_event()
         profiles = tuple(event.profiles.filter(active=True).order_by("order", "id")) if event is not None else ()
-        index = KnowledgeIndex(event=event, docs=knowledge_documents(event), version=version or "", profiles=profiles)
+        docs, tickets = _build_documents(event, now=now)
+        index = KnowledgeIndex(
+            event=event,
+            docs=docs,
+            # Without a shared token the answer cache is off ("" version).
+            version=f"{token}.{tickets.digest}" if token else "",
+            profiles=profiles,
+            token=token or "",
+            tickets_expire_at=tickets.expire_at,
+            tickets_digest=tickets.digest,
+        )
         _local_index = index
         logger.info("Knowledge index built: %d documents", len(index.docs))
         return index
 
 
-def _is_fresh(index: KnowledgeIndex, version: str | None) -> bool:
-    if version is None:
-        return index.version == "" and time.monotonic() - index.built_at < _UNVERSIONED_TTL_S
-    return index.version == version
+def _now() -> dt.datetime:
+    # The clock lot boundaries and seat rechecks are read against (tests move it).
+    return timezone.now()
+
+
+def _is_fresh(index: KnowledgeIndex, token: str | None) -> bool:
+    if token is None:
+        return index.token == "" and time.monotonic() - index.built_at < _UNVERSIONED_TTL_S
+    return index.token == token
+
+
+def _tickets_due(index: KnowledgeIndex, now: dt.datetime) -> bool:
+    return index.event is not None and index.tickets_expire_at is not None and now >= index.tickets_expire_at
 
 
 def knowledge_invalidate() -> None:
@@ -471,9 +722,21 @@ def _on_knowledge_change(sender, **kwargs) -> None:
     transaction.on_commit(knowledge_invalidate)
 
 
-for _model in (Event, TicketCategory, Profile, FAQEntry, ProgrammeSession):
+for _model in (Event, TicketCategory, TicketLot, Profile, FAQEntry, ProgrammeSession):
     post_save.connect(_on_knowledge_change, sender=_model, dispatch_uid=f"knowledge-save-{_model.__name__}")
     post_delete.connect(_on_knowledge_change, sender=_model, dispatch_uid=f"knowledge-delete-{_model.__name__}")
+
+
+def _on_ticket_profiles_change(sender, action: str, **kwargs) -> None:
+    # Who may buy a category is in its document (the admin saves the M2M
+    # after the category itself, with no post_save of its own).
+    if action.startswith("post_"):
+        _on_knowledge_change(sender, **kwargs)
+
+
+m2m_changed.connect(
+    _on_ticket_profiles_change, sender=TicketCategory.profiles.through, dispatch_uid="knowledge-m2m-ticket-profiles"
+)
 
 
 # --------------------------------------------------------------------------

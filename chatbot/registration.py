@@ -102,7 +102,11 @@ def pending_prompt(conversation: ConversationState) -> str:
 
 def _ticket_stage(state: flow.FlowState, understood: flow.Understood) -> bool:
     """Whether this turn may need the ticket categories (read only then: a few queries)."""
-    return bool(state.fields.get("profile")) or state.step in (RegistrationStep.ASKING_PROFILE, RegistrationStep.ASKING_TICKET)
+    return bool(state.fields.get("profile")) or state.step in (
+        RegistrationStep.ASKING_CONSENT,  # coming back after a cancellation starts from the data on file
+        RegistrationStep.ASKING_PROFILE,
+        RegistrationStep.ASKING_TICKET,
+    )
 
 
 def _write(conversation: ConversationState, state: flow.FlowState) -> None:

@@ -24,11 +24,12 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -255,6 +256,14 @@ def _charge_create(participant: Participant, *, now: dt.datetime) -> Payment | N
     return payment
 
 
+def _line_ahead(category: TicketCategory | None, *, event_id: int, exclude_pk: int) -> bool:
+    """Whether someone waits (without an offer) for this category, or for any when the event is what is full."""
+    waiting = Participant.objects.filter(
+        status=Status.WAITLISTED, profile__event_id=event_id, offer_expires_at__isnull=True
+    ).exclude(pk=exclude_pk)
+    return waiting.filter(ticket=category).exists() if category is not None else waiting.exists()
+
+
 def _round_up_to_hour(moment: dt.datetime) -> dt.datetime:
     """A deadline people can read: "até 15/03 às 18h", never "às 17h43"."""
     floor = moment.replace(minute=0, second=0, microsecond=0)
@@ -287,6 +296,14 @@ def participant_place(
             if ticket_id
             else None
         )
+        if category is None:
+            # Never free by omission: an event that sells categories always places one.
+            from payments.tickets import eligible_tickets
+
+            fitting = eligible_tickets(event, participant.profile_id)
+            if fitting:
+                logger.warning("Registration %s placed without a category: using %s", participant.pk, fitting[0].pk)
+                category = TicketCategory.objects.prefetch_related("lots").get(pk=fitting[0].pk)
         fields = ["status", "ticket", "lot_name", "amount", "payment_due_at", "paid_at", "proof_status",
                   "waitlisted_at", "offer_expires_at", "payment_reminder_at", "updated_at"]
         participant.ticket = category
@@ -294,6 +311,10 @@ def participant_place(
         participant.payment_reminder_at = None
         participant.offer_expires_at = None
         seats = seats_for(category, event=event, now=now, exclude_pk=participant.pk)
+        if seats.available and not claim and _line_ahead(category, event_id=participant.profile.event_id, exclude_pk=participant.pk):
+            # A seat just freed belongs to the first in line (offered on commit), not to a newcomer.
+            seats = replace(seats, available=False)
+            transaction.on_commit(lambda: waitlist_advance(event_id=participant.profile.event_id), robust=True)
         if not seats.available:
             participant.status = Status.WAITLISTED
             participant.waitlisted_at = participant.waitlisted_at if claim else now
@@ -398,13 +419,12 @@ def payment_mark_paid(
             return False
         participant = row.participant
         if row.status == Payment.Status.EXPIRED or participant.status != Status.PENDING_PAYMENT:
-            # Paid after the seat was released: only if a seat is still free.
+            # Paid after the seat was released: confirmed only if a seat is still free.
             event = lock_event(participant.profile.event_id)
             if participant.status not in (Status.PENDING_PAYMENT, Status.EXPIRED) or not seats_for(
                 participant.ticket, event=event, now=now, exclude_pk=participant.pk
             ).available:
-                logger.warning("Payment %s paid but the registration cannot be confirmed (status %s)", row.pk, participant.status)
-                return False
+                return _paid_without_seat(row, participant, actor=actor, end_to_end_id=end_to_end_id, now=now)
         try:
             with transaction.atomic():
                 row.status = Payment.Status.PAID
@@ -415,6 +435,10 @@ def payment_mark_paid(
                 row.save(update_fields=["status", "paid_at", "end_to_end_id", "confirmed_by", "reason", "updated_at"])
         except IntegrityError:
             return False  # this endToEndId already paid another charge
+        # Any other open charge of this registration (a new one after an expiry) is void now.
+        Payment.objects.filter(participant=participant, status=Payment.Status.PENDING).exclude(pk=row.pk).update(
+            status=Payment.Status.CANCELLED, reason=_("pago por outra cobrança"), updated_at=now
+        )
         Participant.objects.filter(pk=participant.pk).update(
             status=Status.CONFIRMED,
             paid_at=now,
@@ -436,6 +460,29 @@ def payment_mark_paid(
             + "\n" + _("Enviamos também por e-mail para %(email)s.") % {"email": mask_email(participant.email or "")},
         )
     return True
+
+
+def _paid_without_seat(
+    payment: Payment, participant: Participant, *, actor: str, end_to_end_id: str | None, now: dt.datetime
+) -> bool:
+    """Money arrived for a registration that lost its seat (paid after the deadline, the seat taken):
+    the payment is recorded as paid, so it shows in the admin to be refunded; the registration stays
+    as it is and the participant is told. Returns False (nothing confirmed)."""
+    try:
+        with transaction.atomic():
+            Payment.objects.filter(pk=payment.pk).update(
+                status=Payment.Status.PAID, paid_at=now, end_to_end_id=end_to_end_id or None,
+                confirmed_by=actor[:150], reason=_("pago sem vaga disponível: estornar"), updated_at=now,
+            )
+    except IntegrityError:
+        return False
+    logger.error("Payment %s arrived for registration %s without a seat (%s): refund it", payment.pk, participant.pk, participant.status)
+    _record(Kind.PAID, participant, detail=f"{payment.txid} {payment.amount}: sem vaga, estornar", actor=actor)
+    notify(participant, _(
+        "Recebemos seu pagamento de %(amount)s, mas ele chegou depois do prazo e a vaga já tinha sido ocupada. 😕 "
+        "A organização vai te procurar para devolver o valor."
+    ) % {"amount": format_price(payment.amount)})
+    return False
 
 
 def _release(participant: Participant, *, now: dt.datetime) -> None:
@@ -514,8 +561,10 @@ def payment_check(payment: Payment, *, actor: str = SYSTEM_ACTOR, quiet: bool = 
         logger.error("Pix charge %s CONCLUIDA with %s, due %s: not marked paid", payment.txid, charge.amount, payment.amount)
         return "mismatch"
     e2e = charge.paid_e2e_ids[0] if charge.paid_e2e_ids else None
-    payment_mark_paid(payment, actor=actor, reason=_("confirmado pelo PSP"), end_to_end_id=e2e, quiet=quiet)
-    return "paid"
+    if payment_mark_paid(payment, actor=actor, reason=_("confirmado pelo PSP"), end_to_end_id=e2e, quiet=quiet):
+        return "paid"
+    payment.refresh_from_db()
+    return "late" if payment.status == Payment.Status.PAID else "ignored"
 
 
 # --------------------------------------------------------------------------
@@ -563,8 +612,21 @@ def review_approve(review: Review, *, actor: str) -> bool:
                 logger.info("Receipt #%s approved without a pending charge", review.pk)
         else:
             Participant.objects.filter(pk=participant.pk).update(proof_status=Participant.Proof.APPROVED)
-            notify(participant, _("✅ Seu comprovante da categoria *%(ticket)s* foi aprovado.")
-                   % {"ticket": participant.ticket.name if participant.ticket_id else ""})
+            participant.refresh_from_db()
+            texts = [_("✅ Seu comprovante da categoria *%(ticket)s* foi aprovado.")
+                     % {"ticket": participant.ticket.name if participant.ticket_id else ""}]
+            if participant.status == Status.PENDING_PAYMENT and participant.amount > 0 and open_payment(participant) is None:
+                # Its charge was cancelled with an earlier refusal: a fresh one, due from now.
+                now = timezone.now()
+                participant.payment_due_at = _round_up_to_hour(now + dt.timedelta(hours=settings.PAYMENT_EXPIRY_HOURS))
+                participant.save(update_fields=["payment_due_at", "updated_at"])
+                payment = _charge_create(participant, now=now)
+                texts[0] += "\n\n" + status_text(participant)
+                if payment is not None:
+                    first, *rest = payment_instructions(payment)
+                    texts[0] += "\n\n" + first
+                    texts.extend(rest)
+            notify(participant, *texts)
     return True
 
 
@@ -590,15 +652,22 @@ def review_reject(review: Review, *, actor: str, reason: str) -> bool:
             ) % {"reason": reason})
             return True
         Participant.objects.filter(pk=participant.pk).update(proof_status=Participant.Proof.REJECTED)
-        if participant.status == Status.PENDING_PAYMENT:
-            Payment.objects.filter(participant=participant, status=Payment.Status.PENDING).update(
-                status=Payment.Status.CANCELLED, reason=reason[:500], updated_at=timezone.now()
-            )
+        refused = _("Seu comprovante da categoria *%(ticket)s* não foi aceito. Motivo: %(reason)s") % {
+            "ticket": participant.ticket.name if participant.ticket_id else "", "reason": reason,
+        }
+        if participant.paid_at is not None or participant.status != Status.PENDING_PAYMENT:
+            # Already paid (or confirmed): the difference is for the organizers to settle, never a second charge.
+            notify(participant, refused + "\n\n" + _(
+                "Você pode enviar outro comprovante aqui, ou a organização vai te procurar para acertar a categoria."
+            ))
+            return True
+        # The charge is cancelled; the deadline stands (the sweep expires it if nothing follows).
+        Payment.objects.filter(participant=participant, status=Payment.Status.PENDING).update(
+            status=Payment.Status.CANCELLED, reason=reason[:500], updated_at=timezone.now()
+        )
         from payments.chat import other_tickets_text
 
-        notify(participant, _("Seu comprovante da categoria *%(ticket)s* não foi aceito. Motivo: %(reason)s")
-               % {"ticket": participant.ticket.name if participant.ticket_id else "", "reason": reason}
-               + "\n\n" + other_tickets_text(participant))
+        notify(participant, refused + "\n\n" + _("Se tiver outro comprovante, envie aqui.") + " " + other_tickets_text(participant))
     return True
 
 
@@ -673,10 +742,26 @@ def payments_sweep(*, now: dt.datetime | None = None, limit: int = 500) -> dict[
                 ) % {"due": format_due(payment.due_at), "amount": format_price(payment.amount)}, *payment_instructions(payment))
                 counts["reminded"] += 1
     events: set[int] = set()
-    for payment in Payment.objects.filter(status=Payment.Status.PENDING, due_at__lte=now).select_related("participant__profile")[:limit]:
-        if payment.mode == Payment.Mode.API and payment_check(payment) == "paid":
-            counts["paid"] += 1  # paid, and the webhook never came
+    counts["skipped_in_review"] = counts["lookup_failed"] = counts["charges_requeued"] = 0
+    awaiting_review = Review.objects.filter(
+        kind=Review.Kind.RECEIPT, status=Review.Status.PENDING, participant_id=OuterRef("participant_id")
+    )
+    for payment in (
+        Payment.objects.filter(status=Payment.Status.PENDING, due_at__lte=now)
+        .annotate(in_review=Exists(awaiting_review))
+        .select_related("participant__profile")[:limit]
+    ):
+        if payment.in_review:
+            counts["skipped_in_review"] += 1  # a receipt waits for the organizers: never expired under them
             continue
+        if payment.mode == Payment.Mode.API:
+            outcome = payment_check(payment)
+            if outcome in ("paid", "late"):
+                counts["paid"] += 1  # paid, and the webhook never came
+                continue
+            if outcome == "error":
+                counts["lookup_failed"] += 1  # the PSP did not answer: ask again on the next sweep
+                continue
         with transaction.atomic():
             if not Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
                 status=Payment.Status.EXPIRED, updated_at=now
@@ -693,6 +778,36 @@ def payments_sweep(*, now: dt.datetime | None = None, limit: int = 500) -> dict[
                 ) % {"code": participant.code})
                 events.add(participant.profile.event_id)
                 counts["expired"] += 1
+    # A registration awaiting payment with no open charge (its proof refused, nothing chosen since).
+    for participant in (
+        Participant.objects.filter(status=Status.PENDING_PAYMENT, payment_due_at__lte=now)
+        .exclude(payments__status=Payment.Status.PENDING)
+        .select_related("profile")[:limit]
+    ):
+        with transaction.atomic():
+            if Participant.objects.filter(pk=participant.pk, status=Status.PENDING_PAYMENT).update(
+                status=Status.EXPIRED, updated_at=now
+            ):
+                _record(Kind.PAYMENT_EXPIRED, participant, detail="no open charge")
+                notify(participant, _(
+                    "⌛ O prazo da sua pré-inscrição (%(code)s) terminou e a vaga foi liberada. "
+                    "Se ainda quiser participar, diga *quero me inscrever*."
+                ) % {"code": participant.code})
+                events.add(participant.profile.event_id)
+                counts["expired"] += 1
+    # API charges whose creation never ran (a broker outage at registration): queued again.
+    stale = now - dt.timedelta(minutes=2)
+    for payment_id in Payment.objects.filter(
+        status=Payment.Status.PENDING, mode=Payment.Mode.API, brcode="", created_at__lte=stale, due_at__gt=now
+    ).values_list("pk", flat=True)[:limit]:
+        from payments.tasks import create_charge
+
+        try:
+            create_charge.delay(payment_id)
+            counts["charges_requeued"] += 1
+        except Exception:  # the broker is still down: the next sweep tries again
+            logger.exception("Could not queue the charge of payment %s", payment_id)
+            break
     for participant in Participant.objects.filter(status=Status.WAITLISTED, offer_expires_at__lte=now).select_related("profile")[:limit]:
         with transaction.atomic():
             if Participant.objects.filter(pk=participant.pk, status=Status.WAITLISTED, offer_expires_at__lte=now).update(

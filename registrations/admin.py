@@ -213,6 +213,10 @@ class ParticipantAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Participant | None = None):
         fields = super().get_readonly_fields(request, obj)
+        if obj is None:
+            # Someone registered by hand: whoever types them in records when
+            # and under which notice they consented (the columns are required).
+            return tuple(f for f in fields if f not in ("consent_at", "consent_version"))
         # A paid registration's status moves with its money and its seat
         # (Pagamentos, Comprovantes, the cancel action), never by hand.
         if obj is not None and (obj.amount > 0 or obj.payments.exists()):

@@ -28,7 +28,6 @@ from congress.errors import CongressError
 from registrations.models import Participant
 from registrations.validators import format_phone, mask_cpf
 
-
 QR_CID = "checkin-qr"
 
 

@@ -137,3 +137,45 @@ def test_organizers_manage_the_cloud_api_templates_and_staff_only_view_them():
     staff = set(Group.objects.get(name=STAFF).permissions.values_list("codename", flat=True))
     assert {"add_messagetemplate", "change_messagetemplate", "view_messagetemplate"} <= organizers
     assert "view_messagetemplate" in staff and "change_messagetemplate" not in staff
+
+
+# --------------------------------------------------------------------------
+# Paid registration: charges, the review queue, ticket categories
+# --------------------------------------------------------------------------
+
+
+def test_organizers_manage_charges_and_decide_reviews():
+    perms = group_codenames(ORGANIZERS)
+    assert {
+        "view_payment",
+        "change_payment",
+        "manage_payment",
+        "view_review",
+        "change_review",
+        "review_submission",
+        "add_ticketcategory",
+        "change_ticketcategory",
+        "add_ticketlot",
+        "change_ticketlot",
+        "view_ticketlot",
+    } <= perms
+
+
+def test_staff_only_view_charges_reviews_and_tickets():
+    perms = group_codenames(STAFF)
+    assert {"view_payment", "view_review", "view_ticketcategory", "view_ticketlot"} <= perms
+    assert not {
+        "change_payment",
+        "manage_payment",
+        "change_review",
+        "review_submission",
+        "change_ticketcategory",
+        "add_ticketlot",
+    } & perms
+
+
+def test_the_payment_permissions_are_in_portuguese():
+    from django.contrib.auth.models import Permission
+
+    assert Permission.objects.get(codename="view_payment").name == "Pode visualizar pagamento"
+    assert Permission.objects.get(codename="manage_payment").name.startswith("Pode marcar como pago")

@@ -48,7 +48,6 @@ from registrations.flow.texts import (
     _prompt,
     _relatives_line,
     _suggestion_prompt,
-    _summary,
     _which_field,
     tickets_for,
 )
@@ -261,8 +260,11 @@ def _consent_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
                 **fields, **_own_fields(own), "profile": own.profile_id, "city_ibge_code": own.city_ibge_code,
                 "district": own.district,
             }  # fmt: skip
-            nxt = replace(nxt, step=Step.CONFIRMING, fields=previous)
-            return nxt, [_("Obrigado! 👍 Usei os dados da sua inscrição anterior; confira e corrija o que mudou.") + "\n\n" + _summary(previous)], effects
+            nxt = _ticket_settle(replace(nxt, step=Step.CONFIRMING, fields=previous), ctx)
+            if _ticket_missing(nxt, ctx):
+                # Paid categories: the ticket is chosen again (prices and seats may have changed).
+                nxt = replace(nxt, step=Step.ASKING_TICKET)
+            return nxt, [_("Obrigado! 👍 Usei os dados da sua inscrição anterior; confira e corrija o que mudou.") + "\n\n" + _prompt(nxt, ctx)], effects
         material = " ".join(part for part in (state.held, rest.strip()) if part)
         if material and _has_data(material):
             plain = replace(ctx, understood=Understood())
@@ -583,6 +585,28 @@ def _ticket_settle(state: FlowState, ctx: FlowContext) -> FlowState:
     return replace(state, fields=fields) if fields != dict(state.fields) else state
 
 
+def _price_of(option: Any) -> float | None:
+    found = re.search(r"(\d[\d.]*),(\d{2})", option.price_text or "")
+    if found is None:
+        return 0.0 if option.price_text else None
+    return float(found.group(1).replace(".", "") + "." + found.group(2))
+
+
+def _ticket_by_price(text: str, options: list[Any]) -> Any | None:
+    """"o mais barato", "a de 320", "R$ 220": a category by its price."""
+    words = _words(text)
+    priced = [(price, option) for option in options if (price := _price_of(option)) is not None and not option.full]
+    if not priced:
+        return None
+    if re.search(r"\b(mais\s+barat[oa]|menor\s+(preco|valor)|mais\s+em\s+conta|economic[oa])\b", words):
+        return min(priced, key=lambda pair: pair[0])[1]
+    if re.search(r"\b(mais\s+car[oa]|maior\s+(preco|valor)|complet[oa])\b", words):
+        return max(priced, key=lambda pair: pair[0])[1]
+    amounts = {float(m.replace(".", "").replace(",", ".")) for m in re.findall(r"\b\d{2,5}(?:[.,]\d{2})?\b", text)}
+    hits = [option for price, option in priced if price in amounts]
+    return hits[0] if len(hits) == 1 else None
+
+
 def _ticket_missing(state: FlowState, ctx: FlowContext) -> bool:
     return not state.fields.get("ticket") and len(tickets_for(ctx, state.fields.get("profile"))) > 1
 
@@ -592,7 +616,7 @@ def _ticket_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
     options = tickets_for(ctx, state.fields.get("profile"))
     if not options:
         return _next(state, ctx)
-    chosen = match_profile(text, tuple(options))
+    chosen = match_profile(text, tuple(options)) or _ticket_by_price(text, options)
     if chosen is not None:
         nxt = replace(state, fields={**state.fields, **_ticket_fields(chosen)}, editing=None)
         return _next(nxt, ctx, prefix=_("Anotado: categoria *%(ticket)s*. 🎟️") % {"ticket": chosen.name})

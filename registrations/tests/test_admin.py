@@ -14,6 +14,10 @@ from registrations.models import ExportRecord, Participant, RegistrationEvent
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = "/admin/registrations/participant/"
+# The participant page's read-only inlines (payments, reviews, history) still post their management forms.
+INLINE_MANAGEMENT = {
+    f"{prefix}-{name}": "0" for prefix in ("payments", "reviews", "events") for name in ("TOTAL_FORMS", "INITIAL_FORMS")
+}
 
 
 @pytest.fixture
@@ -92,7 +96,7 @@ def test_an_admin_edit_is_recorded_without_values(admin_client):
     form = page.context["adminform"].form
     data = {k: v for k, v in form.initial.items() if v is not None and k in form.fields}
     data.update(full_name="Nome Novo", profile=participant.profile_id, status="confirmed")
-    data.update({"events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"})
+    data.update(INLINE_MANAGEMENT)
     response = admin_client.post(url, data)
     assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
     participant.refresh_from_db()
@@ -453,7 +457,7 @@ def test_an_admin_edit_is_recorded_by_field_and_shown_with_labels(admin_client):
     form = admin_client.get(url).context["adminform"].form
     data = {k: v for k, v in form.initial.items() if v is not None and k in form.fields}
     data.update(full_name="Nome Novo", city="Maringá", profile=participant.profile_id, status="confirmed")
-    data.update({"events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"})
+    data.update(INLINE_MANAGEMENT)
     assert admin_client.post(url, data).status_code == 302
     html = admin_client.get(url).content.decode()
     assert "Dados alterados no admin por admin: nome completo, cidade" in html
@@ -677,7 +681,9 @@ def messages_of(response) -> list[tuple[str, str]]:
 def test_cancelling_only_cancelled_participants_warns_and_records_nothing(admin_client):
     participant = make_participant(status=Participant.Status.CANCELLED)
     response = admin_client.post(CHANGELIST, {"action": "cancel_selected", "_selected_action": [participant.pk]})
-    assert messages_of(response) == [("warning", "Nenhuma inscrição confirmada entre as selecionadas.")]
+    assert messages_of(response) == [
+        ("warning", "Nenhuma inscrição ativa (confirmada, aguardando pagamento ou na lista de espera) entre as selecionadas.")
+    ]
     assert not ExportRecord.objects.exists()
 
 

@@ -123,7 +123,8 @@ def test_a_df_administrative_region_is_exported_in_its_own_column_after_the_orig
         full_name, email, cpf, cpf_formatted, phone = "Ana Lima", "ana@gmail.com", "12345678909", "123.456.789-09", "+5561999990000"
         city, uf, district, consent_version = "Brasília", "DF", "Ceilândia", "v1"
         status, confirmation_email_status = "confirmed", "sent"
-        created_at = consent_at = None
+        created_at = consent_at = paid_at = payment_due_at = None
+        code, ticket_id, ticket, lot_name, amount = None, None, None, "", 0
 
         class profile:
             name = "Estudante"
@@ -156,16 +157,28 @@ ORIGINAL_HEADER = [
 ]
 
 
+# Appended later, in this order, after the original columns.
+APPENDED_HEADER = ["Nº de inscrição", "Código de inscrição", "Categoria", "Lote", "Valor (R$)", "Pago em", "Vencimento"]
+
+
 def test_the_original_columns_keep_their_order_and_new_ones_come_last():
     assert HEADER[: len(ORIGINAL_HEADER)] == ORIGINAL_HEADER
-    assert HEADER[len(ORIGINAL_HEADER) :] == ["Nº de inscrição"]
+    assert HEADER[len(ORIGINAL_HEADER) :] == APPENDED_HEADER
 
 
-def test_the_csv_carries_the_participant_id_in_the_last_column():
+def test_the_csv_carries_the_participant_id_after_the_original_columns():
     participant = make_participant()
     rows = rows_of(export_text())
-    assert rows[0][-1] == "Nº de inscrição"
-    assert rows[1][-1] == str(participant.pk)
+    assert rows[0][len(ORIGINAL_HEADER)] == "Nº de inscrição"
+    assert rows[1][len(ORIGINAL_HEADER)] == str(participant.pk)
+
+
+def test_a_registration_without_a_ticket_exports_empty_payment_columns_and_a_zero_amount():
+    make_participant()
+    row = dict(zip(HEADER, rows_of(export_text())[1], strict=True))
+    assert (row["Código de inscrição"], row["Categoria"], row["Lote"]) == ("", "", "")
+    assert row["Valor (R$)"] == "0,00"
+    assert row["Pago em"] == row["Vencimento"] == ""
 
 
 # --------------------------------------------------------------------------
@@ -232,11 +245,13 @@ def test_xlsx_cells_are_typed(tmp_path):
 
 
 def test_xlsx_has_a_frozen_header_and_filters_over_the_data(tmp_path):
+    from openpyxl.utils import get_column_letter
+
     make_participant()
     make_participant()
     sheet = xlsx_sheet(tmp_path)
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:N3"
+    assert sheet.auto_filter.ref == f"A1:{get_column_letter(len(HEADER))}3" == "A1:T3"
     assert sheet["A1"].font.bold
     assert sheet.column_dimensions["A"].width >= 20
 
