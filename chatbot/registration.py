@@ -158,7 +158,7 @@ class OwnRow:
     def status_line(self) -> str:
         """Where a paid (or waitlisted, expired) registration stands, in words; "" for a plain free one."""
         if self.ticket_id is None and self.status in (Participant.Status.CONFIRMED, Participant.Status.CANCELLED):
-            return _("Nº de inscrição: *%(code)s*") % {"code": self.code} if self.code and self.active else ""
+            return ""  # a free event's registration: the usual summary (with the code) says it all
         from payments.services import status_text
 
         participant = Participant.objects.select_related("ticket", "profile").filter(pk=self.id).first()
@@ -181,6 +181,7 @@ class OwnRow:
             city_ibge_code=self.city_ibge_code,
             district=self.district or "",
             status_line=self.status_line() if with_status else "",
+            code=self.code or "",
         )
 
 

@@ -70,7 +70,7 @@ OFFLINE_FACTS = [
     ("vou receber certificado?", "20 horas"),
     ("qual a programação de quarta?", "Dia de campo"),
     ("posso levar criança?", "12 anos"),
-    ("aceita pix?", "não recebo pagamentos"),
+    ("aceita pix?", "Pix copia e cola"),
 ]
 
 

@@ -318,6 +318,8 @@ def _own_summary(own: OwnRegistration) -> str:
         "sent": _("enviado ✅"),
         "failed": _("não foi possível enviar (diga *reenviar e-mail*)"),
     }.get(own.email_status, _("a caminho"))
+    if own.code:
+        lines.append(_("Nº de inscrição: *%(code)s*") % {"code": own.code})
     return _(
         "📋 *Sua inscrição está confirmada* ✅\n%(lines)s\nE-mail de confirmação: %(email_status)s\n\n"
         "Para corrigir um dado, diga *corrigir* (ou, por exemplo, *corrigir e-mail*). "

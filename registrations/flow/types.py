@@ -84,6 +84,7 @@ class OwnRegistration:
     district: str = ""
     # Where the registration stands, in words (status, amount due, code), from payments.
     status_line: str = ""
+    code: str = ""
 
 
 @dataclass(frozen=True)

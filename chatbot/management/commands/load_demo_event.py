@@ -209,7 +209,7 @@ def faq_entries(starts_on: dt.date) -> list[tuple[str, str, str]]:
         (
             "Como faço minha inscrição?",
             "É aqui mesmo no WhatsApp: escreva *quero me inscrever* e eu peço seus dados (nome, e-mail, "
-            "CPF, telefone, cidade e perfil). A gratuita é confirmada na hora; nas demais, o *Pix copia e cola* chega "
+            "CPF, telefone, cidade e perfil). Inscrição gratuita é confirmada na hora; nas demais, o *Pix copia e cola* chega "
             f"aqui (prazo de {expiry}). Para ver, corrigir ou cancelar sua inscrição, escreva *minha inscrição*.",
             "como me inscrever, como se inscrever, quero me inscrever, fazer inscrição, inscrever, inscrição, cadastro, "
             "cadastrar, me cadastrar",
