@@ -5,9 +5,8 @@ typing it. The prompts' texts themselves do not change."""
 
 from __future__ import annotations
 
-import re
-
 import io
+import re
 
 import pytest
 from django.core.management import call_command

@@ -15,9 +15,8 @@ import pytest
 from django.core.management import call_command
 
 from chatbot.engine import conversation_turn
-from chatbot.models import ConversationState, Event, UnansweredQuestion
+from chatbot.models import ConversationState, Event, TicketCategory, UnansweredQuestion
 from registrations.models import Participant
-from chatbot.models import TicketCategory
 from registrations.validators import fold
 from tests.conversation.corpus import SCENARIOS, Scenario
 
