@@ -69,7 +69,7 @@ def registration_turn(
         own = _own_registration(conversation, rows, with_status=understood.intent in _SELF_SERVICE_INTENTS)
         ctx = _context(
             event, own, conversation, understood=understood, keys=flow.lookup_keys(state, text), profiles=index.profiles,
-            tickets=_ticket_stage(state, understood),
+            tickets=_ticket_stage(state, own),
         )
         relatives = tuple(
             (row.full_name, row.status in ACTIVE_STATUSES) for row in relatives_of(conversation, rows)
@@ -95,18 +95,17 @@ def pending_prompt(conversation: ConversationState) -> str:
     index = get_knowledge_index()
     ctx = _context(
         index.event, None, conversation, understood=flow.Understood(), keys=set(), profiles=index.profiles,
-        tickets=_ticket_stage(state, flow.Understood()),
+        tickets=_ticket_stage(state, None),
     )
     return flow.pending_question(state, ctx)
 
 
-def _ticket_stage(state: flow.FlowState, understood: flow.Understood) -> bool:
+def _ticket_stage(state: flow.FlowState, own: flow.OwnRegistration | None) -> bool:
     """Whether this turn may need the ticket categories (read only then: a few queries)."""
-    return bool(state.fields.get("profile")) or state.step in (
-        RegistrationStep.ASKING_CONSENT,  # coming back after a cancellation starts from the data on file
-        RegistrationStep.ASKING_PROFILE,
-        RegistrationStep.ASKING_TICKET,
-    )
+    if state.step == RegistrationStep.ASKING_CONSENT:
+        # Coming back after a cancellation or an expiry starts from the data on file (and its category).
+        return own is not None and not own.active
+    return bool(state.fields.get("profile")) or state.step in (RegistrationStep.ASKING_PROFILE, RegistrationStep.ASKING_TICKET)
 
 
 def _write(conversation: ConversationState, state: flow.FlowState) -> None:

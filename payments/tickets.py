@@ -123,7 +123,11 @@ def format_brl(amount: Decimal) -> str:
 
 
 def ticket_options(event: Event | None, *, now: datetime.datetime):
-    """The event's active categories as the registration flow offers them (price now, sold out or not)."""
+    """The event's active categories as the registration flow offers them (price now, sold out or not).
+
+    Three queries (categories, their profiles, their lots) plus one count of
+    the seats held per category when any capacity is set.
+    """
     from chatbot.knowledge import format_price
     from registrations.flow import TicketOption
 
@@ -134,12 +138,20 @@ def ticket_options(event: Event | None, *, now: datetime.datetime):
     )
     if not categories:
         return ()
-    event_full = seats_for(None, event=event, now=now).event_full if event.capacity is not None else False
+    held: dict[int | None, int] = {}
+    if event.capacity is not None or any(category.capacity is not None for category in categories):
+        held = dict(
+            Participant.objects.filter(seat_holders_q(now), profile__event=event)
+            .values("ticket_id")
+            .annotate(n=Count("id"))
+            .values_list("ticket_id", "n")
+        )
+    event_full = event.capacity is not None and sum(held.values()) >= event.capacity
     options = []
     for category in categories:
         price = current_price(category, now=now)
         price_text = format_price(price.amount) + (f" ({price.lot_name})" if price.lot_name else "")
-        full = event_full or (category.capacity is not None and not seats_for(category, event=None, now=now).available)
+        full = event_full or (category.capacity is not None and held.get(category.pk, 0) >= category.capacity)
         options.append(
             TicketOption(
                 id=category.pk,
