@@ -39,6 +39,7 @@ from payments import services
 from payments.models import Payment, Review
 from payments.tickets import format_brl
 from payments.views import is_image, review_file
+from registrations.models import Participant
 from registrations.validators import fold
 
 MANAGE_PAYMENT = "payments.manage_payment"
@@ -543,6 +544,18 @@ class ReviewAdmin(admin.ModelAdmin):
             )
             return self._after_decision(review)
         self.log_change(request, review, gettext("Aprovado no admin."))
+        review.participant.refresh_from_db()
+        if review.kind == Review.Kind.RECEIPT and review.participant.status != Participant.Status.CONFIRMED:
+            # Paid after the deadline with the seat taken: recorded as paid, to be refunded.
+            self.message_user(
+                request,
+                gettext(
+                    "Comprovante de %(name)s (%(code)s) aprovado, mas a inscrição não pôde ser confirmada (sem vaga "
+                    "ou não está mais aguardando pagamento). Veja o pagamento: pode ser preciso estornar."
+                ) % {"name": review.participant.full_name, "code": review.participant.code or "—"},
+                messages.WARNING,
+            )
+            return self._after_decision(review)
         if review.kind == Review.Kind.RECEIPT:
             text = gettext(
                 "Comprovante de pagamento de %(name)s (%(code)s) aprovado: inscrição confirmada e participante avisado."

@@ -58,7 +58,7 @@ def files(monkeypatch):
 
     received: list[tuple[Attachment, bool]] = []
 
-    def attachment_turn(state, attachment, *, now, silent=False):
+    def attachment_turn(state, attachment, *, now, silent=False, caption=""):
         received.append((attachment, silent))
         return [] if silent else [f"arquivo {len(received)} recebido"]
 
