@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 
 from django.conf import settings
 from django.core import signing
@@ -22,7 +23,8 @@ from prometheus_client import Counter
 logger = logging.getLogger(__name__)
 
 PIX_WEBHOOKS = Counter("pix_webhooks_total", "Pix webhook deliveries by outcome", ["outcome"])
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = 1024 * 1024
+MAX_ITEMS = 1000
 
 
 def _secret_ok(given: str) -> bool:
@@ -51,10 +53,15 @@ def pix_webhook(request: HttpRequest, secret: str) -> HttpResponse:
     from payments.tasks import verify_pix
 
     queued = 0
-    for item in items[:100]:
-        if isinstance(item, dict) and isinstance(item.get("txid"), str) and item["txid"]:
-            verify_pix.delay(item["txid"][:35], str(item.get("endToEndId") or "")[:64])
+    txids: set[str] = set()
+    for item in items[:MAX_ITEMS]:
+        txid = re.sub(r"[^A-Za-z0-9]", "", item.get("txid") or "")[:35] if isinstance(item, dict) and isinstance(item.get("txid"), str) else ""
+        if txid and txid not in txids:  # each charge is looked up once per delivery
+            txids.add(txid)
+            verify_pix.delay(txid, re.sub(r"[^A-Za-z0-9]", "", str(item.get("endToEndId") or ""))[:64])
             queued += 1
+    if len(items) > MAX_ITEMS:
+        logger.warning("payments.pix_webhook_truncated items=%d (the rest: checked on 'já paguei' and at the deadline)", len(items))
     PIX_WEBHOOKS.labels("ok").inc()
     return JsonResponse({"received": len(items), "queued": queued})
 
