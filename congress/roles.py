@@ -5,7 +5,8 @@
   (LGPD); mark charges paid, refund and cancel them; approve and reject
   receipts and category proofs.
 - "Equipe": view and export only, with CPFs masked (``***.456.789-**``)
-  everywhere, exports included; sees charges and the review queue.
+  everywhere, exports included; sees charges but not the review queue (receipts
+  and ID documents show full CPFs).
 - Both answer conversations in the inbox (``inbox.answer_conversations``)
   and read the handoffs' history.
 
@@ -89,10 +90,16 @@ def cpf_for(user, cpf: str | None) -> str:
     return f"{digits[:3]}.{digits[3:6]}.{digits[6:9]}-{digits[9:]}" if len(digits) == 11 else cpf
 
 
-def _perms(actions: tuple[str, ...], extra: tuple[str, ...]) -> list[Permission]:
+# Models a group does not see at all: receipts and documents carry full CPFs.
+HIDDEN_FROM = {STAFF: {("payments", "review")}}
+
+
+def _perms(actions: tuple[str, ...], extra: tuple[str, ...], *, hidden: set[tuple[str, str]] | frozenset = frozenset()) -> list[Permission]:
     perms = []
     for app_label, models in MANAGED_MODELS.items():
         for model in models:
+            if (app_label, model) in hidden:
+                continue
             model_actions = ("view",) if (app_label, model) in READ_ONLY_FOR_EVERYONE else actions
             codenames = [
                 codename
@@ -136,7 +143,7 @@ def roles_sync() -> None:
     organizers, _ = Group.objects.get_or_create(name=ORGANIZERS)
     organizers.permissions.set(_perms(("add", "change", "delete", "view"), EXTRA_PERMISSIONS[ORGANIZERS]))
     staff, _ = Group.objects.get_or_create(name=STAFF)
-    staff.permissions.set(_perms(("view",), EXTRA_PERMISSIONS[STAFF]))
+    staff.permissions.set(_perms(("view",), EXTRA_PERMISSIONS[STAFF], hidden=HIDDEN_FROM[STAFF]))
 
 
 def _after_migrate(sender, app_config=None, **kwargs) -> None:

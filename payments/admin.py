@@ -258,7 +258,7 @@ class PaymentAdmin(admin.ModelAdmin):
                 messages.WARNING,
             )
             return None
-        reason = " ".join(request.POST.get("reason", "").split())[:REASON_MAX]
+        reason = services.clean_reason(request.POST.get("reason", ""))[:REASON_MAX]
         if request.POST.get("confirm") != "yes" or not reason:
             return self._confirmation_page(
                 request,
@@ -573,7 +573,7 @@ class ReviewAdmin(admin.ModelAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         review = self._decision_target(request, object_id)
-        reason = " ".join(request.POST.get("reason", "").split())[:REASON_MAX]
+        reason = services.clean_reason(request.POST.get("reason", ""))[:REASON_MAX]
         if not reason:
             self.message_user(
                 request,

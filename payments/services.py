@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import secrets
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -185,6 +186,14 @@ class Placement:
     replies: tuple[str, ...] = ()
 
 
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_reason(reason: str) -> str:
+    """A reason typed by an organizer, safe to store and to send: no control characters, at most 500."""
+    return " ".join(_CONTROL_RE.sub(" ", reason or "").split())[:500]
+
+
 def _record(kind: str, participant: Participant | int, *, detail: str = "", actor: str = SYSTEM_ACTOR, conversation_id: str = "") -> None:
     from registrations.services import registration_event_record
 
@@ -257,11 +266,24 @@ def _charge_create(participant: Participant, *, now: dt.datetime) -> Payment | N
 
 
 def _line_ahead(category: TicketCategory | None, *, event_id: int, exclude_pk: int) -> bool:
-    """Whether someone waits (without an offer) for this category, or for any when the event is what is full."""
+    """Whether someone already waiting (without an offer) could take this seat: in the same category,
+    or in any category that has room when the event's own limit is what keeps them waiting."""
     waiting = Participant.objects.filter(
         status=Status.WAITLISTED, profile__event_id=event_id, offer_expires_at__isnull=True
     ).exclude(pk=exclude_pk)
-    return waiting.filter(ticket=category).exists() if category is not None else waiting.exists()
+    if category is not None and waiting.filter(ticket=category).exists():
+        return True
+    from chatbot.models import Event
+
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None or event.capacity is None:
+        return category is None and waiting.exists()
+    now = timezone.now()
+    for other in waiting.select_related("ticket").order_by("waitlisted_at", "id")[:20]:
+        # Not counting the newcomer itself (its row exists already, not yet placed).
+        if seats_for(other.ticket, event=event, now=now, exclude_pk=exclude_pk).available:
+            return True
+    return False
 
 
 def _round_up_to_hour(moment: dt.datetime) -> dt.datetime:
@@ -413,6 +435,7 @@ def payment_mark_paid(
     or this endToEndId already paid something).
     """
     now = now or timezone.now()
+    reason = clean_reason(reason)
     with transaction.atomic():
         row = Payment.objects.select_for_update().select_related("participant").filter(pk=payment.pk).first()
         if row is None or row.status not in (Payment.Status.PENDING, Payment.Status.EXPIRED):
@@ -478,10 +501,16 @@ def _paid_without_seat(
         return False
     logger.error("Payment %s arrived for registration %s without a seat (%s): refund it", payment.pk, participant.pk, participant.status)
     _record(Kind.PAID, participant, detail=f"{payment.txid} {payment.amount}: sem vaga, estornar", actor=actor)
-    notify(participant, _(
-        "Recebemos seu pagamento de %(amount)s, mas ele chegou depois do prazo e a vaga já tinha sido ocupada. 😕 "
-        "A organização vai te procurar para devolver o valor."
-    ) % {"amount": format_price(payment.amount)})
+    if participant.status == Status.CONFIRMED:
+        notify(participant, _(
+            "Recebemos um pagamento de %(amount)s em duplicidade: sua inscrição já estava paga. "
+            "A organização vai te procurar para devolver o valor."
+        ) % {"amount": format_price(payment.amount)})
+    else:
+        notify(participant, _(
+            "Recebemos seu pagamento de %(amount)s, mas ele chegou depois do prazo e a vaga já tinha sido ocupada. 😕 "
+            "A organização vai te procurar para devolver o valor."
+        ) % {"amount": format_price(payment.amount)})
     return False
 
 
@@ -493,6 +522,7 @@ def _release(participant: Participant, *, now: dt.datetime) -> None:
 
 def payment_refund(payment: Payment, *, actor: str, reason: str, now: dt.datetime | None = None) -> bool:
     """A paid charge refunded (at the bank or PSP): the registration is cancelled and the seat freed."""
+    reason = clean_reason(reason)
     now = now or timezone.now()
     with transaction.atomic():
         changed = Payment.objects.filter(pk=payment.pk, status=Payment.Status.PAID).update(
@@ -501,19 +531,27 @@ def payment_refund(payment: Payment, *, actor: str, reason: str, now: dt.datetim
         if not changed:
             return False
         participant = Participant.objects.get(pk=payment.participant_id)
-        Participant.objects.filter(pk=participant.pk, status__in=(Status.CONFIRMED, Status.PENDING_PAYMENT)).update(
-            status=Status.CANCELLED, updated_at=now
-        )
         _record(Kind.REFUNDED, participant, detail=f"{payment.txid}: {reason}"[:500], actor=actor)
-        notify(participant, _("Seu pagamento de %(amount)s foi estornado e a inscrição cancelada. Motivo: %(reason)s")
-               % {"amount": format_price(payment.amount), "reason": reason})
-        _release(participant, now=now)
+        if Payment.objects.filter(participant=participant, status=Payment.Status.PAID).exists():
+            # A duplicate (or late) payment refunded: another one still pays for the registration.
+            notify(participant, _("Seu pagamento em duplicidade de %(amount)s foi estornado. Sua inscrição continua "
+                                  "garantida.") % {"amount": format_price(payment.amount)})
+        elif Participant.objects.filter(
+            pk=participant.pk, status__in=(Status.CONFIRMED, Status.PENDING_PAYMENT), paid_at__isnull=False
+        ).update(status=Status.CANCELLED, updated_at=now):
+            notify(participant, _("Seu pagamento de %(amount)s foi estornado e a inscrição cancelada. Motivo: %(reason)s")
+                   % {"amount": format_price(payment.amount), "reason": reason})
+            _release(participant, now=now)
+        else:
+            # Money for a registration that never had its seat (paid late): returned, nothing else changes.
+            notify(participant, _("Seu pagamento de %(amount)s foi estornado.") % {"amount": format_price(payment.amount)})
     payment.refresh_from_db()
     return True
 
 
 def payment_cancel(payment: Payment, *, actor: str, reason: str, now: dt.datetime | None = None) -> bool:
     """A pending charge cancelled by an organizer: the registration is cancelled and the seat freed."""
+    reason = clean_reason(reason)
     now = now or timezone.now()
     with transaction.atomic():
         changed = Payment.objects.filter(pk=payment.pk, status=Payment.Status.PENDING).update(
@@ -606,8 +644,16 @@ def review_approve(review: Review, *, actor: str) -> bool:
         participant = review.participant
         _record(Kind.REVIEW_APPROVED, participant, detail=f"{review.kind} #{review.pk}", actor=actor)
         if review.kind == Review.Kind.RECEIPT:
-            payment = review.payment or open_payment(participant)
-            if payment is None or not payment_mark_paid(payment, actor=actor, reason=_("comprovante aprovado")):
+            payment = (
+                review.payment
+                or open_payment(participant)
+                # Sent when no charge was open (cancelled with a refused proof): the latest one it was for.
+                or Payment.objects.filter(participant=participant).exclude(status=Payment.Status.PAID).order_by("-id").first()
+            )
+            if payment is not None and payment.status in (Payment.Status.CANCELLED, Payment.Status.EXPIRED):
+                # The charge was cancelled meanwhile (a refused proof): the money is recorded, to be settled.
+                _paid_without_seat(payment, participant, actor=actor, end_to_end_id=None, now=timezone.now())
+            elif payment is None or not payment_mark_paid(payment, actor=actor, reason=_("comprovante aprovado")):
                 # Nothing left to pay (already paid, or cancelled): the approval stands as a record.
                 logger.info("Receipt #%s approved without a pending charge", review.pk)
         else:
@@ -633,7 +679,7 @@ def review_approve(review: Review, *, actor: str) -> bool:
 def review_reject(review: Review, *, actor: str, reason: str) -> bool:
     """Refused with a reason the participant reads. A refused proof: the charge is cancelled and the
     participant chooses another category in the chat."""
-    reason = (reason or "").strip()
+    reason = clean_reason(reason)
     if not reason:
         raise ValueError("a rejection needs a reason")
     with transaction.atomic():
@@ -659,6 +705,12 @@ def review_reject(review: Review, *, actor: str, reason: str) -> bool:
             # Already paid (or confirmed): the difference is for the organizers to settle, never a second charge.
             notify(participant, refused + "\n\n" + _(
                 "Você pode enviar outro comprovante aqui, ou a organização vai te procurar para acertar a categoria."
+            ))
+            return True
+        if Review.objects.filter(participant=participant, kind=Review.Kind.RECEIPT, status=Review.Status.PENDING).exists():
+            # A receipt waits for review: the charge stays (the money may be there); a person settles the category.
+            notify(participant, refused + "\n\n" + _(
+                "Você pode enviar outro comprovante aqui; a organização confere seu pagamento e fala com você sobre a categoria."
             ))
             return True
         # The charge is cancelled; the deadline stands (the sweep expires it if nothing follows).
@@ -742,18 +794,19 @@ def payments_sweep(*, now: dt.datetime | None = None, limit: int = 500) -> dict[
                 ) % {"due": format_due(payment.due_at), "amount": format_price(payment.amount)}, *payment_instructions(payment))
                 counts["reminded"] += 1
     events: set[int] = set()
-    counts["skipped_in_review"] = counts["lookup_failed"] = counts["charges_requeued"] = 0
+    counts["lookup_failed"] = counts["charges_requeued"] = 0
     awaiting_review = Review.objects.filter(
         kind=Review.Kind.RECEIPT, status=Review.Status.PENDING, participant_id=OuterRef("participant_id")
     )
+    counts["skipped_in_review"] = (
+        Payment.objects.filter(status=Payment.Status.PENDING, due_at__lte=now).filter(Exists(awaiting_review)).count()
+    )
     for payment in (
         Payment.objects.filter(status=Payment.Status.PENDING, due_at__lte=now)
-        .annotate(in_review=Exists(awaiting_review))
-        .select_related("participant__profile")[:limit]
+        .exclude(Exists(awaiting_review))  # a receipt waits for the organizers: never expired under them
+        .select_related("participant__profile")
+        .order_by("due_at")[:limit]
     ):
-        if payment.in_review:
-            counts["skipped_in_review"] += 1  # a receipt waits for the organizers: never expired under them
-            continue
         if payment.mode == Payment.Mode.API:
             outcome = payment_check(payment)
             if outcome in ("paid", "late"):
@@ -782,6 +835,7 @@ def payments_sweep(*, now: dt.datetime | None = None, limit: int = 500) -> dict[
     for participant in (
         Participant.objects.filter(status=Status.PENDING_PAYMENT, payment_due_at__lte=now)
         .exclude(payments__status=Payment.Status.PENDING)
+        .exclude(Exists(Review.objects.filter(participant_id=OuterRef("pk"), status=Review.Status.PENDING)))
         .select_related("profile")[:limit]
     ):
         with transaction.atomic():
@@ -798,7 +852,8 @@ def payments_sweep(*, now: dt.datetime | None = None, limit: int = 500) -> dict[
     # API charges whose creation never ran (a broker outage at registration): queued again.
     stale = now - dt.timedelta(minutes=2)
     for payment_id in Payment.objects.filter(
-        status=Payment.Status.PENDING, mode=Payment.Mode.API, brcode="", created_at__lte=stale, due_at__gt=now
+        status=Payment.Status.PENDING, mode=Payment.Mode.API, brcode="", created_at__lte=stale, due_at__gt=now,
+        created_at__gte=now - dt.timedelta(days=1),  # a charge the PSP keeps refusing is left to the organizers
     ).values_list("pk", flat=True)[:limit]:
         from payments.tasks import create_charge
 

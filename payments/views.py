@@ -38,7 +38,8 @@ def review_file(request: HttpRequest, object_id: str) -> HttpResponse:
     browser must not sniff another type, and the document runs sandboxed
     (no scripts, no same-origin access) even if opened on its own.
     """
-    if not request.user.has_perm("payments.view_review"):
+    # Receipts and documents show full CPFs: only who may read them in full.
+    if not (request.user.has_perm("payments.view_review") and request.user.has_perm("registrations.view_full_cpf")):
         raise PermissionDenied
     review = get_object_or_404(Review, pk=object_id)
     if review.content is None:

@@ -163,7 +163,8 @@ def test_organizers_manage_charges_and_decide_reviews():
 
 def test_staff_only_view_charges_reviews_and_tickets():
     perms = group_codenames(STAFF)
-    assert {"view_payment", "view_review", "view_ticketcategory", "view_ticketlot"} <= perms
+    assert {"view_payment", "view_ticketcategory", "view_ticketlot"} <= perms
+    assert "view_review" not in perms  # receipts and ID documents show full CPFs
     assert not {
         "change_payment",
         "manage_payment",

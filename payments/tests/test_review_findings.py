@@ -128,3 +128,74 @@ def test_the_ticket_step_understands_prices(tickets, static_pix):
                  "Londrina/PR", "produtor rural"):
         say(chat_id, text)
     assert "Passe de um dia" in say(chat_id, "o mais barato")
+
+
+# --- second review: the admin and the money ------------------------------------------------------
+
+
+def test_refunding_a_duplicate_payment_keeps_the_paid_registration(tickets, static_pix, celery_eager):
+    chat_id = new_number()
+    register(chat_id, cpf=make_cpf(1400), email="r1400@example.com", profile="produtor rural", ticket="1")
+    first = Payment.objects.get()
+    services.payments_sweep(now=timezone.now() + dt.timedelta(hours=80))
+    say(chat_id, "quero me inscrever")
+    say(chat_id, "sim")
+    say(chat_id, "1")
+    say(chat_id, "sim")
+    second = Payment.objects.get(status=Payment.Status.PENDING)
+    assert services.payment_mark_paid(second, actor="ana")
+    assert participant_of(chat_id).status == Status.CONFIRMED
+    # The first charge's money shows up on the statement too: recorded, to be refunded.
+    assert services.payment_mark_paid(Payment.objects.get(pk=first.pk), actor="ana") is False
+    first.refresh_from_db()
+    assert first.status == Payment.Status.PAID and "estornar" in first.reason
+    assert services.payment_refund(first, actor="ana", reason="duplicidade\x00")
+    first.refresh_from_db()
+    assert first.status == Payment.Status.REFUNDED and "\x00" not in first.reason
+    assert participant_of(chat_id).status == Status.CONFIRMED  # the registration stays paid
+
+
+def test_a_receipt_approved_after_its_charge_was_cancelled_is_recorded_for_the_organizers(tickets, static_pix):
+    chat_id = new_number()
+    for text in ("quero me inscrever", "sim", "Caio Souza", "r1401@example.com", make_cpf(1401), "(43) 98888-7777",
+                 "Londrina/PR", "estudante", "sim"):
+        say(chat_id, text)
+    say(chat_id, "carteirinha", attachment=Attachment(content=PNG, mimetype="image/png", filename="carteirinha.png"))
+    payment = Payment.objects.get()
+    Payment.objects.filter(pk=payment.pk).update(status=Payment.Status.CANCELLED)
+    say(chat_id, "comprovante do pix", attachment=Attachment(content=PNG + b"1", mimetype="image/png", filename="pix.png"))
+    services.review_approve(Review.objects.get(kind=Review.Kind.RECEIPT), actor="ana")
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PAID and "estornar" in payment.reason
+    # A file waiting for review keeps the registration from expiring under the organizers.
+    Participant.objects.filter(pk=participant_of(chat_id).pk).update(payment_due_at=timezone.now() - dt.timedelta(hours=1))
+    services.payments_sweep()
+    assert participant_of(chat_id).status == Status.PENDING_PAYMENT
+
+
+def test_a_proof_refused_while_a_receipt_waits_keeps_the_charge(tickets, static_pix):
+    chat_id = new_number()
+    for text in ("quero me inscrever", "sim", "Duda Reis", "r1402@example.com", make_cpf(1402), "(43) 98888-7777",
+                 "Londrina/PR", "estudante", "sim"):
+        say(chat_id, text)
+    say(chat_id, "carteirinha", attachment=Attachment(content=PNG, mimetype="image/png", filename="carteirinha.png"))
+    say(chat_id, "comprovante do pix", attachment=Attachment(content=PNG + b"2", mimetype="image/png"))
+    services.review_reject(Review.objects.get(kind=Review.Kind.PROOF), actor="ana", reason="ilegível")
+    assert Payment.objects.get().status == Payment.Status.PENDING
+    assert services.review_approve(Review.objects.get(kind=Review.Kind.RECEIPT), actor="ana")
+    assert participant_of(chat_id).status == Status.CONFIRMED
+
+
+def test_a_newcomer_does_not_take_an_event_seat_someone_waits_for_in_another_category(tickets, static_pix):
+    from payments.tests.test_seats import _data
+    from registrations.services import participant_register
+
+    event = tickets["rural"].event
+    event.capacity = 1
+    event.save()
+    rural, pro = tickets["rural"], tickets["pro"]
+    assert participant_register(data=_data(1500, rural.profiles.get(), rural.pk)).status == Status.PENDING_PAYMENT
+    assert participant_register(data=_data(1501, rural.profiles.get(), rural.pk)).status == Status.WAITLISTED
+    event.capacity = 2  # raised in the admin: the seat belongs to the one waiting
+    event.save()
+    assert participant_register(data=_data(1502, pro.profiles.first(), pro.pk)).status == Status.WAITLISTED
