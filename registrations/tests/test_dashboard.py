@@ -139,8 +139,17 @@ def staff_with(client, *codenames: str):
 
 @pytest.fixture(params=["superuser", ORGANIZERS, STAFF])
 def any_role(request, client, admin_client):
-    """A superuser, an organizer and an Equipe member: all see every figure."""
-    return admin_client if request.param == "superuser" else member(client, request.param)
+    """A superuser, an organizer and an Equipe member: all see every figure they may open."""
+    logged = admin_client if request.param == "superuser" else member(client, request.param)
+    logged.role = request.param
+    return logged
+
+
+def expected_for(role) -> dict:
+    """The Equipe does not open receipts and documents (they show full CPFs): no review-queue figure."""
+    if getattr(role, "role", "") == STAFF:
+        return {key: value for key, value in EXPECTED.items() if key != "pending_reviews"}
+    return EXPECTED
 
 
 # --------------------------------------------------------------------------
@@ -220,13 +229,13 @@ def test_a_conversation_becomes_stuck_once_24_hours_have_passed(known_set):
 
 @pytest.mark.parametrize("page", [DASHBOARD, INDEX], ids=["dashboard", "index"])
 def test_every_role_sees_the_exact_figures(known_set, any_role, page):
-    assert shown(any_role.get(page)) == EXPECTED
+    assert shown(any_role.get(page)) == expected_for(any_role)
 
 
 @pytest.mark.parametrize("page", [DASHBOARD, INDEX], ids=["dashboard", "index"])
 def test_every_figure_links_to_a_list_showing_that_many_rows(known_set, any_role, page):
     figures = read(any_role.get(page)).figures
-    assert set(figures) == set(EXPECTED)
+    assert set(figures) == set(expected_for(any_role))
     for key, (value, href) in figures.items():
         response = any_role.get(href)
         # An invalid filter makes the admin redirect to ?e=1 instead.
