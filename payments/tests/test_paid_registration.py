@@ -235,3 +235,13 @@ def test_the_ticket_step_offers_a_list_on_channels_that_render_one(tickets, stat
     ]
     # A tap answers with the option's id, read like the typed number.
     assert "Passe de um dia" in say(chat_id, result.choices.options[1].answer)
+
+
+def test_naming_another_category_at_the_summary_changes_it(tickets, static_pix):
+    chat_id = new_number()
+    for text in ("quero me inscrever", "sim", "Ana Lima", "mind@example.com", make_cpf(61), "(43) 98888-7777",
+                 "Londrina/PR", "produtor rural"):
+        say(chat_id, text)
+    assert "🎟️ Categoria: Produtor rural" in say(chat_id, "1")
+    reply = say(chat_id, "pensando bem, quero o passe de um dia")
+    assert "🎟️ Categoria: Passe de um dia" in reply

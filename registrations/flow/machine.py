@@ -628,11 +628,18 @@ def _ticket_turn(state: FlowState, text: str, ctx: FlowContext) -> Turn:
 def _ticket_again(state: FlowState, text: str, ctx: FlowContext) -> Turn | None:
     """"quero trocar a categoria" at the summary: choose again (at once when the message names one)."""
     options = tickets_for(ctx, state.fields.get("profile"))
-    if len(options) < 2 or not _TICKET_WORDS_RE.search(_words(text)):
+    if len(options) < 2:
+        return None
+    named = match_profile(text, tuple(options), numbers=False)
+    # "na verdade quero a profissional": another category named (and not a profile: that is a profile correction).
+    other = named is not None and str(named.id) != str(state.fields.get("ticket")) and (
+        match_profile(text, ctx.profiles, numbers=False) is None
+    )
+    if not (other or _TICKET_WORDS_RE.search(_words(text))):
         return None
     fields = {key: value for key, value in state.fields.items() if key not in ("ticket", "ticket_name", "ticket_price")}
     nxt = replace(state, step=Step.ASKING_TICKET, fields=fields, pending=None)
-    if match_profile(text, tuple(options), numbers=False) is not None:
+    if named is not None:
         return _ticket_turn(nxt, text, ctx)
     return nxt, [_prompt(nxt, ctx)], []
 
